@@ -1,0 +1,27 @@
+//! The runtime of zenml-rs: parameters, steps and their registry, artifacts, pipelines, caching,
+//! the runner and the store traits.
+//!
+//! Use it through the `zenml` crate, which re-exports everything here together with the
+//! `#[step]` macro and the store backends.
+
+pub mod artifact;
+pub mod hash;
+pub mod param;
+pub mod registry;
+pub mod step;
+pub mod store;
+
+pub use zenml_macros::{StepParam, step};
+
+/// Not public API: the items `#[step]` and `#[derive(StepParam)]` expand to. Generated code
+/// reaches them as `::zenml::__private` (or through `#[step(crate = "…")]`).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::param::{
+        EnumParam, EnumSpec, Param, ParamError, ParamSpec, ParamType, Params, ScalarType, Value,
+        read_field, reject_unknown,
+    };
+    pub use crate::registry::StepRegistration;
+    pub use crate::step::{DynStep, IntoDynStep, StepCode, StepInfo, StepParams};
+    pub use inventory;
+}

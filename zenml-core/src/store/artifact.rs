@@ -1,0 +1,82 @@
+//! The artifact store: where artifacts' bytes live, content-addressed and write-once.
+//!
+//! The store itself knows nothing of hashes: [`crate::artifact::io`] hashes the bytes as they
+//! stream into an [`ArtifactWriter`], then publishes them under a key derived from the hash. A
+//! backend provides atomic publication (a staged file renamed into place, a single put or a
+//! completed multipart upload), so a reader never sees half an artifact.
+
+use std::fmt;
+use std::io::{Read, Write};
+
+/// A failure of the artifact store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArtifactStoreError {
+    /// No object under that key.
+    #[error("{store}: no artifact at `{key}`")]
+    NotFound {
+        /// The store, described.
+        store: String,
+        /// The key.
+        key: String,
+    },
+    /// The backend failed.
+    #[error("{store}: {source}")]
+    Backend {
+        /// The store, described.
+        store: String,
+        /// The failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A URL or configuration the store cannot use.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// What the store knows of one stored object without reading it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Its size in bytes.
+    pub size: u64,
+    /// A tag that changes whenever the object is rewritten (an ETag, or inode and modification
+    /// time for a local file), if the backend has one.
+    pub etag: Option<String>,
+}
+
+/// Where artifacts' bytes are kept.
+///
+/// Keys are relative, `/`-separated paths chosen by the runtime; a backend maps them under its
+/// root (a folder, a bucket and prefix). Objects are never modified once published.
+pub trait ArtifactStore: fmt::Debug + Send + Sync + 'static {
+    /// A short description for people (`file:///repo/.zenml/artifacts`), without secrets.
+    fn describe(&self) -> String;
+
+    /// The full URI of the object at `key`, as recorded in the metadata store.
+    fn uri(&self, key: &str) -> String;
+
+    /// Starts writing a new object. Nothing is visible under any key until
+    /// [`ArtifactWriter::publish`].
+    fn create(&self) -> Result<Box<dyn ArtifactWriter>, ArtifactStoreError>;
+
+    /// Streams the object at `key`.
+    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, ArtifactStoreError>;
+
+    /// What the store knows of the object at `key`, or `None` if there is none.
+    fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ArtifactStoreError>;
+
+    /// Removes the object at `key` (no error if there is none). Used only to drop an object
+    /// whose bytes no longer match its content address.
+    fn delete(&self, key: &str) -> Result<(), ArtifactStoreError>;
+}
+
+/// An object being written. Dropping it without publishing discards the bytes.
+pub trait ArtifactWriter: Write + Send {
+    /// Makes the bytes written so far visible at `key`, atomically. If an object already exists
+    /// at `key` it is kept and the new bytes are discarded (content addressing makes them equal).
+    /// Returns what the store knows of the object now at `key`.
+    fn publish(self: Box<Self>, key: &str) -> Result<ObjectInfo, ArtifactStoreError>;
+
+    /// Discards the bytes written so far.
+    fn abort(self: Box<Self>) -> Result<(), ArtifactStoreError>;
+}

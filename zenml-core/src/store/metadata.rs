@@ -1,0 +1,432 @@
+//! The metadata store: where every pipeline, run, execution and artifact is recorded.
+//!
+//! Backends lay their data out in ML Metadata's schema (see the `zenml-stores` crate); the trait
+//! speaks in zenml's terms. Every method is one short transaction: a crash between two calls
+//! leaves a consistent store (an execution left RUNNING is read as interrupted, never as
+//! reusable).
+
+use std::fmt;
+
+use crate::artifact::BaseType;
+use crate::hash::Hash128;
+use crate::param::{ParamType, Params};
+use crate::step::StepKind;
+
+/// Ids are the ML Metadata row ids.
+pub type Id = i64;
+
+/// A failure of the metadata store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// The backend failed (a database error, an unreachable server).
+    #[error("{store} metadata store: {source}")]
+    Backend {
+        /// The backend (`"sqlite"`, `"mysql"`, `"memory"`).
+        store: &'static str,
+        /// The failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// No record with that id or name.
+    #[error("no {what} `{key}` in the metadata store")]
+    NotFound {
+        /// What was looked for (`"run"`, `"artifact"`).
+        what: &'static str,
+        /// The id or name.
+        key: String,
+    },
+    /// The database exists but is not a store this version can use.
+    #[error("incompatible metadata store: {0}")]
+    Incompatible(String),
+    /// A write that contradicts what is recorded (an execution that is not RUNNING completed,
+    /// a step type registered twice with different parameters, …).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl MetadataError {
+    /// A backend failure.
+    pub fn backend(
+        store: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        MetadataError::Backend {
+            store,
+            source: source.into(),
+        }
+    }
+}
+
+/// The state of an execution (ML Metadata's `Execution.State`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExecutionState {
+    /// Started and not finished (or interrupted).
+    Running,
+    /// Finished; its outputs are published.
+    Complete,
+    /// Failed; it published no output.
+    Failed,
+    /// Not run: the outputs of an earlier execution with the same cache key were reused.
+    Cached,
+}
+
+impl ExecutionState {
+    /// The ML Metadata enum value.
+    pub fn mlmd_value(self) -> i64 {
+        match self {
+            ExecutionState::Running => 2,
+            ExecutionState::Complete => 3,
+            ExecutionState::Failed => 4,
+            ExecutionState::Cached => 5,
+        }
+    }
+
+    /// From an ML Metadata enum value (unknown values read as `Running`: not reusable).
+    pub fn from_mlmd(v: i64) -> Self {
+        match v {
+            3 => ExecutionState::Complete,
+            4 => ExecutionState::Failed,
+            5 => ExecutionState::Cached,
+            _ => ExecutionState::Running,
+        }
+    }
+
+    /// `"running"`, `"complete"`, `"failed"`, `"cached"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionState::Running => "running",
+            ExecutionState::Complete => "complete",
+            ExecutionState::Failed => "failed",
+            ExecutionState::Cached => "cached",
+        }
+    }
+}
+
+impl fmt::Display for ExecutionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of a pipeline run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunStatus {
+    /// Started and not finished (or interrupted).
+    Running,
+    /// Every step completed or was cached.
+    Completed,
+    /// A step failed.
+    Failed,
+}
+
+impl RunStatus {
+    /// `"running"`, `"completed"`, `"failed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses [`RunStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => RunStatus::Running,
+            "completed" => RunStatus::Completed,
+            "failed" => RunStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A step type as the store records it (an ML Metadata `ExecutionType`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTypeSpec {
+    /// `module_path!()::Name`.
+    pub source: String,
+    /// The declared version.
+    pub version: u32,
+    /// The kind.
+    pub kind: StepKind,
+    /// The doc comment.
+    pub doc: String,
+    /// The declared parameters and their types.
+    pub params: Vec<(String, ParamType)>,
+}
+
+/// A recorded step type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTypeRecord {
+    /// The `ExecutionType` id.
+    pub id: Id,
+    /// The source path.
+    pub source: String,
+    /// The version.
+    pub version: u32,
+    /// The declared parameter names, sorted.
+    pub param_names: Vec<String>,
+}
+
+/// A recorded pipeline (an ML Metadata context of type `zenml.pipeline`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineRecord {
+    /// The context id.
+    pub id: Id,
+    /// The pipeline's name (unique).
+    pub name: String,
+    /// The YAML config it last ran with.
+    pub config: String,
+    /// When it was first recorded (milliseconds since the Unix epoch).
+    pub created_ms: i64,
+    /// When its config was last recorded.
+    pub updated_ms: i64,
+}
+
+/// A recorded run (an ML Metadata context of type `zenml.pipeline_run`, child of its pipeline's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    /// The context id.
+    pub id: Id,
+    /// The run's name (unique): `"<pipeline>#<n>"`, n counting the pipeline's runs from 1.
+    pub name: String,
+    /// The pipeline's context id.
+    pub pipeline_id: Id,
+    /// The pipeline's name.
+    pub pipeline_name: String,
+    /// The status.
+    pub status: RunStatus,
+    /// The YAML config of the pipeline as it ran.
+    pub config: String,
+    /// Start (milliseconds since the Unix epoch).
+    pub started_ms: i64,
+    /// End, once finished.
+    pub finished_ms: Option<i64>,
+}
+
+/// An artifact to record: the bytes are already published in the artifact store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewArtifact {
+    /// Where the bytes are (a full URI: `file:///…`, `s3://…`).
+    pub uri: String,
+    /// xxh3-128 of the bytes.
+    pub hash: Hash128,
+    /// The number of bytes.
+    pub size: u64,
+    /// The artifact type's name (`zenml.Table`).
+    pub type_name: String,
+    /// The ML Metadata base type, if any.
+    pub base_type: Option<BaseType>,
+    /// The materializer as `"<id>@<version>"`.
+    pub materializer: String,
+    /// The artifact store's version tag of the object when it was published (an ETag), used to
+    /// notice a later change without reading the bytes.
+    pub etag: Option<String>,
+}
+
+/// A recorded artifact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArtifactRecord {
+    /// The `Artifact` id.
+    pub id: Id,
+    /// Where the bytes are.
+    pub uri: String,
+    /// xxh3-128 of the bytes.
+    pub hash: Hash128,
+    /// The number of bytes.
+    pub size: u64,
+    /// The artifact type's name.
+    pub type_name: String,
+    /// The materializer as `"<id>@<version>"`.
+    pub materializer: String,
+    /// The artifact store's version tag, if known.
+    pub etag: Option<String>,
+    /// When it was recorded (milliseconds since the Unix epoch).
+    pub created_ms: i64,
+}
+
+/// An execution to start or to record as cached.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewExecution {
+    /// The run it belongs to.
+    pub run_id: Id,
+    /// The step type, from [`MetadataStore::register_step_type`].
+    pub step_type_id: Id,
+    /// The step's name in its pipeline.
+    pub step_name: String,
+    /// The parameter values (recorded as the execution's properties; `Null`s are not recorded).
+    pub params: Params,
+    /// The cache key, if the step is cacheable.
+    pub cache_key: Option<Hash128>,
+    /// The step's code fingerprint.
+    pub code_fingerprint: Hash128,
+    /// The input artifacts by input name.
+    pub inputs: Vec<(String, Id)>,
+}
+
+/// What a finished execution recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionRecord {
+    /// The `Execution` id.
+    pub id: Id,
+    /// The run it belongs to.
+    pub run_id: Option<Id>,
+    /// The step's name in its pipeline.
+    pub step_name: String,
+    /// The step type's source path.
+    pub source: String,
+    /// The step type's version.
+    pub version: u32,
+    /// The step's kind.
+    pub kind: Option<StepKind>,
+    /// The state.
+    pub state: ExecutionState,
+    /// The parameter values (an empty `Option` reads back as `Null` when the step type declares
+    /// it).
+    pub params: Params,
+    /// The cache key.
+    pub cache_key: Option<Hash128>,
+    /// The code fingerprint.
+    pub code_fingerprint: Option<Hash128>,
+    /// For a cached execution, the execution whose outputs it reused.
+    pub cached_from: Option<Id>,
+    /// The metrics the step recorded.
+    pub metrics: Vec<(String, f64)>,
+    /// How long it ran, in milliseconds (0 for a cached execution).
+    pub duration_ms: Option<i64>,
+    /// For a failed execution, the error.
+    pub error: Option<String>,
+    /// The input artifacts by input name.
+    pub inputs: Vec<(String, Id)>,
+    /// The output artifacts by output name.
+    pub outputs: Vec<(String, Id)>,
+    /// Start (milliseconds since the Unix epoch).
+    pub created_ms: i64,
+    /// Last change.
+    pub updated_ms: i64,
+}
+
+/// A reusable earlier execution: a COMPLETE execution with the cache key, and its outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheHit {
+    /// The execution that computed the outputs.
+    pub execution_id: Id,
+    /// Its outputs by output name.
+    pub outputs: Vec<(String, ArtifactRecord)>,
+}
+
+/// Where the metadata of every pipeline, run, execution and artifact is recorded.
+///
+/// Implementations must be safe to share between threads and between processes using the same
+/// database: every method is its own transaction. The conformance suite
+/// ([`crate::store::conformance`], feature `conformance`) checks an implementation.
+pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
+    /// A short description for people (`sqlite:/path/metadata.db`), without secrets.
+    fn describe(&self) -> String;
+
+    /// Records a step type, or finds it if recorded with the same source and version. Recording
+    /// a type again with other parameters adds the new parameters to its declaration.
+    fn register_step_type(&self, spec: &StepTypeSpec) -> Result<Id, MetadataError>;
+
+    /// Step types with this source path (all versions), or every step type.
+    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError>;
+
+    /// Records a pipeline, or updates the config of the recorded one of that name.
+    fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError>;
+
+    /// Every pipeline, sorted by name.
+    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError>;
+
+    /// The pipeline of that name.
+    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError>;
+
+    /// Starts a run of a recorded pipeline (status `Running`), named `"<pipeline>#<n>"`.
+    fn begin_run(&self, pipeline_id: Id, config: &str) -> Result<RunRecord, MetadataError>;
+
+    /// Sets a run's final status and end time.
+    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError>;
+
+    /// Runs of one pipeline, or of all, oldest first.
+    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError>;
+
+    /// The run with that id.
+    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError>;
+
+    /// The run with that name.
+    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError>;
+
+    /// Starts an execution: state RUNNING, its parameters, cache key and code fingerprint, and an
+    /// INPUT event per input, in one transaction.
+    fn begin_execution(&self, execution: &NewExecution) -> Result<Id, MetadataError>;
+
+    /// Completes a RUNNING execution: records its output artifacts with OUTPUT events, its
+    /// metrics and duration, and sets state COMPLETE, in one transaction. Returns the artifact
+    /// records in the order given.
+    fn complete_execution(
+        &self,
+        execution_id: Id,
+        outputs: &[(String, NewArtifact)],
+        metrics: &[(String, f64)],
+        duration_ms: i64,
+    ) -> Result<Vec<ArtifactRecord>, MetadataError>;
+
+    /// Marks a RUNNING execution FAILED with its error; it has no outputs.
+    fn fail_execution(
+        &self,
+        execution_id: Id,
+        error: &str,
+        metrics: &[(String, f64)],
+        duration_ms: i64,
+    ) -> Result<(), MetadataError>;
+
+    /// Records an execution that reused the outputs of `hit`: state CACHED, its parameters,
+    /// inputs, cache key, the execution it reused, and OUTPUT events to the reused artifacts, in
+    /// one transaction.
+    fn record_cached_execution(
+        &self,
+        execution: &NewExecution,
+        hit: &CacheHit,
+    ) -> Result<Id, MetadataError>;
+
+    /// The newest COMPLETE execution with this cache key whose key was not invalidated, with its
+    /// outputs. The caller checks that the outputs still exist.
+    fn find_cached(&self, cache_key: Hash128) -> Result<Option<CacheHit>, MetadataError>;
+
+    /// Makes executions with this key (every key when `None`) no longer reusable, keeping their
+    /// records. Returns how many executions were affected.
+    fn invalidate_cache(&self, cache_key: Option<Hash128>) -> Result<u64, MetadataError>;
+
+    /// The executions of a run, in the order they started.
+    fn executions(&self, run_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError>;
+
+    /// The execution with that id.
+    fn execution(&self, execution_id: Id) -> Result<ExecutionRecord, MetadataError>;
+
+    /// The executions of step types with this source path, newest first, at most `limit`.
+    fn executions_of_step(
+        &self,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, MetadataError>;
+
+    /// The artifact with that id.
+    fn artifact(&self, artifact_id: Id) -> Result<ArtifactRecord, MetadataError>;
+
+    /// The execution that produced an artifact (the COMPLETE one with an OUTPUT event to it).
+    fn artifact_producer(&self, artifact_id: Id) -> Result<Option<ExecutionRecord>, MetadataError>;
+
+    /// The executions that read an artifact (INPUT events), oldest first.
+    fn artifact_consumers(&self, artifact_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError>;
+
+    /// Records the artifact store's current version tag of an artifact whose bytes were checked.
+    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError>;
+}
