@@ -6,7 +6,11 @@
 //! `config.yaml` can name a backend that core itself never links to.
 
 mod artifact;
+pub mod memory;
 mod metadata;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
 pub use artifact::{ArtifactStore, ArtifactStoreError, ArtifactWriter, ObjectInfo};
 pub use metadata::{

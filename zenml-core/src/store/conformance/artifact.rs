@@ -1,0 +1,1 @@
+//! Conformance tests for [`ArtifactStore`](crate::store::ArtifactStore) backends.

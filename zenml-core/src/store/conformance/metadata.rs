@@ -1,0 +1,1 @@
+//! Conformance tests for [`MetadataStore`](crate::store::MetadataStore) backends.

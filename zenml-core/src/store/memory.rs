@@ -1,0 +1,1 @@
+//! An in-memory metadata store, for tests and throwaway runs.

@@ -1,0 +1,1 @@
+//! Artifact stores over `object_store`: a local folder and memory.

@@ -1,0 +1,1 @@
+//! The SQLite metadata store in the ML Metadata schema (version 10).
