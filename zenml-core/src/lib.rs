@@ -5,9 +5,12 @@
 //! `#[step]` macro and the store backends.
 
 pub mod artifact;
+pub mod cache;
 pub mod hash;
 pub mod param;
+pub mod pipeline;
 pub mod registry;
+pub mod runner;
 pub mod step;
 pub mod store;
 
