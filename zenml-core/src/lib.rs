@@ -10,6 +10,7 @@ pub mod hash;
 pub mod param;
 pub mod pipeline;
 pub mod registry;
+pub mod repository;
 pub mod runner;
 pub mod step;
 pub mod store;
