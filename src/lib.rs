@@ -12,6 +12,9 @@ pub use zenml_core::{StepParam, artifact, hash, param, registry, store};
 #[doc(hidden)]
 pub use zenml_core::__private;
 
+#[cfg(feature = "cli")]
+pub mod cli;
+
 /// The stores: metadata stores in the ML Metadata schema and artifact stores.
 pub use zenml_stores as stores;
 

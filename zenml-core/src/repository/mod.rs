@@ -200,10 +200,21 @@ impl Repository {
         if zdir.join(CONFIG_FILE).exists() {
             return Err(RepositoryError::AlreadyExists(dir.to_owned()));
         }
+        let created = !zdir.exists();
         std::fs::create_dir_all(&zdir).map_err(io_err(&zdir))?;
-        write_config(&zdir.join(CONFIG_FILE), &config)?;
-        let root = std::fs::canonicalize(dir).map_err(io_err(dir))?;
-        Repository::open_root(root, config)
+        let opened = write_config(&zdir.join(CONFIG_FILE), &config).and_then(|()| {
+            let root = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+            Repository::open_root(root, config)
+        });
+        if opened.is_err() {
+            // Leave nothing half-made behind: a config without working stores would be found
+            // by every later command.
+            let _ = std::fs::remove_file(zdir.join(CONFIG_FILE));
+            if created {
+                let _ = std::fs::remove_dir_all(&zdir);
+            }
+        }
+        opened
     }
 
     /// Opens the repository that holds `dir` (found by walking up from it).
