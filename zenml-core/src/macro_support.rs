@@ -130,3 +130,86 @@ into_dyn_via!(
     EvaluatorStep => Evaluator,
     Step => General,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::{Inputs, Outputs};
+    use crate::registry::Registry;
+    use crate::step::{IoSpec, StepContext, StepParams, StepResult};
+
+    #[test]
+    fn the_probe_resolves_to_the_parameter_type() {
+        assert_eq!(<Probe<i64>>::TYPE, ParamType::scalar(ScalarType::I64));
+        assert_eq!(<Probe<u8>>::to_value(&7), Value::Int(7));
+        assert_eq!(<Probe<Option<u8>>>::TYPE.to_string(), "Option<u8>");
+    }
+
+    #[test]
+    fn kind_ids_are_distinct() {
+        let kinds = [
+            StepKind::Datasource,
+            StepKind::Split,
+            StepKind::Preprocesser,
+            StepKind::Trainer,
+            StepKind::Evaluator,
+            StepKind::General,
+        ];
+        let mut ids: Vec<u8> = kinds.iter().map(|k| kind_id(*k)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), kinds.len());
+    }
+
+    // Steps of zenml-core itself name the crate with `crate = crate`.
+
+    #[derive(Clone, Copy, Debug, PartialEq, crate::StepParam)]
+    #[step_param(crate = crate)]
+    enum Side {
+        Left,
+        Right,
+    }
+
+    /// A step defined inside zenml-core.
+    #[crate::step(crate = crate)]
+    #[derive(Debug, PartialEq)]
+    struct CoreStep {
+        #[param(default = Side::Right)]
+        side: Side,
+        #[param(default = 2)]
+        width: u16,
+    }
+
+    #[crate::step(crate = crate)]
+    impl Step for CoreStep {
+        fn inputs(&self) -> Vec<IoSpec> {
+            Vec::new()
+        }
+        fn outputs(&self) -> Vec<IoSpec> {
+            Vec::new()
+        }
+        fn run(&self, _ctx: &mut StepContext, _inputs: &Inputs) -> StepResult<Outputs> {
+            Ok(Outputs::new())
+        }
+    }
+
+    #[test]
+    fn a_step_defined_in_core_registers() {
+        assert_eq!(
+            CoreStep::default(),
+            CoreStep {
+                side: Side::Right,
+                width: 2
+            }
+        );
+        let registry = Registry::global().expect("registry");
+        let reg = registry
+            .get("zenml_core::macro_support::tests::CoreStep")
+            .expect("registered");
+        assert_eq!(reg.info().kind, StepKind::General);
+        let step = reg
+            .construct(&Params::new().with("side", Value::Str("Left".into())))
+            .expect("construct");
+        assert_eq!(step.params(), CoreStep::from_fields(Side::Left, 2).params());
+    }
+}
