@@ -27,11 +27,15 @@ pub(crate) fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
         }
         (Ok(()), None) => quote!(#item),
         (Err(err), _) => {
-            // The impl stays as written. If the impl's type is a plain one, stand-ins for the
+            // The impl stays as written. If it is a kind impl of a plain type, stand-ins for the
             // impls `#[step]` would have added keep the places that use the step (a pipeline
-            // builder asking for `StepCode`) from adding errors of their own.
+            // builder asking for `StepCode`) from adding errors of their own. An inherent impl
+            // gets none: the step may well have a kind impl with `#[step]` elsewhere.
             let errors = err.to_compile_error();
-            let dummy = if item.generics.params.is_empty() && is_plain_path(&item.self_ty) {
+            let dummy = if item.trait_.is_some()
+                && item.generics.params.is_empty()
+                && is_plain_path(&item.self_ty)
+            {
                 dummy(&p, &item.self_ty)
             } else {
                 TokenStream::new()

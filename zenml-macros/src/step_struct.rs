@@ -306,7 +306,9 @@ fn dummy(s: &StepStruct<'_>, type_ok: &[bool]) -> TokenStream {
     } else {
         TokenStream::new()
     };
-    let default_impl = if !s.args.no_default && s.derived_default.is_none() {
+    // Only where the real expansion would have implemented `Default` too: a `Default` of the
+    // user's own must not meet a stand-in.
+    let default_impl = if has_default(s) {
         quote! {
             impl ::core::default::Default for #ident {
                 fn default() -> Self {
