@@ -13,6 +13,60 @@
 //! | `cli` | yes | [`cli`]: the `zenml` command line, also for binaries of your own |
 
 /// The `#[step]` attribute (and the `step` module: step kinds and contexts).
+///
+/// `#[step]` on a struct declares a step's parameters (its fields); `#[step]` on the impl of the
+/// step's kind fingerprints its code and registers it. See [`macro@step`] for everything it
+/// generates. The constructor taking every parameter is `from_fields`; `Default` is implemented
+/// when every field has a default (an `Option` field defaults to `None`).
+///
+/// ```
+/// use zenml::param::Value;
+/// use zenml::prelude::*;
+/// use zenml::registry::Registry;
+/// use zenml::step::StepParams;
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, StepParam)]
+/// pub enum Loss {
+///     Mse,
+///     Huber,
+/// }
+///
+/// /// Trains a linear model.
+/// #[step(version = 2)]
+/// #[derive(Debug)]
+/// pub struct LinearTrainer {
+///     /// Passes over the training data.
+///     #[param(default = 10)]
+///     pub epochs: i64,
+///     /// The learning rate.
+///     #[param(default = 0.01)]
+///     pub lr: f64,
+///     #[param(default = Loss::Mse)]
+///     pub loss: Loss,
+///     /// Stop after this many epochs without improvement; `None` never stops early.
+///     pub patience: Option<u32>,
+/// }
+///
+/// #[step]
+/// impl TrainerStep for LinearTrainer {
+///     type Model = Vec<f64>;
+///     fn train(&self, _ctx: &mut StepContext, train: &Table, _eval: &Table) -> StepResult<Vec<f64>> {
+///         Ok(vec![0.0; train.num_columns()])
+///     }
+/// }
+///
+/// let trainer = LinearTrainer { lr: 0.1, ..Default::default() };
+/// let params = trainer.params();
+/// assert_eq!(params.get("lr"), Some(&Value::Float(0.1)));
+/// assert_eq!(params.get("patience"), Some(&Value::Null));
+/// assert_eq!(LinearTrainer::PARAM_SPECS[0].doc, "Passes over the training data.");
+///
+/// // What a config or the metadata store holds is enough to rebuild the step.
+/// let registered = Registry::global()?.get_version(LinearTrainer::SOURCE, 2)?;
+/// let rebuilt = registered.construct(&params)?;
+/// assert_eq!(rebuilt.params(), params);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub use zenml_core::step;
 pub use zenml_core::{
     StepParam, artifact, cache, hash, param, pipeline, registry, repository, runner, store,

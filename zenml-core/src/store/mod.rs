@@ -76,6 +76,7 @@ pub struct MetadataBackend {
     /// The cargo feature of `zenml` that links it, for error messages.
     pub feature: &'static str,
     /// Opens (creating if needed) the store; relative paths are relative to `base`.
+    #[allow(clippy::type_complexity)]
     pub open: fn(&MetadataConfig, base: &Path) -> Result<Arc<dyn MetadataStore>, MetadataError>,
 }
 
@@ -89,6 +90,7 @@ pub struct ArtifactBackend {
     /// The cargo feature of `zenml` that links it, for error messages.
     pub feature: &'static str,
     /// Opens the store at `url`; a plain path (no scheme) is a local folder, relative to `base`.
+    #[allow(clippy::type_complexity)]
     pub open: fn(url: &str, base: &Path) -> Result<Arc<dyn ArtifactStore>, ArtifactStoreError>,
 }
 
