@@ -69,7 +69,7 @@
 /// ```
 pub use zenml_core::step;
 pub use zenml_core::{
-    StepParam, artifact, cache, hash, param, pipeline, registry, repository, runner, store,
+    StepParam, artifact, cache, hash, param, pipeline, registry, repository, runner, steps, store,
 };
 
 pub use zenml_core::pipeline::{Pipeline, TrainingPipeline};

@@ -14,6 +14,7 @@ pub mod registry;
 pub mod repository;
 pub mod runner;
 pub mod step;
+pub mod steps;
 pub mod store;
 
 pub use zenml_macros::{StepParam, step};
