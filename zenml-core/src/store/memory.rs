@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::hash::Hash128;
-use crate::param::{Params, Value};
+use crate::param::Value;
 use crate::step::StepKind;
 use crate::store::{
-    ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataBackend,
-    MetadataConfig, MetadataError, MetadataStore, NewArtifact, NewExecution, PipelineRecord,
-    PropertyType, RunRecord, RunStatus, StepTypeRecord, StepTypeSpec, stored_params,
+    ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataBackend, MetadataConfig,
+    MetadataError, MetadataStore, NewArtifact, NewExecution, PipelineRecord, PropertyType,
+    RunRecord, RunStatus, StepTypeRecord, StepTypeSpec, sorted_by_name, stored_params,
 };
 
 /// A metadata store in memory. Cheap to create; safe to share between threads.
@@ -131,21 +131,6 @@ fn not_found(what: &'static str, key: impl ToString) -> MetadataError {
     }
 }
 
-/// `pairs` sorted by name; two entries of one name are a conflict.
-fn sorted_unique<T>(
-    mut pairs: Vec<(String, T)>,
-    what: &str,
-) -> Result<Vec<(String, T)>, MetadataError> {
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(MetadataError::Conflict(format!(
-            "two {what}s are named `{}`",
-            w[0].0
-        )));
-    }
-    Ok(pairs)
-}
-
 fn size_of(artifact: &NewArtifact) -> Result<u64, MetadataError> {
     if i64::try_from(artifact.size).is_err() {
         return Err(MetadataError::Conflict(format!(
@@ -163,7 +148,9 @@ impl Inner {
     }
 
     fn pipeline(&self, id: Id) -> Result<&Pipeline, MetadataError> {
-        self.pipelines.get(&id).ok_or_else(|| not_found("pipeline", id))
+        self.pipelines
+            .get(&id)
+            .ok_or_else(|| not_found("pipeline", id))
     }
 
     fn run_record(&self, id: Id) -> Result<RunRecord, MetadataError> {
@@ -190,8 +177,11 @@ impl Inner {
             .step_types
             .get(&e.step_type_id)
             .ok_or_else(|| not_found("step type", e.step_type_id))?;
-        let mut params: BTreeMap<&str, Value> =
-            ty.params.keys().map(|n| (n.as_str(), Value::Null)).collect();
+        let mut params: BTreeMap<&str, Value> = ty
+            .params
+            .keys()
+            .map(|n| (n.as_str(), Value::Null))
+            .collect();
         for (name, value) in &e.params {
             params.insert(name, value.clone());
         }
@@ -203,10 +193,7 @@ impl Inner {
             version: ty.version,
             kind: Some(ty.kind),
             state: e.state,
-            params: params
-                .into_iter()
-                .map(|(n, v)| (n.to_owned(), v))
-                .collect(),
+            params: params.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
             cache_key: e.cache_key,
             code_fingerprint: Some(e.code_fingerprint),
             cached_from: e.cached_from,
@@ -221,7 +208,9 @@ impl Inner {
     }
 
     fn artifact(&self, id: Id) -> Result<&ArtifactRecord, MetadataError> {
-        self.artifacts.get(&id).ok_or_else(|| not_found("artifact", id))
+        self.artifacts
+            .get(&id)
+            .ok_or_else(|| not_found("artifact", id))
     }
 
     /// Checks a new execution and turns it into one in `state`, without recording it.
@@ -241,7 +230,7 @@ impl Inner {
         for (_, artifact) in &new.inputs {
             self.artifact(*artifact)?;
         }
-        let inputs = sorted_unique(new.inputs.clone(), "input")?;
+        let inputs = sorted_by_name(&new.inputs, "input")?;
         let now = now_ms();
         Ok(Execution {
             run_id: new.run_id,
@@ -288,7 +277,10 @@ impl MetadataStore for MemoryMetadataStore {
         let mut declared = BTreeMap::new();
         for (name, ty) in &spec.params {
             let ty = PropertyType::of(*ty);
-            if declared.insert(name.clone(), ty).is_some_and(|old| old != ty) {
+            if declared
+                .insert(name.clone(), ty)
+                .is_some_and(|old| old != ty)
+            {
                 return Err(MetadataError::Conflict(format!(
                     "step type `{}` declares parameter `{name}` twice",
                     spec.source
@@ -473,7 +465,7 @@ impl MetadataStore for MemoryMetadataStore {
         let mut inner = self.lock();
         inner.running(execution_id)?;
         let names: Vec<(String, ())> = outputs.iter().map(|(n, _)| (n.clone(), ())).collect();
-        sorted_unique(names, "output")?;
+        sorted_by_name(&names, "output")?;
         for (_, a) in outputs {
             size_of(a)?;
         }
@@ -550,8 +542,9 @@ impl MetadataStore for MemoryMetadataStore {
         for (_, a) in &hit.outputs {
             inner.artifact(a.id)?;
         }
-        let outputs = hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
-        e.outputs = sorted_unique(outputs, "output")?;
+        let outputs: Vec<(String, Id)> =
+            hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
+        e.outputs = sorted_by_name(&outputs, "output")?;
         e.cached_from = Some(hit.execution_id);
         e.duration_ms = Some(0);
         let id = inner.next_id();

@@ -270,6 +270,24 @@ impl fmt::Display for PropertyType {
     }
 }
 
+/// Named entries (an execution's inputs or outputs) sorted by name, as every store keeps them;
+/// two entries of one name are a [`MetadataError::Conflict`] (`what` names the entries:
+/// `"input"`).
+pub fn sorted_by_name<T: Clone>(
+    entries: &[(String, T)],
+    what: &str,
+) -> Result<Vec<(String, T)>, MetadataError> {
+    let mut sorted = entries.to_vec();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(MetadataError::Conflict(format!(
+            "two {what}s are named `{}`",
+            w[0].0
+        )));
+    }
+    Ok(sorted)
+}
+
 /// A step type as the store records it (an ML Metadata `ExecutionType`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepTypeSpec {

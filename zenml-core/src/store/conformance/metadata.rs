@@ -262,7 +262,8 @@ pub fn step_types(factory: StoreFactory<'_>) {
     );
 
     let mut more = trainer.clone();
-    more.params.push(("dropout".to_owned(), optional(ScalarType::F32)));
+    more.params
+        .push(("dropout".to_owned(), optional(ScalarType::F32)));
     more.doc = "A new doc comment.".to_owned();
     assert_eq!(
         ok(s.register_step_type(&more), "register with a new parameter"),
@@ -281,7 +282,10 @@ pub fn step_types(factory: StoreFactory<'_>) {
         "the new parameter must be added to the declaration"
     );
     assert_eq!(
-        ok(s.register_step_type(&trainer), "register without the new parameter"),
+        ok(
+            s.register_step_type(&trainer),
+            "register without the new parameter"
+        ),
         id
     );
     assert_eq!(
@@ -298,7 +302,12 @@ pub fn step_types(factory: StoreFactory<'_>) {
         id
     );
 
-    let v2 = spec(TRAINER, 2, StepKind::Trainer, &[("lr", scalar(ScalarType::F64))]);
+    let v2 = spec(
+        TRAINER,
+        2,
+        StepKind::Trainer,
+        &[("lr", scalar(ScalarType::F64))],
+    );
     let id2 = ok(s.register_step_type(&v2), "register version 2");
     assert_ne!(id, id2, "another version is another step type");
     let split = ok(
@@ -308,7 +317,10 @@ pub fn step_types(factory: StoreFactory<'_>) {
 
     let trainers = ok(s.step_types(Some(TRAINER)), "step_types");
     assert_eq!(
-        trainers.iter().map(|t| (t.id, t.version)).collect::<Vec<_>>(),
+        trainers
+            .iter()
+            .map(|t| (t.id, t.version))
+            .collect::<Vec<_>>(),
         vec![(id, 1), (id2, 2)],
         "step_types(source) lists every version, by version"
     );
@@ -358,8 +370,14 @@ pub fn pipelines(factory: StoreFactory<'_>) {
         b.created_ms
     );
     assert!(b.updated_ms >= b.created_ms);
-    let a = ok(s.register_pipeline("a pipeline", "a: 1\n"), "register_pipeline");
-    let z = ok(s.register_pipeline("Z pipeline", "z: 1\n"), "register_pipeline");
+    let a = ok(
+        s.register_pipeline("a pipeline", "a: 1\n"),
+        "register_pipeline",
+    );
+    let z = ok(
+        s.register_pipeline("Z pipeline", "z: 1\n"),
+        "register_pipeline",
+    );
     let unicode = ok(
         s.register_pipeline("Pipeline ü — 流水线 🚀", "name: \"ü\"\n"),
         "register a Unicode name",
@@ -389,7 +407,10 @@ pub fn pipelines(factory: StoreFactory<'_>) {
         ok(s.pipeline_by_name(&unicode.name), "pipeline_by_name"),
         Some(unicode)
     );
-    assert_eq!(ok(s.pipeline_by_name("B pipeline"), "pipeline_by_name"), None);
+    assert_eq!(
+        ok(s.pipeline_by_name("B pipeline"), "pipeline_by_name"),
+        None
+    );
 }
 
 /// Runs: numbered per pipeline, status transitions, listings, lookups, NotFound.
@@ -400,7 +421,10 @@ pub fn runs(factory: StoreFactory<'_>) {
     let begin = |pipeline: Id, config: &str| ok(s.begin_run(pipeline, config), "begin_run");
 
     let r1 = begin(p.id, "p: run 1\n");
-    assert_eq!(r1.name, "P#1", "runs are named <pipeline>#<n>, n counting from 1");
+    assert_eq!(
+        r1.name, "P#1",
+        "runs are named <pipeline>#<n>, n counting from 1"
+    );
     assert_eq!(r1.pipeline_id, p.id);
     assert_eq!(r1.pipeline_name, "P");
     assert_eq!(r1.status, RunStatus::Running);
@@ -415,7 +439,11 @@ pub fn runs(factory: StoreFactory<'_>) {
         ["P#2", "Q#1", "P#3"],
         "each pipeline counts its own runs"
     );
-    assert_eq!(ok(s.run(r2.id), "run"), r2, "run(id) reads back what begin_run returned");
+    assert_eq!(
+        ok(s.run(r2.id), "run"),
+        r2,
+        "run(id) reads back what begin_run returned"
+    );
 
     ok(s.finish_run(r1.id, RunStatus::Completed), "finish_run");
     ok(s.finish_run(r2.id, RunStatus::Failed), "finish_run");
@@ -451,13 +479,19 @@ pub fn runs(factory: StoreFactory<'_>) {
     assert_eq!(ok(s.run(r1.id), "run").config, "p: run 1\n");
     assert_eq!(begin(p.id, "p: run 4\n").name, "P#4");
 
-    ok(s.finish_run(r1.id, RunStatus::Running), "finish_run(Running)");
+    ok(
+        s.finish_run(r1.id, RunStatus::Running),
+        "finish_run(Running)",
+    );
     let again = ok(s.run(r1.id), "run");
     assert_eq!(again.status, RunStatus::Running);
     assert_eq!(again.finished_ms, None, "Running again clears the end time");
 
     expect_not_found(s.begin_run(MISSING, ""), "begin_run of an unknown pipeline");
-    expect_not_found(s.begin_run(r1.id, ""), "begin_run with a run's id as pipeline");
+    expect_not_found(
+        s.begin_run(r1.id, ""),
+        "begin_run with a run's id as pipeline",
+    );
     expect_not_found(s.run(MISSING), "run(unknown id)");
     expect_not_found(s.run(p.id), "run() with a pipeline's id");
     expect_not_found(
@@ -511,7 +545,10 @@ pub fn execution_lifecycle(factory: StoreFactory<'_>) {
     assert_eq!(running.code_fingerprint, Some(fingerprint()));
     assert_eq!(running.cached_from, None);
     assert!(running.metrics.is_empty());
-    assert_eq!(running.duration_ms, None, "a running execution has no duration");
+    assert_eq!(
+        running.duration_ms, None,
+        "a running execution has no duration"
+    );
     assert_eq!(running.error, None);
     assert!(running.inputs.is_empty() && running.outputs.is_empty());
     assert!(running.created_ms > 1_500_000_000_000);
@@ -530,7 +567,14 @@ pub fn execution_lifecycle(factory: StoreFactory<'_>) {
     assert_eq!(arts.len(), 1);
     let a = &arts[0];
     assert_eq!(
-        (&a.uri, a.hash, a.size, &a.type_name, &a.materializer, &a.etag),
+        (
+            &a.uri,
+            a.hash,
+            a.size,
+            &a.type_name,
+            &a.materializer,
+            &a.etag
+        ),
         (
             &data.uri,
             data.hash,
@@ -599,11 +643,17 @@ pub fn execution_lifecycle(factory: StoreFactory<'_>) {
 
     // One artifact under two input names; then a failure.
     let mut train_twice = b.exec("trainer", Some(key(3)));
-    train_twice.inputs = vec![("train".to_owned(), train_id), ("eval".to_owned(), train_id)];
+    train_twice.inputs = vec![
+        ("train".to_owned(), train_id),
+        ("eval".to_owned(), train_id),
+    ];
     let e3 = b.begin(&train_twice);
     assert_eq!(
         b.execution(e3).inputs,
-        vec![("eval".to_owned(), train_id), ("train".to_owned(), train_id)],
+        vec![
+            ("eval".to_owned(), train_id),
+            ("train".to_owned(), train_id)
+        ],
         "one artifact can be the input of two names"
     );
     let message = "boom: ünïcode ❌\nsecond line";
@@ -629,49 +679,91 @@ pub fn execution_lifecycle(factory: StoreFactory<'_>) {
 
     // Writes that contradict the record.
     let out = [("model".to_owned(), artifact("model"))];
-    expect_conflict(s.complete_execution(e1, &out, &[], 1), "completing a COMPLETE execution");
-    expect_conflict(s.fail_execution(e1, "late", &[], 1), "failing a COMPLETE execution");
-    expect_conflict(s.complete_execution(e3, &out, &[], 1), "completing a FAILED execution");
-    expect_conflict(s.fail_execution(e3, "again", &[], 1), "failing a FAILED execution");
+    expect_conflict(
+        s.complete_execution(e1, &out, &[], 1),
+        "completing a COMPLETE execution",
+    );
+    expect_conflict(
+        s.fail_execution(e1, "late", &[], 1),
+        "failing a COMPLETE execution",
+    );
+    expect_conflict(
+        s.complete_execution(e3, &out, &[], 1),
+        "completing a FAILED execution",
+    );
+    expect_conflict(
+        s.fail_execution(e3, "again", &[], 1),
+        "failing a FAILED execution",
+    );
     assert_eq!(b.execution(e1), done, "a refused write changes nothing");
-    expect_not_found(s.complete_execution(MISSING, &out, &[], 1), "complete unknown");
+    expect_not_found(
+        s.complete_execution(MISSING, &out, &[], 1),
+        "complete unknown",
+    );
     expect_not_found(s.fail_execution(MISSING, "x", &[], 1), "fail unknown");
     expect_not_found(s.execution(MISSING), "execution(unknown id)");
 
     let before = ok(s.executions(b.run.id), "executions");
     let refused: [(&str, NewExecution); 3] = [
-        ("an unknown run", NewExecution {
-            run_id: MISSING,
-            ..b.exec("t", None)
-        }),
-        ("an unknown step type", NewExecution {
-            step_type_id: MISSING,
-            ..b.exec("t", None)
-        }),
-        ("an unknown input artifact", NewExecution {
-            inputs: vec![("train".to_owned(), train_id), ("eval".to_owned(), MISSING)],
-            ..b.exec("t", None)
-        }),
+        (
+            "an unknown run",
+            NewExecution {
+                run_id: MISSING,
+                ..b.exec("t", None)
+            },
+        ),
+        (
+            "an unknown step type",
+            NewExecution {
+                step_type_id: MISSING,
+                ..b.exec("t", None)
+            },
+        ),
+        (
+            "an unknown input artifact",
+            NewExecution {
+                inputs: vec![("train".to_owned(), train_id), ("eval".to_owned(), MISSING)],
+                ..b.exec("t", None)
+            },
+        ),
     ];
     for (what, new) in &refused {
-        expect_not_found(s.begin_execution(new), &format!("begin_execution with {what}"));
+        expect_not_found(
+            s.begin_execution(new),
+            &format!("begin_execution with {what}"),
+        );
     }
     let conflicting: [(&str, NewExecution); 3] = [
-        ("an undeclared parameter", NewExecution {
-            params: Params::new().with("momentum", Value::Float(0.9)),
-            ..b.exec("t", None)
-        }),
-        ("a string for an int parameter", NewExecution {
-            params: Params::new().with("epochs", Value::Str("ten".into())),
-            ..b.exec("t", None)
-        }),
-        ("two inputs of one name", NewExecution {
-            inputs: vec![("train".to_owned(), train_id), ("train".to_owned(), eval_id)],
-            ..b.exec("t", None)
-        }),
+        (
+            "an undeclared parameter",
+            NewExecution {
+                params: Params::new().with("momentum", Value::Float(0.9)),
+                ..b.exec("t", None)
+            },
+        ),
+        (
+            "a string for an int parameter",
+            NewExecution {
+                params: Params::new().with("epochs", Value::Str("ten".into())),
+                ..b.exec("t", None)
+            },
+        ),
+        (
+            "two inputs of one name",
+            NewExecution {
+                inputs: vec![
+                    ("train".to_owned(), train_id),
+                    ("train".to_owned(), eval_id),
+                ],
+                ..b.exec("t", None)
+            },
+        ),
     ];
     for (what, new) in &conflicting {
-        expect_conflict(s.begin_execution(new), &format!("begin_execution with {what}"));
+        expect_conflict(
+            s.begin_execution(new),
+            &format!("begin_execution with {what}"),
+        );
     }
     assert_eq!(
         ok(s.executions(b.run.id), "executions"),
@@ -684,14 +776,28 @@ pub fn execution_lifecycle(factory: StoreFactory<'_>) {
         ("model".to_owned(), artifact("m1")),
         ("model".to_owned(), artifact("m2")),
     ];
-    expect_conflict(s.complete_execution(e4, &dup, &[], 1), "two outputs of one name");
+    expect_conflict(
+        s.complete_execution(e4, &dup, &[], 1),
+        "two outputs of one name",
+    );
     let still = b.execution(e4);
-    assert_eq!(still.state, ExecutionState::Running, "a refused completion records nothing");
+    assert_eq!(
+        still.state,
+        ExecutionState::Running,
+        "a refused completion records nothing"
+    );
     assert!(still.outputs.is_empty());
-    ok(s.complete_execution(e4, &out, &[], 1), "complete after a refused completion");
+    ok(
+        s.complete_execution(e4, &out, &[], 1),
+        "complete after a refused completion",
+    );
 
     let all = ok(s.executions(b.run.id), "executions");
-    assert_eq!(ids(&all), vec![e1, e2, e3, e4], "executions(run) in the order they started");
+    assert_eq!(
+        ids(&all),
+        vec![e1, e2, e3, e4],
+        "executions(run) in the order they started"
+    );
     assert_eq!(all[0], done);
     let other = ok(s.begin_run(b.pipeline.id, ""), "begin_run");
     assert!(ok(s.executions(other.id), "executions").is_empty());
@@ -816,7 +922,11 @@ pub fn parameter_values(factory: StoreFactory<'_>) {
         let what = format!("parameter case {i}");
         assert_params(&b.execution(id).params, case, &what);
         ok(s.complete_execution(id, &[], &[], 1), "complete_execution");
-        assert_params(&b.execution(id).params, case, &format!("{what} after completion"));
+        assert_params(
+            &b.execution(id).params,
+            case,
+            &format!("{what} after completion"),
+        );
     }
 
     // A parameter left out reads back as null; an integer given for a float reads back as a float.
@@ -835,7 +945,11 @@ pub fn parameter_values(factory: StoreFactory<'_>) {
         got.get("rate")
     );
     assert_eq!(got.get("count"), Some(&Value::Int(5)));
-    assert_eq!(got.get("flag"), Some(&Value::Null), "an unset parameter reads back as null");
+    assert_eq!(
+        got.get("flag"),
+        Some(&Value::Null),
+        "an unset parameter reads back as null"
+    );
     assert_eq!(got.len(), 12, "every declared parameter reads back");
     expect_conflict(
         s.begin_execution(&NewExecution {
@@ -883,14 +997,21 @@ pub fn cached_executions(factory: StoreFactory<'_>) {
             .with("hidden", Value::Int(64)),
         ..new.clone()
     };
-    let c = ok(s.record_cached_execution(&cached_new, &hit), "record_cached_execution");
+    let c = ok(
+        s.record_cached_execution(&cached_new, &hit),
+        "record_cached_execution",
+    );
     let rec = b.execution(c);
     assert_eq!(rec.state, ExecutionState::Cached);
     assert_eq!(rec.run_id, Some(run2.id));
     assert_eq!(rec.step_name, "trainer");
     assert_eq!((rec.source.as_str(), rec.version), (TRAINER, 1));
     assert_eq!(rec.kind, Some(StepKind::Trainer));
-    assert_eq!(rec.cached_from, Some(e1), "a cached execution points at the reused one");
+    assert_eq!(
+        rec.cached_from,
+        Some(e1),
+        "a cached execution points at the reused one"
+    );
     assert_eq!(rec.outputs, vec![("model".to_owned(), model.id)]);
     assert_eq!(rec.inputs, vec![("train".to_owned(), input.id)]);
     assert_eq!(rec.cache_key, Some(key(1)));
@@ -991,7 +1112,10 @@ pub fn cache_lookup(factory: StoreFactory<'_>) {
         "complete_execution",
     );
     let hit = b.hit(k);
-    assert_eq!(hit.execution_id, e3, "the newest COMPLETE execution is the hit");
+    assert_eq!(
+        hit.execution_id, e3,
+        "the newest COMPLETE execution is the hit"
+    );
     assert_eq!(
         hit.outputs,
         vec![
@@ -1001,10 +1125,17 @@ pub fn cache_lookup(factory: StoreFactory<'_>) {
         "a hit's outputs are sorted by name"
     );
 
-    let c = ok(s.record_cached_execution(&b.exec("t", Some(k)), &hit), "record_cached");
+    let c = ok(
+        s.record_cached_execution(&b.exec("t", Some(k)), &hit),
+        "record_cached",
+    );
     assert_eq!(b.hit_id(k), Some(e3), "a CACHED execution is never a hit");
     let _running = b.begin(&b.exec("t", Some(k)));
-    assert_eq!(b.hit_id(k), Some(e3), "a newer RUNNING execution is not a hit");
+    assert_eq!(
+        b.hit_id(k),
+        Some(e3),
+        "a newer RUNNING execution is not a hit"
+    );
 
     let k2 = key(2);
     assert_eq!(b.hit_id(k2), None);
@@ -1038,7 +1169,11 @@ pub fn cache_invalidation(factory: StoreFactory<'_>) {
     assert_eq!(b.hit_id(k), None, "an invalidated key has no hit");
     assert_eq!(b.hit_id(k2), Some(e3), "other keys stay reusable");
     let kept = b.execution(e1);
-    assert_eq!(kept.state, ExecutionState::Complete, "invalidation keeps the record");
+    assert_eq!(
+        kept.state,
+        ExecutionState::Complete,
+        "invalidation keeps the record"
+    );
     assert_eq!(kept.cache_key, Some(k));
     assert_eq!(kept.outputs, vec![("model".to_owned(), a1.id)]);
     assert_eq!(ok(s.artifact(a1.id), "artifact"), a1);
@@ -1046,7 +1181,11 @@ pub fn cache_invalidation(factory: StoreFactory<'_>) {
     assert_eq!(ok(s.invalidate_cache(Some(k)), "invalidate again"), 0);
 
     let (e5, _) = b.produce(&b.exec("t", Some(k)), "a5");
-    assert_eq!(b.hit_id(k), Some(e5), "a later completion with the key is reusable");
+    assert_eq!(
+        b.hit_id(k),
+        Some(e5),
+        "a later completion with the key is reusable"
+    );
 
     assert_eq!(
         ok(s.invalidate_cache(None), "invalidate_cache(None)"),
@@ -1061,7 +1200,10 @@ pub fn cache_invalidation(factory: StoreFactory<'_>) {
         Some(e4),
         "an execution that completes after the invalidation is reusable"
     );
-    assert_eq!(ok(s.invalidate_cache(Some(key(99))), "invalidate unknown"), 0);
+    assert_eq!(
+        ok(s.invalidate_cache(Some(key(99))), "invalidate unknown"),
+        0
+    );
     assert_eq!(ok(s.invalidate_cache(None), "invalidate all again"), 1);
 }
 
@@ -1113,7 +1255,10 @@ pub fn lineage(factory: StoreFactory<'_>) {
         "consumers are the executions with an INPUT event, oldest first"
     );
     assert!(ok(s.artifact_consumers(y.id), "artifact_consumers").is_empty());
-    assert_eq!(b.execution(cached_source).outputs, vec![("model".to_owned(), x.id)]);
+    assert_eq!(
+        b.execution(cached_source).outputs,
+        vec![("model".to_owned(), x.id)]
+    );
     expect_not_found(s.artifact_producer(MISSING), "artifact_producer(unknown)");
     expect_not_found(s.artifact_consumers(MISSING), "artifact_consumers(unknown)");
     expect_not_found(s.artifact(MISSING), "artifact(unknown)");
@@ -1128,7 +1273,12 @@ pub fn executions_of_step(factory: StoreFactory<'_>) {
         "register_step_type",
     );
     let other = ok(
-        s.register_step_type(&spec("conformance::steps::Other", 1, StepKind::General, &[])),
+        s.register_step_type(&spec(
+            "conformance::steps::Other",
+            1,
+            StepKind::General,
+            &[],
+        )),
         "register_step_type",
     );
     let plain = |step_type_id: Id, name: &str| NewExecution {
@@ -1167,7 +1317,13 @@ pub fn executions_of_step(factory: StoreFactory<'_>) {
         )),
         vec![e2]
     );
-    assert!(ok(s.executions_of_step("no::such::Step", 10), "executions_of_step").is_empty());
+    assert!(
+        ok(
+            s.executions_of_step("no::such::Step", 10),
+            "executions_of_step"
+        )
+        .is_empty()
+    );
 }
 
 /// Setting and clearing an artifact's version tag.
@@ -1176,7 +1332,10 @@ pub fn artifact_etag(factory: StoreFactory<'_>) {
     let s = &b.store;
     let (_, x) = b.produce(&b.exec("t", Some(key(1))), "x");
     assert_eq!(x.etag.as_deref(), Some("etag of x"));
-    ok(s.set_artifact_etag(x.id, Some("\"v2\"")), "set_artifact_etag");
+    ok(
+        s.set_artifact_etag(x.id, Some("\"v2\"")),
+        "set_artifact_etag",
+    );
     let got = ok(s.artifact(x.id), "artifact");
     assert_eq!(got.etag.as_deref(), Some("\"v2\""));
     assert_eq!(
@@ -1204,7 +1363,10 @@ pub fn artifact_etag(factory: StoreFactory<'_>) {
     );
     assert_eq!(arts[0].etag, None);
     assert_eq!(ok(s.artifact(arts[0].id), "artifact").etag, None);
-    expect_not_found(s.set_artifact_etag(MISSING, Some("x")), "set_artifact_etag(unknown)");
+    expect_not_found(
+        s.set_artifact_etag(MISSING, Some("x")),
+        "set_artifact_etag(unknown)",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1217,7 +1379,11 @@ pub fn concurrent_writers(factory: StoreFactory<'_>) {
     const CYCLES: u32 = 25;
     let b = bench(factory);
     let store = &b.store;
-    let pipeline = ok(store.register_pipeline("concurrent", "c: 1\n"), "register_pipeline").id;
+    let pipeline = ok(
+        store.register_pipeline("concurrent", "c: 1\n"),
+        "register_pipeline",
+    )
+    .id;
     let results: Vec<Vec<(Id, Id, Hash128)>> = thread::scope(|scope| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
@@ -1241,7 +1407,10 @@ pub fn concurrent_writers(factory: StoreFactory<'_>) {
                             ),
                             "complete_execution",
                         );
-                        ok(b.store.finish_run(run.id, RunStatus::Completed), "finish_run");
+                        ok(
+                            b.store.finish_run(run.id, RunStatus::Completed),
+                            "finish_run",
+                        );
                         mine.push((run.id, e, k));
                     }
                     mine
