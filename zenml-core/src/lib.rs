@@ -5,10 +5,16 @@
 //! `#[step]` macro and the store backends.
 
 pub mod artifact;
+pub mod cache;
 pub mod hash;
+mod macro_support;
 pub mod param;
+pub mod pipeline;
 pub mod registry;
+pub mod repository;
+pub mod runner;
 pub mod step;
+pub mod steps;
 pub mod store;
 
 pub use zenml_macros::{StepParam, step};
@@ -17,11 +23,12 @@ pub use zenml_macros::{StepParam, step};
 /// reaches them as `::zenml::__private` (or through `#[step(crate = "…")]`).
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::macro_support::{IntoDynVia, Kind, NotAParam, Probe, assert_param, kind_id};
     pub use crate::param::{
         EnumParam, EnumSpec, Param, ParamError, ParamSpec, ParamType, Params, ScalarType, Value,
         read_field, reject_unknown,
     };
     pub use crate::registry::StepRegistration;
-    pub use crate::step::{DynStep, IntoDynStep, StepCode, StepInfo, StepParams};
+    pub use crate::step::{DynStep, IntoDynStep, StepCode, StepInfo, StepKind, StepParams};
     pub use inventory;
 }

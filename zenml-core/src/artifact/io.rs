@@ -133,13 +133,13 @@ pub fn verify_artifact(
 }
 
 fn io_to_artifact(record: &ArtifactRecord, e: io::Error) -> ArtifactError {
-    if e.kind() == io::ErrorKind::InvalidData {
-        if let Some(m) = e.get_ref().and_then(|i| i.downcast_ref::<HashMismatch>()) {
-            return ArtifactError::Corrupted {
-                uri: record.uri.clone(),
-                mismatch: m.clone(),
-            };
-        }
+    if e.kind() == io::ErrorKind::InvalidData
+        && let Some(m) = e.get_ref().and_then(|i| i.downcast_ref::<HashMismatch>())
+    {
+        return ArtifactError::Corrupted {
+            uri: record.uri.clone(),
+            mismatch: m.clone(),
+        };
     }
     ArtifactError::Materialize {
         what: record.uri.clone(),

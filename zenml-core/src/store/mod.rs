@@ -9,13 +9,15 @@ mod artifact;
 pub mod memory;
 mod metadata;
 
-#[cfg(feature = "conformance")]
+// Core's own tests run the suite on the in-memory store, with or without the feature.
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 pub use artifact::{ArtifactStore, ArtifactStoreError, ArtifactWriter, ObjectInfo};
 pub use metadata::{
     ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataError, MetadataStore,
-    NewArtifact, NewExecution, PipelineRecord, RunRecord, RunStatus, StepTypeRecord, StepTypeSpec,
+    NewArtifact, NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus, StepTypeRecord,
+    StepTypeSpec, sorted_by_name, stored_params,
 };
 
 use std::path::{Path, PathBuf};
@@ -76,6 +78,7 @@ pub struct MetadataBackend {
     /// The cargo feature of `zenml` that links it, for error messages.
     pub feature: &'static str,
     /// Opens (creating if needed) the store; relative paths are relative to `base`.
+    #[allow(clippy::type_complexity)]
     pub open: fn(&MetadataConfig, base: &Path) -> Result<Arc<dyn MetadataStore>, MetadataError>,
 }
 
@@ -89,6 +92,7 @@ pub struct ArtifactBackend {
     /// The cargo feature of `zenml` that links it, for error messages.
     pub feature: &'static str,
     /// Opens the store at `url`; a plain path (no scheme) is a local folder, relative to `base`.
+    #[allow(clippy::type_complexity)]
     pub open: fn(url: &str, base: &Path) -> Result<Arc<dyn ArtifactStore>, ArtifactStoreError>,
 }
 

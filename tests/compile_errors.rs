@@ -1,0 +1,37 @@
+//! The compile errors of `#[step]` and `#[derive(StepParam)]`, pinned as `.stderr` snapshots.
+//!
+//! rustc's wording changes between releases, so the snapshots are checked only on the release
+//! they were made with; on any other compiler this test says so and passes without checking.
+//! Regenerate them with `TRYBUILD=overwrite cargo test --test compile_errors` on that release,
+//! and read every changed `.stderr` before accepting it.
+
+use std::process::Command;
+
+/// The rustc release the snapshots were made with.
+const PINNED: &str = "1.95.";
+
+#[test]
+fn ui() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let version = Command::new(&rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .unwrap_or_default();
+    let Some(release) = version.strip_prefix("rustc ") else {
+        eprintln!("skipping the UI snapshots: cannot run `{rustc:?} --version`");
+        return;
+    };
+    if !release.starts_with(PINNED) {
+        eprintln!(
+            "skipping the UI snapshots: they are made with rustc {PINNED}x and this is rustc \
+             {release}",
+            release = release.trim()
+        );
+        return;
+    }
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/fail/*.rs");
+    t.pass("tests/ui/pass/*.rs");
+}

@@ -1,0 +1,8 @@
+use zenml::prelude::*;
+
+#[step]
+pub struct Trainer {
+    pub epochs: Box<i64>,
+}
+
+fn main() {}

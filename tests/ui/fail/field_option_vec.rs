@@ -1,0 +1,8 @@
+use zenml::prelude::*;
+
+#[step]
+pub struct Selector {
+    pub columns: Option<Vec<i64>>,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use zenml::prelude::*;
+
+#[step]
+pub struct Batcher {
+    pub batch_size: usize,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use zenml::prelude::*;
+
+#[step]
+pub enum Optimizer {
+    Adam,
+    Sgd,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use zenml::prelude::*;
+
+#[step]
+fn train() {}
+
+fn main() {}

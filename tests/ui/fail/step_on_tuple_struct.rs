@@ -1,0 +1,6 @@
+use zenml::prelude::*;
+
+#[step]
+pub struct Scaler(pub f64);
+
+fn main() {}

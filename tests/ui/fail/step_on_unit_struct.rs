@@ -1,0 +1,6 @@
+use zenml::prelude::*;
+
+#[step]
+pub struct Identity;
+
+fn main() {}

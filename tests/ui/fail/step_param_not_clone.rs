@@ -1,0 +1,9 @@
+use zenml::prelude::*;
+
+#[derive(Debug, StepParam)]
+pub enum Loss {
+    Mse,
+    Huber,
+}
+
+fn main() {}
