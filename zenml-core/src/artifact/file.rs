@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use tempfile::TempPath;
 
@@ -117,10 +118,74 @@ impl Materializer for RawFile {
     fn read(r: &mut dyn Read) -> Result<FileArtifact, MaterializeError> {
         let (value, mut file) = FileArtifact::create_temp()
             .map_err(|e| with_path(&std::env::temp_dir(), "create a file in", e))?;
-        copy_stream(r, &mut file)?;
-        file.flush()?;
+        copy_to_file(r, &mut file, value.path())?;
         Ok(value)
     }
+}
+
+/// The size of one chunk of [`copy_to_file`].
+const CHUNK: usize = 1 << 20;
+/// How many chunks [`copy_to_file`] has in memory at most.
+const CHUNKS: usize = 3;
+
+/// Copies `r` into `file`, writing each chunk on a second thread while the next one is read (and
+/// hashed, when `r` verifies), so that reading and writing overlap. At most [`CHUNKS`] chunks of
+/// [`CHUNK`] bytes are in memory.
+fn copy_to_file(r: &mut dyn Read, file: &mut File, path: &Path) -> io::Result<u64> {
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
+    let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
+    for _ in 0..CHUNKS {
+        let _ = empty_tx.send(vec![0; CHUNK]);
+    }
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> io::Result<()> {
+            let failed = |e: io::Error| {
+                io::Error::new(e.kind(), format!("cannot write `{}`: {e}", path.display()))
+            };
+            for chunk in full_rx {
+                file.write_all(&chunk).map_err(failed)?;
+                // The reader may be gone already; then the chunk is simply freed.
+                let _ = empty_tx.send(chunk);
+            }
+            file.flush().map_err(failed)
+        });
+        let mut total = 0u64;
+        let read = (|| -> io::Result<()> {
+            // Ends when the writer is gone (it failed: its error is reported below).
+            while let Ok(mut chunk) = empty_rx.recv() {
+                chunk.resize(CHUNK, 0);
+                let n = fill(r, &mut chunk)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                chunk.truncate(n);
+                total += n as u64;
+                if full_tx.send(chunk).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the file writer thread panicked")));
+        read.and(written).map(|()| total)
+    })
+}
+
+/// Reads into `buf` until it is full or the stream ends; returns how many bytes were read.
+fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 impl Artifact for FileArtifact {

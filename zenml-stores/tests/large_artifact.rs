@@ -1,0 +1,130 @@
+//! A large artifact streams through the local store: memory does not grow with its size.
+//!
+//! This file holds one test so that it has its process to itself: it measures the process's peak
+//! resident set. `ZENML_TEST_LARGE_ARTIFACT` sets the size (default 1G; `256M`, bytes, …).
+#![cfg(all(feature = "object-store", target_os = "linux"))]
+
+use std::io::{Read, Write};
+
+use zenml_core::artifact::io::{read_artifact, verify_artifact, write_artifact};
+use zenml_core::artifact::{ArtifactKind, FileArtifact};
+use zenml_core::store::{ArtifactRecord, ArtifactStore};
+use zenml_stores::object::ObjectArtifactStore;
+
+/// The most the resident set may grow while a large artifact is written or read.
+const LIMIT: u64 = 100 << 20;
+
+fn requested_size() -> u64 {
+    let Ok(text) = std::env::var("ZENML_TEST_LARGE_ARTIFACT") else {
+        return 1 << 30;
+    };
+    let text = text.trim().to_ascii_uppercase();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, 'K')) => (&text[..i], 1 << 10),
+        Some((i, 'M')) => (&text[..i], 1 << 20),
+        Some((i, 'G')) => (&text[..i], 1 << 30),
+        _ => (text.as_str(), 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .unwrap_or_else(|| panic!("ZENML_TEST_LARGE_ARTIFACT=`{text}` is not a size"))
+}
+
+fn status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    let kib: u64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .expect("a number of kB");
+    kib * 1024
+}
+
+/// Runs `f` and returns how much the peak resident set grew over the resident set before it.
+fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    // Resets the peak to the current resident set; where the kernel refuses, the peak so far of
+    // this young process is a stricter baseline anyway.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = status_bytes("VmRSS:");
+    let out = f();
+    (out, status_bytes("VmHWM:").saturating_sub(before))
+}
+
+#[test]
+fn a_large_file_artifact_streams_in_bounded_memory() {
+    let size = requested_size();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let source = dir.path().join("large.bin");
+    {
+        // Non-zero bytes, written a MiB at a time, so that nothing here holds the whole file.
+        let mut out = std::fs::File::create(&source).expect("create the source");
+        let block: Vec<u8> = (0..1u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            out.write_all(&block[..n]).expect("write the source");
+            left -= n as u64;
+        }
+    }
+    let store = ObjectArtifactStore::local(dir.path().join("artifacts")).expect("a local store");
+    let kind = ArtifactKind::of::<FileArtifact>();
+
+    let (artifact, write_growth) =
+        peak_growth(|| write_artifact(&store, &kind, &FileArtifact::new(&source)));
+    let artifact = artifact.expect("writing the artifact");
+    assert_eq!(artifact.size, size);
+    assert!(
+        write_growth < LIMIT,
+        "writing a {size}-byte artifact grew the resident set by {write_growth} bytes"
+    );
+
+    let record = ArtifactRecord {
+        id: 1,
+        uri: artifact.uri,
+        hash: artifact.hash,
+        size: artifact.size,
+        type_name: artifact.type_name,
+        materializer: artifact.materializer,
+        etag: artifact.etag,
+        created_ms: 0,
+    };
+    let (back, read_growth) = peak_growth(|| read_artifact(&store, &kind, &record));
+    let back = back.expect("reading the artifact");
+    assert!(
+        read_growth < LIMIT,
+        "reading a {size}-byte artifact grew the resident set by {read_growth} bytes"
+    );
+    let file = back
+        .downcast_ref::<FileArtifact>()
+        .expect("a file artifact");
+    assert_eq!(file.size().expect("the file read back"), size);
+
+    // The bytes are the source's: compare the first and last MiB, and the whole through the hash.
+    let mut head = vec![0u8; 1 << 20];
+    file.open()
+        .expect("open")
+        .read_exact(&mut head)
+        .expect("read");
+    let mut expected = vec![0u8; 1 << 20];
+    std::fs::File::open(&source)
+        .expect("open")
+        .read_exact(&mut expected)
+        .expect("read");
+    assert_eq!(head, expected);
+    verify_artifact(&store, &record).expect("the stored object verifies");
+    assert!(
+        store
+            .head(&zenml_core::artifact::io::content_key(record.hash))
+            .expect("head")
+            .is_some()
+    );
+}
