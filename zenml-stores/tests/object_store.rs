@@ -78,6 +78,8 @@ impl ArtifactStoreFixture for Local {
 /// An in-memory store whose objects the fixture lists.
 struct Memory {
     objects: Arc<InMemory>,
+    /// The store's root in `objects`.
+    prefix: object_store::path::Path,
     store: ObjectArtifactStore,
 }
 
@@ -96,7 +98,32 @@ impl Memory {
         .expect("a memory store");
         Memory {
             objects,
+            prefix: object_store::path::Path::default(),
             store: tune(store),
+        }
+    }
+
+    /// A store rooted below a prefix, beside objects that are not its own.
+    fn with_prefix() -> Self {
+        let objects = Arc::new(InMemory::new());
+        let prefix = object_store::path::Path::from("team/artifacts");
+        let neighbour = object_store::path::Path::from("team/other/file");
+        futures::executor::block_on(object_store::ObjectStoreExt::put(
+            objects.as_ref(),
+            &neighbour,
+            b"not an artifact".to_vec().into(),
+        ))
+        .expect("a neighbouring object");
+        let store = ObjectArtifactStore::new(
+            objects.clone(),
+            prefix.clone(),
+            "memory://bucket/team/artifacts",
+        )
+        .expect("a memory store");
+        Memory {
+            objects,
+            prefix,
+            store,
         }
     }
 }
@@ -109,8 +136,14 @@ impl ArtifactStoreFixture for Memory {
     fn raw_objects(&self) -> Option<Vec<String>> {
         let listed = futures::executor::block_on(
             self.objects
-                .list(None)
-                .map_ok(|meta| meta.location.to_string())
+                .list(Some(&self.prefix))
+                .map_ok(|meta| {
+                    meta.location
+                        .prefix_match(&self.prefix)
+                        .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                        .join("/")
+                })
                 .try_collect::<Vec<_>>(),
         );
         Some(listed.expect("listing the memory store"))
@@ -125,6 +158,31 @@ fn conformance_local() {
 #[test]
 fn conformance_memory() {
     run_all(Memory::new);
+}
+
+#[test]
+fn conformance_below_a_prefix() {
+    run_all(Memory::with_prefix);
+    let memory = Memory::with_prefix();
+    memory
+        .store
+        .create()
+        .and_then(|w| w.publish("ab/key"))
+        .expect("publish");
+    assert_eq!(
+        memory.store.uri("ab/key"),
+        "memory://bucket/team/artifacts/ab/key"
+    );
+    let all = futures::executor::block_on(
+        memory
+            .objects
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect::<Vec<_>>(),
+    )
+    .expect("list");
+    assert!(all.contains(&"team/artifacts/ab/key".to_owned()), "{all:?}");
+    assert!(all.contains(&"team/other/file".to_owned()), "{all:?}");
 }
 
 #[test]

@@ -58,7 +58,9 @@ pub struct ObjectInfo {
 /// Where artifacts' bytes are kept.
 ///
 /// Keys are relative, `/`-separated paths chosen by the runtime; a backend maps them under its
-/// root (a folder, a bucket and prefix). Objects are never modified once published.
+/// root (a folder, a bucket and prefix) and refuses any other key with
+/// [`ArtifactStoreError::InvalidKey`]. Objects are never modified once published. The
+/// conformance suite (`store::conformance::artifact`, feature `conformance`) checks a backend.
 pub trait ArtifactStore: fmt::Debug + Send + Sync + 'static {
     /// A short description for people (`file:///repo/.zenml/artifacts`), without secrets.
     fn describe(&self) -> String;

@@ -1,8 +1,7 @@
 //! Artifact stores over [`object_store`]: a local folder and memory (buckets later, through the
 //! same type).
 //!
-//! [`ObjectArtifactStore`] implements the core's synchronous
-//! [`ArtifactStore`](zenml_core::store::ArtifactStore) over any
+//! [`ObjectArtifactStore`] implements the core's synchronous [`ArtifactStore`] over any
 //! [`ObjectStore`]:
 //!
 //! - **Runtime.** `object_store` is async; the store owns a small tokio runtime, spawns every
