@@ -8,8 +8,9 @@
 //!   operation onto it and waits for the result with a plain executor, so it can be called from any
 //!   thread, including one that runs a tokio runtime of its own.
 //! - **Writes stream.** A writer fills a buffer of one part (8 MiB by default) and hands each full
-//!   part to a multipart upload, with at most two parts in flight: memory stays bounded whatever
-//!   the artifact's size. An artifact smaller than one part is a single put.
+//!   part to a multipart upload, with at most two parts in flight: a writer holds at most
+//!   (parts in flight + 2) parts, 32 MiB by default, whatever the artifact's size. An artifact
+//!   smaller than one part is a single put.
 //! - **Staging.** The bytes go to an object of their own under `.staging/` in the store's root,
 //!   never under a content key. A writer that is aborted or dropped removes what it staged.
 //! - **Publishing** copies the staged object to its key only if the key is free (a hard link in a
