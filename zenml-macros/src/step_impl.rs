@@ -93,8 +93,8 @@ fn impl_code(p: &TokenStream, item: &ItemImpl, trait_path: &syn::Path) -> TokenS
 
         #[automatically_derived]
         impl #p::StepCode for #self_ty {
-            const CODE_FINGERPRINT: u128 = #code_fingerprint;
-            const LOCATION: &'static str = #location;
+            const CODE_FINGERPRINT: ::core::primitive::u128 = #code_fingerprint;
+            const LOCATION: &'static ::core::primitive::str = #location;
         }
 
         #[automatically_derived]
@@ -125,8 +125,8 @@ fn impl_code(p: &TokenStream, item: &ItemImpl, trait_path: &syn::Path) -> TokenS
 fn dummy(p: &TokenStream, self_ty: &Type) -> TokenStream {
     const_block(quote! {
         impl #p::StepCode for #self_ty {
-            const CODE_FINGERPRINT: u128 = 0;
-            const LOCATION: &'static str = "";
+            const CODE_FINGERPRINT: ::core::primitive::u128 = 0;
+            const LOCATION: &'static ::core::primitive::str = "";
         }
         impl #p::IntoDynStep for #self_ty {
             fn into_dyn_step(self) -> ::std::boxed::Box<dyn #p::DynStep> {
