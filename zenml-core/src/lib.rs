@@ -6,13 +6,14 @@
 
 pub mod artifact;
 pub mod hash;
-mod macro_support;
 pub mod param;
 pub mod registry;
 pub mod step;
 pub mod store;
 
 pub use zenml_macros::{StepParam, step};
+
+mod macro_support;
 
 /// Not public API: the items `#[step]` and `#[derive(StepParam)]` expand to. Generated code
 /// reaches them as `::zenml::__private` (or through `#[step(crate = "…")]`).
