@@ -5,15 +5,19 @@
 //! `#[step]` macro and the store backends.
 
 pub mod artifact;
+pub mod cache;
 pub mod hash;
+mod macro_support;
 pub mod param;
+pub mod pipeline;
 pub mod registry;
+pub mod repository;
+pub mod runner;
 pub mod step;
+pub mod steps;
 pub mod store;
 
 pub use zenml_macros::{StepParam, step};
-
-mod macro_support;
 
 /// Not public API: the items `#[step]` and `#[derive(StepParam)]` expand to. Generated code
 /// reaches them as `::zenml::__private` (or through `#[step(crate = "…")]`).

@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::artifact::BaseType;
 use crate::hash::Hash128;
-use crate::param::{ParamType, Params};
+use crate::param::{ParamType, Params, ScalarType, Value};
 use crate::step::StepKind;
 
 /// Ids are the ML Metadata row ids.
@@ -147,6 +147,145 @@ impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// How a parameter is declared in the store: ML Metadata's `PropertyType` of the step type's
+/// property. Every store keeps a parameter's value in the column of its declared type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PropertyType {
+    /// `bool` (ML Metadata `BOOLEAN`).
+    Bool,
+    /// The integer types (`INT`).
+    Int,
+    /// `f32` and `f64` (`DOUBLE`).
+    Double,
+    /// `String` and enums (`STRING`).
+    String,
+}
+
+impl PropertyType {
+    /// The property type of a parameter type (an `Option` is declared as its scalar).
+    pub fn of(ty: ParamType) -> Self {
+        match ty.scalar {
+            ScalarType::Bool => PropertyType::Bool,
+            ScalarType::F32 | ScalarType::F64 => PropertyType::Double,
+            ScalarType::String | ScalarType::Enum(_) => PropertyType::String,
+            ScalarType::I8
+            | ScalarType::I16
+            | ScalarType::I32
+            | ScalarType::I64
+            | ScalarType::U8
+            | ScalarType::U16
+            | ScalarType::U32 => PropertyType::Int,
+        }
+    }
+
+    /// The ML Metadata `PropertyType` enum value.
+    pub fn mlmd_value(self) -> i64 {
+        match self {
+            PropertyType::Int => 1,
+            PropertyType::Double => 2,
+            PropertyType::String => 3,
+            PropertyType::Bool => 6,
+        }
+    }
+
+    /// From an ML Metadata `PropertyType` enum value (`None` for the kinds zenml never declares).
+    pub fn from_mlmd(v: i64) -> Option<Self> {
+        Some(match v {
+            1 => PropertyType::Int,
+            2 => PropertyType::Double,
+            3 => PropertyType::String,
+            6 => PropertyType::Bool,
+            _ => return None,
+        })
+    }
+
+    /// `"bool"`, `"int"`, `"double"`, `"string"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyType::Bool => "bool",
+            PropertyType::Int => "int",
+            PropertyType::Double => "double",
+            PropertyType::String => "string",
+        }
+    }
+
+    /// The value to store for a parameter declared with this type: `None` for `Null` (which is not
+    /// stored), the value itself when its kind matches, and an integer as a float for `Double`
+    /// when the float holds it exactly.
+    fn stored_value(self, value: &Value) -> Result<Option<Value>, ()> {
+        match (self, value) {
+            (_, Value::Null) => Ok(None),
+            (PropertyType::Bool, Value::Bool(_))
+            | (PropertyType::Int, Value::Int(_))
+            | (PropertyType::Double, Value::Float(_))
+            | (PropertyType::String, Value::Str(_)) => Ok(Some(value.clone())),
+            #[allow(clippy::cast_precision_loss)]
+            (PropertyType::Double, Value::Int(i)) if i.unsigned_abs() <= 1 << 53 => {
+                Ok(Some(Value::Float(*i as f64)))
+            }
+            _ => Err(()),
+        }
+    }
+}
+
+/// The parameter values of an execution as every store keeps them: sorted by name, `Null`s left
+/// out, each checked against the step type's declaration (`declared` gives a parameter's
+/// declared type). An undeclared parameter, or a value of another kind than declared, is a
+/// [`MetadataError::Conflict`]. Shared by the backends so that they agree.
+pub fn stored_params(
+    source: &str,
+    params: &Params,
+    declared: impl Fn(&str) -> Option<PropertyType>,
+) -> Result<Vec<(String, Value)>, MetadataError> {
+    let mut out = Vec::with_capacity(params.len());
+    for (name, value) in params {
+        let Some(ty) = declared(name) else {
+            return Err(MetadataError::Conflict(format!(
+                "parameter `{name}` is not declared by step type `{source}`; register the step \
+                 type with it first"
+            )));
+        };
+        match ty.stored_value(value) {
+            Ok(Some(v)) => out.push((name.to_owned(), v)),
+            Ok(None) => {}
+            Err(()) => {
+                return Err(MetadataError::Conflict(format!(
+                    "parameter `{name}` of step type `{source}` is declared as {ty}, but the value \
+                     is {} {value}",
+                    value.kind_name()
+                )));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+impl fmt::Display for PropertyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Named entries (an execution's inputs or outputs) sorted by name, as every store keeps them;
+/// two entries of one name are a [`MetadataError::Conflict`] (`what` names the entries:
+/// `"input"`).
+pub fn sorted_by_name<T: Clone>(
+    entries: &[(String, T)],
+    what: &str,
+) -> Result<Vec<(String, T)>, MetadataError> {
+    let mut sorted = entries.to_vec();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(MetadataError::Conflict(format!(
+            "two {what}s are named `{}`",
+            w[0].0
+        )));
+    }
+    Ok(sorted)
 }
 
 /// A step type as the store records it (an ML Metadata `ExecutionType`).
@@ -290,8 +429,8 @@ pub struct ExecutionRecord {
     pub kind: Option<StepKind>,
     /// The state.
     pub state: ExecutionState,
-    /// The parameter values (an empty `Option` reads back as `Null` when the step type declares
-    /// it).
+    /// The parameter values, sorted by name. A parameter the step type declares but the execution
+    /// has no value for (an empty `Option`) reads back as `Null`.
     pub params: Params,
     /// The cache key.
     pub cache_key: Option<Hash128>,
@@ -299,15 +438,16 @@ pub struct ExecutionRecord {
     pub code_fingerprint: Option<Hash128>,
     /// For a cached execution, the execution whose outputs it reused.
     pub cached_from: Option<Id>,
-    /// The metrics the step recorded.
+    /// The metrics the step recorded, sorted by name (none for a cached execution).
     pub metrics: Vec<(String, f64)>,
     /// How long it ran, in milliseconds (0 for a cached execution).
     pub duration_ms: Option<i64>,
     /// For a failed execution, the error.
     pub error: Option<String>,
-    /// The input artifacts by input name.
+    /// The input artifacts by input name, sorted by name.
     pub inputs: Vec<(String, Id)>,
-    /// The output artifacts by output name.
+    /// The output artifacts by output name, sorted by name (for a cached execution, the reused
+    /// artifacts).
     pub outputs: Vec<(String, Id)>,
     /// Start (milliseconds since the Unix epoch).
     pub created_ms: i64,
@@ -320,7 +460,7 @@ pub struct ExecutionRecord {
 pub struct CacheHit {
     /// The execution that computed the outputs.
     pub execution_id: Id,
-    /// Its outputs by output name.
+    /// Its outputs by output name, sorted by name.
     pub outputs: Vec<(String, ArtifactRecord)>,
 }
 
@@ -334,10 +474,13 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     fn describe(&self) -> String;
 
     /// Records a step type, or finds it if recorded with the same source and version. Recording
-    /// a type again with other parameters adds the new parameters to its declaration.
+    /// a type again with other parameters adds the new parameters to its declaration (and a new
+    /// doc replaces the old); a parameter whose [`PropertyType`] changed, or a changed kind, is a
+    /// [`MetadataError::Conflict`]: such a change needs a new version of the step.
     fn register_step_type(&self, spec: &StepTypeSpec) -> Result<Id, MetadataError>;
 
-    /// Step types with this source path (all versions), or every step type.
+    /// Step types with this source path (all versions), or every step type, by source then
+    /// version.
     fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError>;
 
     /// Records a pipeline, or updates the config of the recorded one of that name.
@@ -349,13 +492,16 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// The pipeline of that name.
     fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError>;
 
-    /// Starts a run of a recorded pipeline (status `Running`), named `"<pipeline>#<n>"`.
+    /// Starts a run of a recorded pipeline (status `Running`), named `"<pipeline>#<n>"`: `n`
+    /// counts the pipeline's runs from 1 and is unique even when several processes start runs at
+    /// once.
     fn begin_run(&self, pipeline_id: Id, config: &str) -> Result<RunRecord, MetadataError>;
 
-    /// Sets a run's final status and end time.
+    /// Sets a run's final status and end time (setting `Running` again clears the end time).
     fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError>;
 
-    /// Runs of one pipeline, or of all, oldest first.
+    /// Runs of one pipeline, or of all, oldest first. An unknown pipeline is
+    /// [`MetadataError::NotFound`].
     fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError>;
 
     /// The run with that id.
@@ -366,11 +512,16 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
 
     /// Starts an execution: state RUNNING, its parameters, cache key and code fingerprint, and an
     /// INPUT event per input, in one transaction.
+    ///
+    /// An unknown run, step type or input artifact is [`MetadataError::NotFound`]; a parameter
+    /// the step type does not declare, a value of another kind than declared (see
+    /// [`stored_params`]) or two inputs of one name are a [`MetadataError::Conflict`].
     fn begin_execution(&self, execution: &NewExecution) -> Result<Id, MetadataError>;
 
     /// Completes a RUNNING execution: records its output artifacts with OUTPUT events, its
     /// metrics and duration, and sets state COMPLETE, in one transaction. Returns the artifact
-    /// records in the order given.
+    /// records in the order given. An execution that is not RUNNING, or two outputs of one name,
+    /// are a [`MetadataError::Conflict`].
     fn complete_execution(
         &self,
         execution_id: Id,
@@ -379,7 +530,8 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
         duration_ms: i64,
     ) -> Result<Vec<ArtifactRecord>, MetadataError>;
 
-    /// Marks a RUNNING execution FAILED with its error; it has no outputs.
+    /// Marks a RUNNING execution FAILED with its error; it has no outputs. An execution that is
+    /// not RUNNING is a [`MetadataError::Conflict`].
     fn fail_execution(
         &self,
         execution_id: Id,
@@ -390,7 +542,8 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
 
     /// Records an execution that reused the outputs of `hit`: state CACHED, its parameters,
     /// inputs, cache key, the execution it reused, and OUTPUT events to the reused artifacts, in
-    /// one transaction.
+    /// one transaction. The reused execution must be COMPLETE ([`MetadataError::Conflict`]
+    /// otherwise); the reused artifacts become part of the new execution's run too.
     fn record_cached_execution(
         &self,
         execution: &NewExecution,
@@ -402,7 +555,8 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     fn find_cached(&self, cache_key: Hash128) -> Result<Option<CacheHit>, MetadataError>;
 
     /// Makes executions with this key (every key when `None`) no longer reusable, keeping their
-    /// records. Returns how many executions were affected.
+    /// records. Returns how many COMPLETE executions stopped being reusable. An execution that
+    /// completes later with the same key is reusable again.
     fn invalidate_cache(&self, cache_key: Option<Hash128>) -> Result<u64, MetadataError>;
 
     /// The executions of a run, in the order they started.
@@ -411,7 +565,8 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// The execution with that id.
     fn execution(&self, execution_id: Id) -> Result<ExecutionRecord, MetadataError>;
 
-    /// The executions of step types with this source path, newest first, at most `limit`.
+    /// The executions of step types with this source path (all versions), newest first, at most
+    /// `limit`.
     fn executions_of_step(
         &self,
         source: &str,
@@ -421,12 +576,15 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// The artifact with that id.
     fn artifact(&self, artifact_id: Id) -> Result<ArtifactRecord, MetadataError>;
 
-    /// The execution that produced an artifact (the COMPLETE one with an OUTPUT event to it).
+    /// The execution that produced an artifact (the COMPLETE one with an OUTPUT event to it, not a
+    /// CACHED one that reused it). An unknown artifact is [`MetadataError::NotFound`].
     fn artifact_producer(&self, artifact_id: Id) -> Result<Option<ExecutionRecord>, MetadataError>;
 
-    /// The executions that read an artifact (INPUT events), oldest first.
+    /// The executions that read an artifact (INPUT events), oldest first. An unknown artifact is
+    /// [`MetadataError::NotFound`].
     fn artifact_consumers(&self, artifact_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError>;
 
-    /// Records the artifact store's current version tag of an artifact whose bytes were checked.
+    /// Records the artifact store's current version tag of an artifact whose bytes were checked
+    /// (`None` forgets it).
     fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError>;
 }

@@ -9,13 +9,15 @@ mod artifact;
 pub mod memory;
 mod metadata;
 
-#[cfg(feature = "conformance")]
+// Core's own tests run the suite on the in-memory store, with or without the feature.
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 pub use artifact::{ArtifactStore, ArtifactStoreError, ArtifactWriter, ObjectInfo};
 pub use metadata::{
     ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataError, MetadataStore,
-    NewArtifact, NewExecution, PipelineRecord, RunRecord, RunStatus, StepTypeRecord, StepTypeSpec,
+    NewArtifact, NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus, StepTypeRecord,
+    StepTypeSpec, sorted_by_name, stored_params,
 };
 
 use std::path::{Path, PathBuf};

@@ -1,1 +1,497 @@
 //! The SQLite metadata store in the ML Metadata schema (version 10).
+//!
+//! [`SqliteMetadataStore`] keeps a repository's metadata in one SQLite file laid out exactly as
+//! Google's ML Metadata (MLMD) schema version 10: its 15 tables with every column, one `MLMDEnv`
+//! row holding 10, and MLMD's nine built-in `mlmd.*` simple types. The `ml-metadata` Python
+//! library opens the file (read-only too) and reads every pipeline, run, execution, parameter
+//! and artifact zenml recorded.
+//!
+//! # Mapping
+//!
+//! | zenml | ML Metadata |
+//! |---|---|
+//! | step type | `ExecutionType`: `name` = the source path, `version` = the version as text, `description` = the doc comment. Each parameter is a declared property (`TypeProperty`): `bool` → BOOLEAN, the integer types → INT, `f32`/`f64` → DOUBLE, `String` and enums → STRING. The base type (`ParentType`) follows the kind: trainer → `mlmd.Train`, evaluator → `mlmd.Evaluate`, split and preprocesser → `mlmd.Transform`, datasource → `mlmd.Process`; a general step has none (it may do anything). |
+//! | step run | `Execution` (`name` NULL), state RUNNING, then COMPLETE, FAILED or CACHED. Its parameter values are its properties (`is_custom_property = 0`); a `null` is not written (see below); the rest are custom properties (next table). |
+//! | artifact | `Artifact` with its `uri`, state LIVE, of an `ArtifactType` per artifact type name (`ParentType` = its base type, if any), with the declared properties `hash` (STRING, 32 hex digits of xxh3-128), `size` (INT, bytes) and `materializer` (STRING, `"<id>@<version>"`), and the custom property `etag` (STRING) while one is known. |
+//! | input, output | `Event` INPUT (3) / OUTPUT (4) with the input or output name as its path (one key step). One artifact read under two names is one event whose path holds both names, in name order (an event is unique per artifact, execution and type). |
+//! | pipeline | `Context` of type `zenml.pipeline`, `name` = the pipeline's name, properties `config` (STRING, the YAML config it last ran with) and `run_count` (INT). |
+//! | run | `Context` of type `zenml.pipeline_run`, `name` = `"<pipeline>#<n>"`, child of its pipeline's context (`ParentContext`), properties `config` (the YAML config it ran with), `status` (`running`, `completed`, `failed`), `run_number` (INT), `started_ms` and `finished_ms` (INT). |
+//! | membership | each execution is associated (`Association`) with its run's and its pipeline's context; each artifact is attributed (`Attribution`) to the contexts of the executions that produced or reused it. |
+//!
+//! The custom properties of an execution:
+//!
+//! | name | value | when |
+//! |---|---|---|
+//! | `step_name` | string | always: the step's name in its pipeline |
+//! | `kind` | string | always: `datasource`, `split`, `preprocesser`, `trainer`, `evaluator`, `general` |
+//! | `code_fingerprint` | string | always: 32 hex digits |
+//! | `cache_key` | string | a cacheable step: 32 hex digits |
+//! | `duration_ms` | int | once finished (0 when cached) |
+//! | `error` | string | FAILED: the error |
+//! | `cached_from` | int | CACHED: the id of the execution whose outputs were reused |
+//! | `cache_invalidated` | bool | a COMPLETE execution no longer reusable (`zenml cache clear`) |
+//! | `metric.<name>` | double | each metric the step recorded |
+//!
+//! Timestamps (`create_time_since_epoch`, `last_update_time_since_epoch`, events) are
+//! milliseconds since the Unix epoch; both are set on insert and `last_update` moves on every
+//! change.
+//!
+//! # Values
+//!
+//! A property row holds exactly one value (ML Metadata cannot read a row without one), so a
+//! `null` parameter is simply left out and reads back as `null` because the step type declares
+//! it. Floats are kept bit for bit, including NaN and `-0.0` (see the `value` module). ML
+//! Metadata itself reads doubles at 15 significant digits; zenml reads them exactly.
+//!
+//! # zenml's own tables
+//!
+//! Extra tables are invisible to ML Metadata: `zenml_schema(version)` records the version of
+//! zenml's layout (so that a later zenml can migrate a store, and an older one refuses a newer
+//! store), `zenml_step_type(type_id, kind)` the kind of each step type, and
+//! `zenml_cache(cache_key, execution_id)` the reusable execution of each cache key, an index that
+//! makes a cache lookup one primary-key read however many cached re-runs share the key.
+//!
+//! # Concurrency
+//!
+//! The file is in WAL mode with `synchronous = NORMAL`; every write is one short
+//! `BEGIN IMMEDIATE` transaction and a connection waits up to 30 s for a lock (the busy
+//! timeout), so writers in several threads and processes queue instead of failing with
+//! "database is locked", and readers (ML Metadata included) are never blocked. Opening an
+//! existing store costs one query; a database that is not a zenml store, or one written by a
+//! newer zenml, is refused with [`MetadataError::Incompatible`] and left untouched.
+
+mod error;
+mod read;
+mod schema;
+mod value;
+mod write;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use zenml_core::hash::Hash128;
+use zenml_core::step::StepKind;
+use zenml_core::store::{
+    ArtifactRecord, CacheHit, ExecutionRecord, Id, MetadataBackend, MetadataConfig, MetadataError,
+    MetadataStore, NewArtifact, NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus,
+    StepTypeRecord, StepTypeSpec,
+};
+
+use error::{Error, Result};
+use schema::ContextTypes;
+
+/// How long a connection waits for another writer's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The metadata store in a SQLite file, in ML Metadata's schema (see the [module docs](self)).
+///
+/// One connection, behind a mutex: the store is safe to share between threads, and several
+/// stores (in one process or many) can use one file at once.
+pub struct SqliteMetadataStore {
+    location: String,
+    path: Option<PathBuf>,
+    state: Mutex<State>,
+}
+
+struct State {
+    conn: Connection,
+    types: ContextTypes,
+    cache: Cache,
+}
+
+/// What the store remembers between calls: records that never change once written (or, for a
+/// step type's parameters, only grow). Cleared whenever a write fails, since a rolled-back write
+/// may have added to it.
+#[derive(Debug, Default)]
+struct Cache {
+    /// Step type ids by (source, version).
+    step_type_ids: HashMap<(String, u32), Id>,
+    /// Step types by id.
+    step_types: HashMap<Id, Arc<StepTypeDecl>>,
+    /// Artifact type ids by name.
+    artifact_types: HashMap<String, Id>,
+    /// Pipeline names by context id.
+    pipeline_names: HashMap<Id, Arc<str>>,
+    /// The pipeline of each run.
+    run_pipelines: HashMap<Id, Id>,
+}
+
+impl Cache {
+    fn clear(&mut self) {
+        *self = Cache::default();
+    }
+
+    /// The id of `spec`'s step type if it is recorded exactly as `spec` describes it.
+    fn step_type_unchanged(&self, spec: &StepTypeSpec) -> Option<Id> {
+        let id = *self
+            .step_type_ids
+            .get(&(spec.source.clone(), spec.version))?;
+        let decl = self.step_types.get(&id)?;
+        let unchanged = decl.kind == Some(spec.kind)
+            && decl.doc.as_deref().unwrap_or("") == spec.doc
+            && spec
+                .params
+                .iter()
+                .all(|(n, t)| decl.params.get(n) == Some(&PropertyType::of(*t)));
+        unchanged.then_some(id)
+    }
+}
+
+/// A step type as recorded.
+#[derive(Debug)]
+struct StepTypeDecl {
+    source: String,
+    version: u32,
+    /// `None` for an execution type zenml did not create.
+    kind: Option<StepKind>,
+    doc: Option<String>,
+    params: BTreeMap<String, PropertyType>,
+}
+
+/// One transaction of the store, with its caches.
+struct Tx<'a> {
+    conn: &'a Connection,
+    types: ContextTypes,
+    cache: &'a mut Cache,
+    /// The time of the transaction, in milliseconds since the Unix epoch.
+    now: i64,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl SqliteMetadataStore {
+    /// Opens the store in the SQLite file at `path`, creating the file and the schema if there
+    /// is none. The folder must exist.
+    ///
+    /// A database that is not a zenml store (another application's, or an ML Metadata store
+    /// zenml did not create), or one written by a newer zenml, is refused with
+    /// [`MetadataError::Incompatible`] and not modified.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, MetadataError> {
+        let path = path.as_ref();
+        let location = format!("sqlite:{}", path.display());
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+            MetadataError::Incompatible(format!("{location}: cannot open the database: {e}"))
+        })?;
+        SqliteMetadataStore::with_connection(conn, location, Some(path.to_owned()))
+    }
+
+    /// A new store in a private in-memory database, gone when the store is dropped (for tests).
+    pub fn open_in_memory() -> Result<Self, MetadataError> {
+        let conn = Connection::open_in_memory().map_err(|e| Error::Sql(e).into_metadata("open"))?;
+        SqliteMetadataStore::with_connection(conn, "sqlite::memory:".to_owned(), None)
+    }
+
+    fn with_connection(
+        mut conn: Connection,
+        location: String,
+        path: Option<PathBuf>,
+    ) -> Result<Self, MetadataError> {
+        let setup = |conn: &mut Connection| -> Result<ContextTypes> {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.set_prepared_statement_cache_capacity(128);
+            let types = schema::open(conn, &location)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            Ok(types)
+        };
+        let types = setup(&mut conn).map_err(|e| e.into_metadata("open"))?;
+        Ok(SqliteMetadataStore {
+            location,
+            path,
+            state: Mutex::new(State {
+                conn,
+                types,
+                cache: Cache::default(),
+            }),
+        })
+    }
+
+    /// The database file (`None` for an in-memory store).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held dropped its transaction, which rolled back.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it.
+    fn write<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T, MetadataError> {
+        let mut guard = self.lock();
+        let State { conn, types, cache } = &mut *guard;
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&mut Tx {
+                conn: &tx,
+                types: *types,
+                cache,
+                now: now_ms(),
+            })?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        if result.is_err() {
+            cache.clear();
+        }
+        result.map_err(|e: Error| e.into_metadata(op))
+    }
+
+    /// Runs `f` in one read transaction, so that it sees one state of the database.
+    fn read<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T, MetadataError> {
+        let mut guard = self.lock();
+        let State { conn, types, cache } = &mut *guard;
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let value = f(&mut Tx {
+                conn: &tx,
+                types: *types,
+                cache,
+                now: now_ms(),
+            })?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        result.map_err(|e: Error| e.into_metadata(op))
+    }
+}
+
+impl fmt::Debug for SqliteMetadataStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteMetadataStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_backend(
+    config: &MetadataConfig,
+    base: &Path,
+) -> Result<Arc<dyn MetadataStore>, MetadataError> {
+    match config {
+        MetadataConfig::Sqlite { path } => {
+            let path = if path.is_relative() {
+                base.join(path)
+            } else {
+                path.clone()
+            };
+            Ok(Arc::new(SqliteMetadataStore::open(path)?))
+        }
+        other => Err(MetadataError::Incompatible(format!(
+            "the sqlite backend cannot open a `{}` metadata store",
+            other.backend()
+        ))),
+    }
+}
+
+inventory::submit! {
+    MetadataBackend {
+        name: "sqlite",
+        feature: "sqlite",
+        open: open_backend,
+    }
+}
+
+impl MetadataStore for SqliteMetadataStore {
+    fn describe(&self) -> String {
+        self.location.clone()
+    }
+
+    fn register_step_type(&self, spec: &StepTypeSpec) -> Result<Id, MetadataError> {
+        if let Some(id) = self.lock().cache.step_type_unchanged(spec) {
+            return Ok(id);
+        }
+        self.write("register_step_type", |tx| tx.register_step_type(spec))
+    }
+
+    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError> {
+        self.read("step_types", |tx| tx.step_types(source))
+    }
+
+    fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError> {
+        self.write("register_pipeline", |tx| {
+            let id = tx.register_pipeline(name, config)?;
+            tx.pipeline_record(id)
+        })
+    }
+
+    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError> {
+        self.read("pipelines", |tx| {
+            tx.pipeline_ids()?
+                .into_iter()
+                .map(|id| tx.pipeline_record(id))
+                .collect()
+        })
+    }
+
+    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError> {
+        self.read("pipeline_by_name", |tx| {
+            tx.pipeline_id_by_name(name)?
+                .map(|id| tx.pipeline_record(id))
+                .transpose()
+        })
+    }
+
+    fn begin_run(&self, pipeline_id: Id, config: &str) -> Result<RunRecord, MetadataError> {
+        self.write("begin_run", |tx| {
+            let id = tx.begin_run(pipeline_id, config)?;
+            tx.run_record(id)
+        })
+    }
+
+    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError> {
+        self.write("finish_run", |tx| tx.finish_run(run_id, status))
+    }
+
+    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
+        self.read("runs", |tx| {
+            tx.run_ids(pipeline_id)?
+                .into_iter()
+                .map(|id| tx.run_record(id))
+                .collect()
+        })
+    }
+
+    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError> {
+        self.read("run", |tx| tx.run_record(run_id))
+    }
+
+    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError> {
+        self.read("run_by_name", |tx| {
+            tx.run_id_by_name(name)?
+                .map(|id| tx.run_record(id))
+                .transpose()
+        })
+    }
+
+    fn begin_execution(&self, execution: &NewExecution) -> Result<Id, MetadataError> {
+        self.write("begin_execution", |tx| {
+            tx.new_execution(execution, zenml_core::store::ExecutionState::Running)
+        })
+    }
+
+    fn complete_execution(
+        &self,
+        execution_id: Id,
+        outputs: &[(String, NewArtifact)],
+        metrics: &[(String, f64)],
+        duration_ms: i64,
+    ) -> Result<Vec<ArtifactRecord>, MetadataError> {
+        self.write("complete_execution", |tx| {
+            tx.complete_execution(execution_id, outputs, metrics, duration_ms)
+        })
+    }
+
+    fn fail_execution(
+        &self,
+        execution_id: Id,
+        error: &str,
+        metrics: &[(String, f64)],
+        duration_ms: i64,
+    ) -> Result<(), MetadataError> {
+        self.write("fail_execution", |tx| {
+            tx.fail_execution(execution_id, error, metrics, duration_ms)
+        })
+    }
+
+    fn record_cached_execution(
+        &self,
+        execution: &NewExecution,
+        hit: &CacheHit,
+    ) -> Result<Id, MetadataError> {
+        self.write("record_cached_execution", |tx| {
+            tx.record_cached_execution(execution, hit)
+        })
+    }
+
+    fn find_cached(&self, cache_key: Hash128) -> Result<Option<CacheHit>, MetadataError> {
+        self.read("find_cached", |tx| tx.find_cached(cache_key))
+    }
+
+    fn invalidate_cache(&self, cache_key: Option<Hash128>) -> Result<u64, MetadataError> {
+        self.write("invalidate_cache", |tx| tx.invalidate_cache(cache_key))
+    }
+
+    fn executions(&self, run_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError> {
+        self.read("executions", |tx| {
+            tx.execution_ids_of_run(run_id)?
+                .into_iter()
+                .map(|id| tx.execution_record(id))
+                .collect()
+        })
+    }
+
+    fn execution(&self, execution_id: Id) -> Result<ExecutionRecord, MetadataError> {
+        self.read("execution", |tx| tx.execution_record(execution_id))
+    }
+
+    fn executions_of_step(
+        &self,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, MetadataError> {
+        self.read("executions_of_step", |tx| {
+            tx.execution_ids_of_step(source, limit)?
+                .into_iter()
+                .map(|id| tx.execution_record(id))
+                .collect()
+        })
+    }
+
+    fn artifact(&self, artifact_id: Id) -> Result<ArtifactRecord, MetadataError> {
+        self.read("artifact", |tx| tx.artifact_record(artifact_id))
+    }
+
+    fn artifact_producer(&self, artifact_id: Id) -> Result<Option<ExecutionRecord>, MetadataError> {
+        self.read("artifact_producer", |tx| {
+            tx.artifact_producer(artifact_id)?
+                .map(|id| tx.execution_record(id))
+                .transpose()
+        })
+    }
+
+    fn artifact_consumers(&self, artifact_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError> {
+        self.read("artifact_consumers", |tx| {
+            tx.artifact_consumers(artifact_id)?
+                .into_iter()
+                .map(|id| tx.execution_record(id))
+                .collect()
+        })
+    }
+
+    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError> {
+        self.write("set_artifact_etag", |tx| {
+            tx.set_artifact_etag(artifact_id, etag)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_send_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<SqliteMetadataStore>();
+    }
+}

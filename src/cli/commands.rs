@@ -1,0 +1,606 @@
+//! What each command does.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde_json::{Value as J, json};
+use zenml_core::hash::Hash128;
+use zenml_core::param::Value;
+use zenml_core::pipeline::Pipeline;
+use zenml_core::registry::Registry;
+use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
+use zenml_core::runner::{QuietProgress, RunError, human_duration};
+use zenml_core::store::{ExecutionRecord, MetadataConfig, open_artifact_store};
+
+use super::format::{
+    artifact_json, date, execution_json, json_out, metrics_json, params_json, params_text,
+    run_json, size, table, value_json,
+};
+use super::{
+    ArtifactCommand, ArtifactsCommand, CacheCommand, Cli, CliError, Command, ConfigCommand,
+    MetadataCommand, MetadataTarget, PipelineCommand, RunCommand, StepCommand,
+};
+
+pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    let open = || Repository::open(&cli.repo);
+    match cli.command {
+        Command::Init { dir } => {
+            let dir = if dir.as_os_str() == "." {
+                cli.repo.clone()
+            } else {
+                dir
+            };
+            let repo = Repository::init(&dir)?;
+            writeln!(
+                out,
+                "Initialized a zenml repository in {}\n  metadata:  {}\n  artifacts: {}",
+                repo.root().unwrap_or(&dir).join(".zenml").display(),
+                repo.metadata_store().describe(),
+                repo.artifact_store().describe()
+            )?;
+            Ok(())
+        }
+        Command::Config(c) => config(c, &cli.repo, out),
+        Command::Pipeline(c) => pipeline(c, &open()?, out),
+        Command::Run(c) => run(c, &open()?, out),
+        Command::Step(StepCommand::List(j)) => step_list(j.json, out),
+        Command::Step(StepCommand::Versions { source, json }) => {
+            step_versions(&open()?, &source, json.json, out)
+        }
+        Command::Artifact(c) => artifact(c, &open()?, out),
+        Command::Cache(CacheCommand::Clear { key }) => {
+            let repo = open()?;
+            let key = match key {
+                None => None,
+                Some(k) => Some(
+                    k.parse::<Hash128>()
+                        .map_err(|e| CliError::Invalid(e.to_string()))?,
+                ),
+            };
+            let n = repo.metadata_store().invalidate_cache(key)?;
+            writeln!(out, "{n} cached execution(s) will no longer be reused")?;
+            Ok(())
+        }
+    }
+}
+
+fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Result<(), CliError> {
+    let repo = Repository::open(dir)?;
+    let mut config = repo.config().clone();
+    match c {
+        ConfigCommand::Show(j) => {
+            let metadata = match &config.metadata {
+                MetadataConfig::Mysql {
+                    host,
+                    port,
+                    user,
+                    database,
+                    password,
+                    password_env,
+                } => json!({
+                    "type": "mysql", "host": host, "port": port, "user": user,
+                    "database": database,
+                    "password": password.as_ref().map(|_| "(set in config.yaml)"),
+                    "password_env": password_env,
+                }),
+                MetadataConfig::Sqlite { path } => json!({"type": "sqlite", "path": path}),
+                _ => json!({"type": config.metadata.backend()}),
+            };
+            if j.json {
+                json_out(
+                    out,
+                    &json!({
+                        "root": repo.root(),
+                        "metadata": metadata,
+                        "metadata_store": repo.metadata_store().describe(),
+                        "artifacts": {"url": config.artifacts.url},
+                        "artifact_store": repo.artifact_store().describe(),
+                    }),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "repository: {}",
+                    repo.root()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )?;
+                writeln!(out, "metadata:   {}", repo.metadata_store().describe())?;
+                writeln!(out, "artifacts:  {}", repo.artifact_store().describe())?;
+            }
+            return Ok(());
+        }
+        ConfigCommand::Metadata(MetadataCommand::Set(target)) => {
+            config.metadata = match target {
+                MetadataTarget::Sqlite { path } => MetadataConfig::Sqlite { path },
+                MetadataTarget::Mysql {
+                    host,
+                    port,
+                    user,
+                    database,
+                    password_env,
+                    password,
+                } => MetadataConfig::Mysql {
+                    host,
+                    port,
+                    user,
+                    database,
+                    password,
+                    password_env,
+                },
+            };
+        }
+        ConfigCommand::Artifacts(ArtifactsCommand::Set { url }) => {
+            let base = repo.root().map(|r| r.join(".zenml")).unwrap_or_default();
+            // Refuse a URL this binary cannot open before saving it.
+            open_artifact_store(&url, &base).map_err(|e| CliError::Invalid(e.to_string()))?;
+            config.artifacts.url = url;
+        }
+    }
+    save_and_check(&repo, &config, out)
+}
+
+fn save_and_check(
+    repo: &Repository,
+    config: &RepositoryConfig,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    repo.save_config(config)?;
+    let root = repo
+        .root()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    match Repository::open(&root) {
+        Ok(r) => writeln!(
+            out,
+            "Saved.\n  metadata:  {}\n  artifacts: {}",
+            r.metadata_store().describe(),
+            r.artifact_store().describe()
+        )?,
+        Err(e) => writeln!(
+            out,
+            "Saved, but the stores cannot be opened yet: {}",
+            super::format::error_chain(&e)
+        )?,
+    }
+    Ok(())
+}
+
+fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {
+    match c {
+        PipelineCommand::List(j) => {
+            let pipelines = repo.get_pipelines()?;
+            let runs = repo.get_runs(None)?;
+            let mut rows = vec![vec![
+                "pipeline".to_owned(),
+                "runs".to_owned(),
+                "last run".to_owned(),
+                "status".to_owned(),
+                "started".to_owned(),
+            ]];
+            let mut items = Vec::new();
+            for p in &pipelines {
+                let mine: Vec<_> = runs.iter().filter(|r| r.pipeline_id == p.id).collect();
+                let last = mine.last();
+                items.push(json!({
+                    "name": p.name,
+                    "runs": mine.len(),
+                    "last_run": last.map(|r| run_json(r)),
+                    "created_ms": p.created_ms,
+                }));
+                rows.push(vec![
+                    p.name.clone(),
+                    mine.len().to_string(),
+                    last.map(|r| r.name.clone()).unwrap_or_default(),
+                    last.map(|r| r.status.to_string()).unwrap_or_default(),
+                    last.map(|r| date(r.started_ms)).unwrap_or_default(),
+                ]);
+            }
+            if j.json {
+                json_out(out, &J::Array(items))?;
+            } else if pipelines.is_empty() {
+                writeln!(out, "No pipelines recorded yet.")?;
+            } else {
+                table(out, &rows)?;
+            }
+        }
+        PipelineCommand::Get { name } => {
+            let record = repo
+                .metadata_store()
+                .pipeline_by_name(&name)?
+                .ok_or_else(|| CliError::Invalid(format!("no pipeline `{name}` is recorded")))?;
+            write!(out, "{}", record.config)?;
+        }
+        PipelineCommand::Run {
+            config,
+            no_cache,
+            quiet,
+            jobs,
+            json,
+        } => {
+            let pipeline = Pipeline::load(&config)?;
+            let mut options = repo.options().clone().with_cache(!no_cache);
+            if quiet || json.json {
+                options = options.with_progress(Arc::new(QuietProgress));
+            }
+            if let Some(n) = jobs {
+                options = options.with_max_parallel(n);
+            }
+            let summary = match repo.run_with(&pipeline, options) {
+                Ok(s) => s,
+                Err(zenml_core::repository::RepositoryError::Run(RunError::Step {
+                    step,
+                    run,
+                    failure,
+                    ..
+                })) => {
+                    return Err(CliError::Invalid(format!(
+                        "step `{step}` failed in run `{run}`: {}",
+                        super::format::error_chain(&failure)
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if json.json {
+                let steps: Vec<J> = summary
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "step": s.name,
+                            "status": format!("{:?}", s.status).to_lowercase(),
+                            "execution_id": s.execution_id,
+                            "cached_from": s.cached_from,
+                            "elapsed_ms": s.elapsed.as_secs_f64() * 1000.0,
+                        })
+                    })
+                    .collect();
+                json_out(out, &json!({"run": run_json(&summary.run), "steps": steps}))?;
+            } else if quiet {
+                writeln!(out, "{}", summary.run.name)?;
+            }
+        }
+        PipelineCommand::Compare(j) => {
+            let c = repo.compare_training_runs()?;
+            if j.json {
+                let rows: Vec<J> = c
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "run": r.run,
+                            "pipeline": r.pipeline,
+                            "status": r.status.as_str(),
+                            "trainer": r.trainer,
+                            "trainer_cached": r.trainer_cached,
+                            "params": J::Object(r.params.iter().map(|(k, v)| (k.clone(), value_json(v))).collect()),
+                            "metrics": J::Object(r.metrics.iter().map(|(k, v)| (k.clone(), value_json(&Value::Float(*v)))).collect()),
+                        })
+                    })
+                    .collect();
+                json_out(out, &J::Array(rows))?;
+            } else if c.rows.is_empty() {
+                writeln!(out, "No training runs recorded yet.")?;
+            } else {
+                write!(out, "{c}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {
+    match c {
+        RunCommand::List { pipeline, json } => {
+            let runs = repo.get_runs(pipeline.as_deref())?;
+            if json.json {
+                json_out(out, &J::Array(runs.iter().map(run_json).collect()))?;
+                return Ok(());
+            }
+            if runs.is_empty() {
+                writeln!(out, "No runs recorded yet.")?;
+                return Ok(());
+            }
+            let mut rows = vec![
+                ["id", "run", "pipeline", "status", "started", "took"]
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect::<Vec<_>>(),
+            ];
+            for r in &runs {
+                rows.push(vec![
+                    r.id.to_string(),
+                    r.name.clone(),
+                    r.pipeline_name.clone(),
+                    r.status.to_string(),
+                    date(r.started_ms),
+                    r.finished_ms
+                        .map(|f| {
+                            human_duration(std::time::Duration::from_millis(
+                                u64::try_from(f - r.started_ms).unwrap_or(0),
+                            ))
+                        })
+                        .unwrap_or_default(),
+                ]);
+            }
+            table(out, &rows)?;
+        }
+        RunCommand::Show { run, json } => {
+            let run = repo.get_run(&run)?;
+            let steps = repo.get_run_steps(&run)?;
+            if json.json {
+                json_out(
+                    out,
+                    &json!({
+                        "run": run_json(&run),
+                        "steps": steps.iter().map(execution_json).collect::<Vec<_>>(),
+                    }),
+                )?;
+                return Ok(());
+            }
+            writeln!(
+                out,
+                "run {} (id {}) of pipeline `{}`: {}, started {}",
+                run.name,
+                run.id,
+                run.pipeline_name,
+                run.status,
+                date(run.started_ms)
+            )?;
+            let mut rows = vec![
+                [
+                    "step",
+                    "state",
+                    "took",
+                    "source",
+                    "parameters",
+                    "metrics",
+                    "outputs",
+                ]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>(),
+            ];
+            for e in &steps {
+                rows.push(step_row(e));
+            }
+            table(out, &rows)?;
+            for e in steps.iter().filter(|e| e.error.is_some()) {
+                writeln!(
+                    out,
+                    "\n{} failed: {}",
+                    e.step_name,
+                    e.error.as_deref().unwrap_or("")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn step_row(e: &ExecutionRecord) -> Vec<String> {
+    let state = match e.cached_from {
+        Some(from) => format!("{} (from {from})", e.state),
+        None => e.state.to_string(),
+    };
+    vec![
+        e.step_name.clone(),
+        state,
+        e.duration_ms
+            .map(|d| {
+                human_duration(std::time::Duration::from_millis(
+                    u64::try_from(d).unwrap_or(0),
+                ))
+            })
+            .unwrap_or_default(),
+        format!("{}@{}", e.source, e.version),
+        params_text(&e.params),
+        e.metrics
+            .iter()
+            .map(|(k, v)| format!("{k}={v:.4}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        e.outputs
+            .iter()
+            .map(|(k, id)| format!("{k}={id}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    ]
+}
+
+fn step_list(as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let registry = Registry::global()?;
+    if as_json {
+        let items: Vec<J> = registry
+            .iter()
+            .map(|r| {
+                let info = r.info();
+                json!({
+                    "source": info.source,
+                    "version": info.version,
+                    "kind": info.kind.as_str(),
+                    "doc": info.doc,
+                    "params": info.params.iter().map(|p| json!({
+                        "name": p.name,
+                        "type": p.ty.to_string(),
+                        "default": p.default_value().map(|v| value_json(&v)),
+                        "required": p.is_required(),
+                        "doc": p.doc,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json_out(out, &J::Array(items))?;
+        return Ok(());
+    }
+    if registry.is_empty() {
+        writeln!(out, "No steps are linked into this binary.")?;
+        return Ok(());
+    }
+    for r in registry.iter() {
+        let info = r.info();
+        let doc = info.doc.lines().next().unwrap_or("");
+        writeln!(
+            out,
+            "{}@{}  ({})  {doc}",
+            info.source, info.version, info.kind
+        )?;
+        for p in info.params {
+            let default = match p.default_value() {
+                Some(v) => format!(" = {v}"),
+                None => " (required)".to_owned(),
+            };
+            let doc = p.doc.lines().next().unwrap_or("");
+            writeln!(out, "    {}: {}{default}  {doc}", p.name, p.ty)?;
+        }
+    }
+    Ok(())
+}
+
+fn step_versions(
+    repo: &Repository,
+    source: &str,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let versions = repo.get_step_versions(source)?;
+    if as_json {
+        let items: Vec<J> = versions
+            .iter()
+            .map(|v| {
+                json!({
+                    "version": v.version,
+                    "code_fingerprints": v.code_fingerprints.iter().map(|f| f.to_hex()).collect::<Vec<_>>(),
+                    "executions": v.executions,
+                    "last_used_ms": v.last_used_ms,
+                })
+            })
+            .collect();
+        json_out(out, &J::Array(items))?;
+        return Ok(());
+    }
+    if versions.is_empty() {
+        writeln!(out, "Step `{source}` has not run in this repository.")?;
+        return Ok(());
+    }
+    let mut rows = vec![
+        ["version", "executions", "last used", "code fingerprints"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>(),
+    ];
+    for v in &versions {
+        rows.push(vec![
+            v.version.to_string(),
+            v.executions.to_string(),
+            v.last_used_ms.map(date).unwrap_or_default(),
+            v.code_fingerprints
+                .iter()
+                .map(|f| f.to_hex()[..12].to_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    table(out, &rows)?;
+    Ok(())
+}
+
+fn artifact(c: ArtifactCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {
+    match c {
+        ArtifactCommand::Show { id, json } => {
+            let a = repo.get_artifact(id)?;
+            let producer = repo.metadata_store().artifact_producer(id)?;
+            let consumers = repo.metadata_store().artifact_consumers(id)?;
+            if json.json {
+                json_out(
+                    out,
+                    &json!({
+                        "artifact": artifact_json(&a),
+                        "producer": producer.as_ref().map(execution_json),
+                        "consumers": consumers.iter().map(execution_json).collect::<Vec<_>>(),
+                    }),
+                )?;
+                return Ok(());
+            }
+            writeln!(out, "artifact {}", a.id)?;
+            writeln!(out, "  type:         {}", a.type_name)?;
+            writeln!(out, "  size:         {}", size(a.size))?;
+            writeln!(out, "  hash:         {}", a.hash)?;
+            writeln!(out, "  uri:          {}", a.uri)?;
+            writeln!(out, "  materializer: {}", a.materializer)?;
+            writeln!(out, "  created:      {}", date(a.created_ms))?;
+            match &producer {
+                Some(p) => writeln!(
+                    out,
+                    "  produced by:  {} (execution {}, {})",
+                    p.step_name, p.id, p.source
+                )?,
+                None => writeln!(out, "  produced by:  -")?,
+            }
+            for c in &consumers {
+                writeln!(
+                    out,
+                    "  read by:      {} (execution {}, {})",
+                    c.step_name, c.id, c.state
+                )?;
+            }
+        }
+        ArtifactCommand::Lineage { id, json } => {
+            let lineage = repo.lineage(id)?;
+            if json.json {
+                json_out(out, &lineage_json(&lineage))?;
+            } else {
+                lineage_text(&lineage, "", None, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lineage_json(l: &Lineage) -> J {
+    json!({
+        "artifact": artifact_json(&l.artifact),
+        "producer": l.producer.as_deref().map(|p| json!({
+            "execution_id": p.id,
+            "step": p.step_name,
+            "source": p.source,
+            "version": p.version,
+            "params": params_json(&p.params),
+            "metrics": metrics_json(&p.metrics),
+        })),
+        "inputs": J::Object(l.inputs.iter().map(|(k, v)| (k.clone(), lineage_json(v))).collect()),
+    })
+}
+
+fn lineage_text(
+    l: &Lineage,
+    indent: &str,
+    input: Option<&str>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let label = input.map(|i| format!("{i} ← ")).unwrap_or_default();
+    let producer = match &l.producer {
+        Some(p) => format!(
+            "from step `{}` (execution {}, {}@{}) {}",
+            p.step_name,
+            p.id,
+            p.source,
+            p.version,
+            params_text(&p.params)
+        ),
+        None => "(no producer recorded)".to_owned(),
+    };
+    writeln!(
+        out,
+        "{indent}{label}artifact {} {} [{}] {}",
+        l.artifact.id,
+        l.artifact.type_name,
+        size(l.artifact.size),
+        producer.trim_end()
+    )?;
+    let deeper = format!("{indent}    ");
+    for (name, sub) in &l.inputs {
+        lineage_text(sub, &deeper, Some(name), out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The `zenml` command line, as a library: a binary of your own that links your steps serves
+//! the whole CLI with one line.
+//!
+//! ```no_run
+//! // src/bin/my-zenml.rs — links the crate that defines the steps, so configs can use them.
+//! fn main() -> std::process::ExitCode {
+//!     zenml::cli::main()
+//! }
+//! ```
+//!
+//! # Why a binary of your own
+//!
+//! Configs name steps by source path (`my_crate::steps::MyTrainer@1`), and a step is found
+//! through the registry that `#[step]` fills **at link time**: only the steps of crates linked
+//! into the running binary are there. The generic `zenml` binary links only zenml's own steps, so
+//! it can list, inspect and compare everything in a repository, but `pipeline run` of a config
+//! that uses your steps needs a binary that links your crate. If the steps live in a library the
+//! binary does not otherwise use, add `use my_steps as _;` so the linker keeps it.
+//!
+//! # Exit codes
+//!
+//! 0 on success, 1 when the command failed (a failed run, an invalid config, a missing
+//! repository), 2 for a malformed command line.
+
+mod commands;
+mod format;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "zenml",
+    version,
+    about = "Reproducible machine-learning pipelines, recorded in ML Metadata",
+    propagate_version = true
+)]
+struct Cli {
+    /// Work on the repository that holds this directory.
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    repo: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a repository (.zenml/) in DIR, with a SQLite metadata store and a local artifact
+    /// folder.
+    Init {
+        /// Where to create it.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Show or change the repository's stores.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Pipelines: list, show, run, compare.
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+    /// Runs: list, show.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Steps this binary can run.
+    #[command(subcommand)]
+    Step(StepCommand),
+    /// Artifacts: show, lineage.
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+    /// The cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Args)]
+struct Json {
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Show the stores in use (never a password).
+    Show(Json),
+    /// Set the metadata store.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+    /// Set the artifact store.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MetadataCommand {
+    /// Use a metadata store.
+    #[command(subcommand)]
+    Set(MetadataTarget),
+}
+
+#[derive(Debug, Subcommand)]
+enum MetadataTarget {
+    /// A SQLite file (relative paths are relative to .zenml/).
+    Sqlite {
+        /// The database file.
+        #[arg(default_value = "metadata.db")]
+        path: PathBuf,
+    },
+    /// A MySQL (5.6 or later) or MariaDB database.
+    Mysql {
+        /// Host name or address.
+        #[arg(long)]
+        host: String,
+        /// TCP port.
+        #[arg(long, default_value_t = 3306)]
+        port: u16,
+        /// User name.
+        #[arg(long)]
+        user: String,
+        /// Database name.
+        #[arg(long)]
+        database: String,
+        /// Name of an environment variable holding the password (recommended).
+        #[arg(long, value_name = "VAR", conflicts_with = "password")]
+        password_env: Option<String>,
+        /// The password, stored in .zenml/config.yaml (readable by its owner only).
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ArtifactsCommand {
+    /// Use an artifact store: a folder (relative to .zenml/), or s3://, gs://, az:// URL.
+    Set {
+        /// The folder or URL.
+        url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PipelineCommand {
+    /// List the recorded pipelines.
+    List(Json),
+    /// Print a recorded pipeline's config (YAML).
+    Get {
+        /// The pipeline's name.
+        name: String,
+    },
+    /// Run a pipeline config (YAML) with the steps linked into this binary.
+    Run {
+        /// The config file.
+        config: PathBuf,
+        /// Execute every step, reusing nothing from the cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Print nothing while running.
+        #[arg(long, short)]
+        quiet: bool,
+        /// How many steps may execute at once.
+        #[arg(long, short = 'j', value_name = "N")]
+        jobs: Option<usize>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Compare training runs: trainer parameters beside evaluator metrics.
+    Compare(Json),
+}
+
+#[derive(Debug, Subcommand)]
+enum RunCommand {
+    /// List runs, oldest first.
+    List {
+        /// Only the runs of this pipeline.
+        #[arg(long, short)]
+        pipeline: Option<String>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Show a run's steps: state, parameters, metrics, artifacts.
+    Show {
+        /// The run's name (`Pipeline A#2`) or id.
+        run: String,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StepCommand {
+    /// List the step types linked into this binary.
+    List(Json),
+    /// Show the versions of a step type that ran in this repository.
+    Versions {
+        /// The step's source path.
+        source: String,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ArtifactCommand {
+    /// Show an artifact: type, size, hash, producer and consumers.
+    Show {
+        /// The artifact's id.
+        id: i64,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Show where an artifact came from, recursively.
+    Lineage {
+        /// The artifact's id.
+        id: i64,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Stop reusing cached executions (all, or those with one cache key); nothing recorded is
+    /// deleted.
+    Clear {
+        /// Only this cache key (32 hexadecimal digits).
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+/// A command that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// A repository operation failed.
+    #[error(transparent)]
+    Repository(#[from] zenml_core::repository::RepositoryError),
+    /// A pipeline config is invalid.
+    #[error(transparent)]
+    Config(#[from] zenml_core::pipeline::ConfigError),
+    /// The step registry is broken.
+    #[error(transparent)]
+    Registry(#[from] zenml_core::registry::RegistryError),
+    /// The metadata store failed.
+    #[error(transparent)]
+    Metadata(#[from] zenml_core::store::MetadataError),
+    /// Writing the output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    /// An argument that is well-formed but unusable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Runs the CLI on the process's arguments, printing to stdout and stderr; returns the exit
+/// code. `fn main() -> ExitCode { zenml::cli::main() }` is a whole `zenml` binary.
+pub fn main() -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    run(std::env::args_os(), &mut out, &mut err)
+}
+
+/// Runs the CLI on `args` (the first is the program name), writing results to `out` and errors
+/// to `err`; returns the exit code.
+pub fn run(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let text = e.render().to_string();
+            let _ = if code == 0 {
+                write!(out, "{text}")
+            } else {
+                write!(err, "{text}")
+            };
+            return ExitCode::from(code);
+        }
+    };
+    match commands::dispatch(cli, out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}", format::error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

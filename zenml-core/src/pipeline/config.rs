@@ -1,0 +1,521 @@
+//! The declarative pipeline config (YAML).
+//!
+//! ```yaml
+//! version: 1
+//! name: Pipeline A
+//! template: training          # omitted for a general pipeline
+//! steps:
+//!   datasource:
+//!     source: my_crate::steps::IrisCsv@1
+//!     args:
+//!       path: data/iris.csv
+//!   trainer:
+//!     source: my_crate::steps::MyTrainer@1
+//!     args:
+//!       epochs: 1
+//!       hidden_layers: null   # an empty Option
+//!       lr: 0.001
+//!     inputs:
+//!       eval: preprocesser.eval
+//!       train: preprocesser.train
+//!     cache: false            # only when caching is switched off for the step
+//! cache: false                # only when caching is switched off for the pipeline
+//! ```
+//!
+//! Every parameter is written (`null` for an empty `Option`), sorted by name; a config loaded
+//! from a file may leave out parameters that have defaults. Steps are written in pipeline order.
+//! Loading rebuilds every step through the [registry](crate::registry), so the binary must link
+//! the crates that define the steps.
+//!
+//! The round trip is exact: build → YAML → load gives a pipeline with identical cache keys, and
+//! YAML written by [`PipelineConfig::to_yaml`] → load → YAML gives the same text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::param::{ParamError, ScalarType, Value};
+use crate::registry::{Registry, RegistryError};
+
+use super::{Pipeline, PipelineError, StepNode, Template};
+
+/// The config format this version writes and reads.
+pub const CONFIG_FORMAT_VERSION: u32 = 1;
+
+/// A pipeline's declarative definition.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// The config format version ([`CONFIG_FORMAT_VERSION`]).
+    pub version: u32,
+    /// The pipeline's name.
+    pub name: String,
+    /// `training` for a pipeline built from training slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The steps, in pipeline order.
+    pub steps: IndexMap<String, StepConfig>,
+    /// Caching for the whole pipeline (written only when off).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub cache: bool,
+}
+
+/// One step of a [`PipelineConfig`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepConfig {
+    /// `module::path::Type@version`.
+    pub source: String,
+    /// The parameter values, by name.
+    #[serde(default)]
+    pub args: BTreeMap<String, Value>,
+    /// The wiring: input name → `step.output`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+    /// Caching for this step (written only when off).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub cache: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// A config that cannot be read or does not describe a valid pipeline.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    /// The file, when the config came from one.
+    pub file: Option<PathBuf>,
+    /// The line (1-based), when known.
+    pub line: Option<usize>,
+    /// The column (1-based), when known.
+    pub column: Option<usize>,
+    /// The step, when the problem is in one.
+    pub step: Option<String>,
+    /// What is wrong.
+    #[source]
+    pub kind: ConfigErrorKind,
+}
+
+/// What is wrong with a config.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The file cannot be read.
+    #[error("cannot read the config: {0}")]
+    Io(#[source] std::io::Error),
+    /// Not valid YAML, or not of the config's shape.
+    #[error("{0}")]
+    Syntax(String),
+    /// A format version this build does not know.
+    #[error(
+        "config format version {found} is not supported (this build reads version {supported})"
+    )]
+    Version {
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// A `source` that is not `path@version`.
+    #[error("`source: {0}` is not of the form `module::path::Type@version`")]
+    BadSource(String),
+    /// An unknown template.
+    #[error("unknown template `{0}` (the only template is `training`)")]
+    Template(String),
+    /// The step cannot be found or built.
+    #[error(transparent)]
+    Registry(RegistryError),
+    /// The wiring of a training pipeline's slots was changed.
+    #[error("{0}")]
+    Slot(String),
+    /// The pipeline is invalid (wiring, types, cycles).
+    #[error(transparent)]
+    Pipeline(PipelineError),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+                if let Some(col) = self.column {
+                    write!(f, ":{col}")?;
+                }
+            }
+            f.write_str(": ")?;
+        } else if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if let Some(step) = &self.step {
+            write!(f, "step `{step}`: ")?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl ConfigError {
+    fn new(kind: ConfigErrorKind) -> Self {
+        ConfigError {
+            file: None,
+            line: None,
+            column: None,
+            step: None,
+            kind,
+        }
+    }
+
+    fn in_step(mut self, step: &str) -> Self {
+        self.step = Some(step.to_owned());
+        self
+    }
+
+    /// Names the file the config came from.
+    #[must_use]
+    pub fn with_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+}
+
+impl PipelineConfig {
+    /// Parses a config (without building the pipeline).
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let config: PipelineConfig = serde_norway::from_str(text).map_err(|e| {
+            let loc = e.location();
+            let mut err = ConfigError::new(ConfigErrorKind::Syntax(strip_location(&e.to_string())));
+            err.line = loc.as_ref().map(|l| l.line());
+            err.column = loc.as_ref().map(|l| l.column());
+            err
+        })?;
+        if config.version != CONFIG_FORMAT_VERSION {
+            let mut err = ConfigError::new(ConfigErrorKind::Version {
+                found: config.version,
+                supported: CONFIG_FORMAT_VERSION,
+            });
+            err.line = find_line(text, &[], "version");
+            return Err(err);
+        }
+        Ok(config)
+    }
+
+    /// The config as YAML.
+    pub fn to_yaml(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_norway::to_string(self).unwrap_or_default()
+    }
+
+    /// Builds the pipeline, constructing every step through `registry`. `text` is the YAML the
+    /// config came from, if any, for line numbers in errors.
+    pub fn build(&self, registry: &Registry, text: Option<&str>) -> Result<Pipeline, ConfigError> {
+        let locate = |err: ConfigError, path: &[&str], key: &str| -> ConfigError {
+            let mut err = err;
+            if let Some(t) = text {
+                err.line = find_line(t, path, key);
+            }
+            err
+        };
+        let template = match self.template.as_deref() {
+            None => Template::Dag,
+            Some("training") => Template::Training,
+            Some(other) => {
+                return Err(locate(
+                    ConfigError::new(ConfigErrorKind::Template(other.to_owned())),
+                    &[],
+                    "template",
+                ));
+            }
+        };
+        let mut pipeline = Pipeline::new(self.name.clone()).with_cache(self.cache);
+        for (name, step) in &self.steps {
+            let built = build_step(registry, step).map_err(|(e, key)| {
+                let err = ConfigError::new(e).in_step(name);
+                match key {
+                    Some(k) => locate(err, &["steps", name, "args"], &k),
+                    None => locate(err, &["steps", name], "source"),
+                }
+            })?;
+            pipeline = match template {
+                Template::Dag => {
+                    let mut p = pipeline.add_step(
+                        name.clone(),
+                        built,
+                        step.inputs.iter().map(|(i, o)| (i.as_str(), o.as_str())),
+                    );
+                    if let Some(n) = p.steps.last_mut() {
+                        n.cache = step.cache;
+                    }
+                    p
+                }
+                Template::Training => {
+                    let mut p = pipeline.set_slot_dyn(name, built).map_err(|m| {
+                        locate(
+                            ConfigError::new(ConfigErrorKind::Slot(m)).in_step(name),
+                            &["steps"],
+                            name,
+                        )
+                    })?;
+                    if let Some(n) = p.steps.iter_mut().find(|n| n.name == *name) {
+                        n.cache = step.cache;
+                    }
+                    p
+                }
+            };
+        }
+        if template == Template::Training {
+            for node in &pipeline.steps {
+                let fixed: BTreeMap<&str, &str> = node
+                    .inputs
+                    .iter()
+                    .map(|(i, o)| (i.as_str(), o.as_str()))
+                    .collect();
+                let given: BTreeMap<&str, &str> = self.steps[node.name.as_str()]
+                    .inputs
+                    .iter()
+                    .map(|(i, o)| (i.as_str(), o.as_str()))
+                    .collect();
+                if !given.is_empty() && given != fixed {
+                    return Err(locate(
+                        ConfigError::new(ConfigErrorKind::Slot(format!(
+                            "a training pipeline's wiring is fixed; `{}` reads {}",
+                            node.name,
+                            fixed
+                                .iter()
+                                .map(|(i, o)| format!("{i}: {o}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )))
+                        .in_step(&node.name),
+                        &["steps", &node.name],
+                        "inputs",
+                    ));
+                }
+            }
+        }
+        if let Err(e) = pipeline.validate() {
+            let step = pipeline_error_step(&e);
+            let mut err = ConfigError::new(ConfigErrorKind::Pipeline(e));
+            if let (Some(t), Some(s)) = (text, &step) {
+                err.line =
+                    find_line(t, &["steps", s], "inputs").or_else(|| find_line(t, &["steps"], s));
+            }
+            return Err(err);
+        }
+        Ok(pipeline)
+    }
+}
+
+fn build_step(
+    registry: &Registry,
+    step: &StepConfig,
+) -> Result<Box<dyn crate::step::DynStep>, (ConfigErrorKind, Option<String>)> {
+    let (source, version) = parse_source(&step.source)
+        .ok_or_else(|| (ConfigErrorKind::BadSource(step.source.clone()), None))?;
+    let params = step
+        .args
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    registry.build(source, Some(version), &params).map_err(|e| {
+        let key = match &e {
+            RegistryError::Params(ParamError::Invalid { name, .. }) => Some((*name).to_owned()),
+            RegistryError::Params(ParamError::Unknown { name, .. }) => Some(name.clone()),
+            _ => None,
+        };
+        (ConfigErrorKind::Registry(e), key)
+    })
+}
+
+/// Splits `path::Type@3` into its path and version.
+pub(crate) fn parse_source(s: &str) -> Option<(&str, u32)> {
+    let (path, version) = s.rsplit_once('@')?;
+    if path.is_empty() {
+        return None;
+    }
+    Some((path, version.parse().ok()?))
+}
+
+fn pipeline_error_step(e: &PipelineError) -> Option<String> {
+    match e {
+        PipelineError::BadReference { step, .. }
+        | PipelineError::UnknownStep { step, .. }
+        | PipelineError::UnknownOutput { step, .. }
+        | PipelineError::UnknownInput { step, .. }
+        | PipelineError::DoublyWired { step, .. }
+        | PipelineError::MissingInput { step, .. }
+        | PipelineError::TypeMismatch { step, .. } => Some(step.clone()),
+        PipelineError::Cycle { cycle, .. } => cycle.first().cloned(),
+        PipelineError::Many(errors) => errors.iter().find_map(pipeline_error_step),
+        _ => None,
+    }
+}
+
+/// serde_norway appends " at line L column C" to its messages; the location is reported apart.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// The 1-based line of `key:` nested under the keys `path`, found by indentation. Good enough
+/// for configs this module writes and for hand-written ones in block style.
+fn find_line(text: &str, path: &[&str], key: &str) -> Option<usize> {
+    let mut want: Vec<&str> = path.to_vec();
+    want.push(key);
+    let mut depth = 0;
+    let mut indent_stack: Vec<usize> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        while indent_stack.last().is_some_and(|&d| indent <= d) {
+            indent_stack.pop();
+            depth = indent_stack.len();
+        }
+        if depth >= want.len() {
+            continue;
+        }
+        let name = trimmed
+            .split_once(':')
+            .map(|(k, _)| k.trim().trim_matches(|c| c == '"' || c == '\''));
+        if name == Some(want[depth]) && indent_stack.len() == depth {
+            if depth + 1 == want.len() {
+                return Some(i + 1);
+            }
+            indent_stack.push(indent);
+            depth += 1;
+        }
+    }
+    None
+}
+
+impl Pipeline {
+    /// The pipeline's declarative config.
+    pub fn to_config(&self) -> PipelineConfig {
+        PipelineConfig {
+            version: CONFIG_FORMAT_VERSION,
+            name: self.name.clone(),
+            template: match self.template {
+                Template::Dag => None,
+                Template::Training => Some("training".to_owned()),
+            },
+            steps: self
+                .steps
+                .iter()
+                .map(|n| (n.name.clone(), step_config(n)))
+                .collect(),
+            cache: self.cache,
+        }
+    }
+
+    /// The pipeline's config as YAML.
+    pub fn to_yaml(&self) -> String {
+        self.to_config().to_yaml()
+    }
+
+    /// Rebuilds a pipeline from YAML, through this binary's registry.
+    pub fn from_yaml(text: &str) -> Result<Pipeline, ConfigError> {
+        let registry =
+            Registry::global().map_err(|e| ConfigError::new(ConfigErrorKind::Registry(e)))?;
+        PipelineConfig::from_yaml(text)?.build(registry, Some(text))
+    }
+
+    /// Loads a pipeline from a YAML file, through this binary's registry.
+    pub fn load(path: impl AsRef<Path>) -> Result<Pipeline, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(ConfigErrorKind::Io(e)).with_file(path))?;
+        Pipeline::from_yaml(&text).map_err(|e| e.with_file(path))
+    }
+}
+
+fn step_config(node: &StepNode) -> StepConfig {
+    let info = node.step.info();
+    let args = node
+        .step
+        .params()
+        .iter()
+        .map(|(name, value)| {
+            let f32_param = info
+                .params
+                .iter()
+                .any(|s| s.name == name && s.ty.scalar == ScalarType::F32);
+            let value = match value {
+                // An f32 widened to f64 prints as 0.10000000149011612; write the shortest
+                // decimal that reads back as the same f32 instead.
+                #[allow(clippy::cast_possible_truncation)]
+                Value::Float(x) if f32_param && x.is_finite() => {
+                    Value::Float(format!("{}", *x as f32).parse().unwrap_or(*x))
+                }
+                v => v.clone(),
+            };
+            (name.to_owned(), value)
+        })
+        .collect();
+    StepConfig {
+        source: info.source_ref(),
+        args,
+        inputs: node.inputs.iter().cloned().collect(),
+        cache: node.cache,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_refs() {
+        assert_eq!(parse_source("a::B@2"), Some(("a::B", 2)));
+        assert_eq!(parse_source("a::B"), None);
+        assert_eq!(parse_source("@2"), None);
+        assert_eq!(parse_source("a::B@x"), None);
+    }
+
+    #[test]
+    fn lines_are_found_by_nesting() {
+        let text = "version: 1\nname: x\nsteps:\n  a:\n    source: s@1\n    args:\n      lr: 1\n  b:\n    args:\n      lr: 2\n";
+        assert_eq!(find_line(text, &[], "version"), Some(1));
+        assert_eq!(find_line(text, &["steps"], "b"), Some(8));
+        assert_eq!(find_line(text, &["steps", "a", "args"], "lr"), Some(7));
+        assert_eq!(find_line(text, &["steps", "b", "args"], "lr"), Some(10));
+        assert_eq!(find_line(text, &["steps", "c"], "lr"), None);
+    }
+
+    #[test]
+    fn values_parse_with_their_kinds() {
+        let c = PipelineConfig::from_yaml(
+            "version: 1\nname: x\nsteps:\n  a:\n    source: s@1\n    args: { i: 1, f: 1.0, s: fast, n: null, b: true, e: 1e-3 }\n",
+        )
+        .unwrap();
+        let args = &c.steps["a"].args;
+        assert_eq!(args["i"], Value::Int(1));
+        assert_eq!(args["f"], Value::Float(1.0));
+        assert_eq!(args["s"], Value::Str("fast".into()));
+        assert_eq!(args["n"], Value::Null);
+        assert_eq!(args["b"], Value::Bool(true));
+        assert_eq!(args["e"], Value::Float(0.001));
+        let text = c.to_yaml();
+        assert_eq!(PipelineConfig::from_yaml(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_yaml_has_a_line() {
+        let e = PipelineConfig::from_yaml("version: 1\nname: x\nsteps:\n  a: [\n").unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+        let e = PipelineConfig::from_yaml("version: 7\nname: x\nsteps: {}\n").unwrap_err();
+        assert!(matches!(e.kind, ConfigErrorKind::Version { found: 7, .. }));
+        assert_eq!(e.line, Some(1));
+    }
+}

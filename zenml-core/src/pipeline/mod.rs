@@ -1,0 +1,548 @@
+//! Pipelines: named steps with outputs wired to inputs.
+//!
+//! A general pipeline is a DAG built step by step:
+//!
+//! ```ignore
+//! let p = Pipeline::new("etl")
+//!     .add_step("load", LoadCsv::new("data.csv"), [])
+//!     .add_step("clean", DropNulls::default(), [("data", "load.data")])
+//!     .add_step("stats", Describe::default(), [("table", "clean.data")]);
+//! ```
+//!
+//! A training pipeline fills fixed slots, which are wired for you:
+//!
+//! ```ignore
+//! let p = TrainingPipeline::new("Pipeline A")
+//!     .add_datasource(CsvDatasource::new("data/iris.csv"))
+//!     .add_split(RandomSplit::default())
+//!     .add_preprocesser(StandardScaler::default())
+//!     .add_trainer(MyTrainer::default())
+//!     .add_evaluator(MyEvaluator::default());
+//! ```
+//!
+//! | slot | step name | inputs | mandatory |
+//! |---|---|---|---|
+//! | datasource | `datasource` | — | yes |
+//! | split | `split` | `data` ← `datasource.data` | yes |
+//! | preprocesser | `preprocesser` | `train`, `eval` ← `split` | no |
+//! | trainer | `trainer` | `train`, `eval` ← `preprocesser` (or `split`) | yes |
+//! | evaluator | `evaluator` | `model` ← `trainer.model`, `eval` ← `preprocesser` (or `split`) | no |
+//!
+//! Adding to a filled slot replaces that step. Nothing is checked while building: a pipeline is
+//! validated as a whole ([`Pipeline::validate`]) before any step runs, and every mistake is
+//! reported with the steps and types involved.
+//!
+//! A pipeline's identity is its name: once a pipeline has run, its definition is recorded and
+//! immutable, and running another definition under the same name is refused. Use
+//! [`Pipeline::copy`] to make an editable copy under a new name.
+
+mod config;
+mod validate;
+
+pub use config::{CONFIG_FORMAT_VERSION, ConfigError, PipelineConfig, StepConfig};
+pub use validate::{Plan, PlannedStep};
+
+use std::fmt;
+
+use crate::param::Params;
+use crate::step::{
+    DatasourceStep, DynStep, EvaluatorStep, IntoDynStep, PreprocesserStep, SplitStep, StepInfo,
+    TrainerStep,
+};
+
+/// What kind of pipeline this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Template {
+    /// Steps and wiring given one by one.
+    #[default]
+    Dag,
+    /// Fixed slots: datasource, split, preprocesser, trainer, evaluator.
+    Training,
+}
+
+/// The slots of a training pipeline, in order; also their step names.
+pub const TRAINING_SLOTS: [&str; 5] = [
+    "datasource",
+    "split",
+    "preprocesser",
+    "trainer",
+    "evaluator",
+];
+
+/// A reference to an output of a step: `"step.output"`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutputRef {
+    /// The producing step's name.
+    pub step: String,
+    /// The output's name.
+    pub output: String,
+}
+
+impl OutputRef {
+    /// Parses `"step.output"`.
+    pub fn parse(s: &str) -> Option<OutputRef> {
+        let (step, output) = s.split_once('.')?;
+        if step.is_empty() || output.is_empty() {
+            return None;
+        }
+        Some(OutputRef {
+            step: step.to_owned(),
+            output: output.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for OutputRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.step, self.output)
+    }
+}
+
+/// One step of a pipeline, with its wiring.
+#[derive(Clone)]
+pub struct StepNode {
+    name: String,
+    step: Box<dyn DynStep>,
+    /// (input name, the reference as written): kept as written so that mistakes can be reported.
+    inputs: Vec<(String, String)>,
+    cache: bool,
+}
+
+impl StepNode {
+    /// The step's name in the pipeline.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The step.
+    pub fn step(&self) -> &dyn DynStep {
+        self.step.as_ref()
+    }
+
+    /// The step type's static description.
+    pub fn info(&self) -> StepInfo {
+        self.step.info()
+    }
+
+    /// The step's parameter values.
+    pub fn params(&self) -> Params {
+        self.step.params()
+    }
+
+    /// The wiring: input name → `"step.output"`, as given.
+    pub fn inputs(&self) -> &[(String, String)] {
+        &self.inputs
+    }
+
+    /// May this step reuse cached outputs?
+    pub fn cache_enabled(&self) -> bool {
+        self.cache
+    }
+}
+
+impl fmt::Debug for StepNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepNode")
+            .field("name", &self.name)
+            .field("step", &self.step)
+            .field("inputs", &self.inputs)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+/// A problem found while building a pipeline, reported by [`Pipeline::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// A pipeline or step name that is empty or has characters other than letters, digits, `_`,
+    /// `-` and (pipelines only) spaces.
+    #[error("invalid {what} name `{name}`: use letters, digits, `_` and `-`{}", if *what == "pipeline" { " (and spaces)" } else { "" })]
+    InvalidName {
+        /// `"pipeline"` or `"step"`.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A pipeline without steps.
+    #[error("pipeline `{0}` has no steps")]
+    Empty(String),
+    /// Two steps with one name.
+    #[error("pipeline `{pipeline}` has two steps named `{step}`")]
+    DuplicateStep {
+        /// The pipeline.
+        pipeline: String,
+        /// The name.
+        step: String,
+    },
+    /// A training pipeline without one of its mandatory slots.
+    #[error("training pipeline `{pipeline}` has no {slot}: call `.add_{slot}(…)`")]
+    MissingSlot {
+        /// The pipeline.
+        pipeline: String,
+        /// The slot.
+        slot: &'static str,
+    },
+    /// `add_step` on a training pipeline, or a slot method on a general one.
+    #[error("pipeline `{pipeline}`: {message}")]
+    MixedTemplate {
+        /// The pipeline.
+        pipeline: String,
+        /// What was mixed.
+        message: String,
+    },
+    /// A wiring that is not `"step.output"`.
+    #[error(
+        "step `{step}`: input `{input}` is wired to `{target}`, which is not of the form `step.output`"
+    )]
+    BadReference {
+        /// The consuming step.
+        step: String,
+        /// Its input.
+        input: String,
+        /// The reference as written.
+        target: String,
+    },
+    /// A wiring to a step that does not exist.
+    #[error(
+        "step `{step}`: input `{input}` is wired to `{target}`, but there is no step `{missing}`{}",
+        list("steps", available)
+    )]
+    UnknownStep {
+        /// The consuming step.
+        step: String,
+        /// Its input.
+        input: String,
+        /// The reference.
+        target: String,
+        /// The missing step.
+        missing: String,
+        /// The pipeline's steps.
+        available: Vec<String>,
+    },
+    /// A wiring to an output the producing step does not have.
+    #[error(
+        "step `{step}`: input `{input}` is wired to `{target}`, but step `{producer}` has no output `{output}`{}",
+        list("outputs", available)
+    )]
+    UnknownOutput {
+        /// The consuming step.
+        step: String,
+        /// Its input.
+        input: String,
+        /// The reference.
+        target: String,
+        /// The producing step.
+        producer: String,
+        /// The missing output.
+        output: String,
+        /// The producer's outputs.
+        available: Vec<String>,
+    },
+    /// A wiring of an input the step does not declare.
+    #[error(
+        "step `{step}` ({source_path}) has no input `{input}`{}",
+        list("inputs", declared)
+    )]
+    UnknownInput {
+        /// The step.
+        step: String,
+        /// Its type's source path.
+        source_path: String,
+        /// The input named.
+        input: String,
+        /// The declared inputs.
+        declared: Vec<String>,
+    },
+    /// An input wired twice.
+    #[error("step `{step}`: input `{input}` is wired twice (to `{first}` and to `{second}`)")]
+    DoublyWired {
+        /// The step.
+        step: String,
+        /// The input.
+        input: String,
+        /// The first wiring.
+        first: String,
+        /// The second wiring.
+        second: String,
+    },
+    /// A declared input left unwired.
+    #[error("step `{step}`: input `{input}` ({ty}) is not wired to any output")]
+    MissingInput {
+        /// The step.
+        step: String,
+        /// The input.
+        input: String,
+        /// Its type.
+        ty: String,
+    },
+    /// An output wired to an input of another type.
+    #[error("step `{step}`: input `{input}` expects {expected}, but `{target}` produces {found}")]
+    TypeMismatch {
+        /// The consuming step.
+        step: String,
+        /// Its input.
+        input: String,
+        /// The reference.
+        target: String,
+        /// The input's type.
+        expected: String,
+        /// The output's type.
+        found: String,
+    },
+    /// Steps that depend on each other in a circle.
+    #[error("pipeline `{pipeline}` has a cycle: {}", cycle.join(" → "))]
+    Cycle {
+        /// The pipeline.
+        pipeline: String,
+        /// The steps of one cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// `step_cache` named a step that does not exist.
+    #[error("pipeline `{pipeline}` has no step `{step}` to switch caching for")]
+    NoSuchStep {
+        /// The pipeline.
+        pipeline: String,
+        /// The name.
+        step: String,
+    },
+    /// Several problems at once.
+    #[error("pipeline is invalid:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<PipelineError>),
+}
+
+fn list(what: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        format!(" (it has no {what})")
+    } else {
+        format!(" (its {what}: {})", items.join(", "))
+    }
+}
+
+/// A pipeline: a name, steps, and the wiring between them. [`TrainingPipeline`] is the same type,
+/// built through its slot methods.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    name: String,
+    template: Template,
+    steps: Vec<StepNode>,
+    cache: bool,
+    problems: Vec<PipelineError>,
+}
+
+/// A pipeline built through the training slots (`add_datasource`, `add_split`,
+/// `add_preprocesser`, `add_trainer`, `add_evaluator`); see the [module docs](self).
+pub type TrainingPipeline = Pipeline;
+
+impl Pipeline {
+    /// An empty pipeline named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Pipeline {
+            name: name.into(),
+            template: Template::Dag,
+            steps: Vec::new(),
+            cache: true,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The template (general DAG or training slots).
+    pub fn template(&self) -> Template {
+        self.template
+    }
+
+    /// The steps, in the order they were added (for a training pipeline, slot order).
+    pub fn steps(&self) -> &[StepNode] {
+        &self.steps
+    }
+
+    /// The step named `name`.
+    pub fn step(&self, name: &str) -> Option<&StepNode> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Is caching enabled for the pipeline as a whole?
+    pub fn cache_enabled(&self) -> bool {
+        self.cache
+    }
+
+    /// An editable copy of this pipeline under a new name.
+    #[must_use]
+    pub fn copy(&self, new_name: impl Into<String>) -> Pipeline {
+        let mut p = self.clone();
+        p.name = new_name.into();
+        p
+    }
+
+    /// Adds a step of a general pipeline, with its inputs wired to outputs of earlier or later
+    /// steps (`[("input", "step.output"), …]`).
+    #[must_use]
+    pub fn add_step<'a>(
+        mut self,
+        name: impl Into<String>,
+        step: impl IntoDynStep,
+        inputs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let name = name.into();
+        if self.template == Template::Training {
+            self.problems.push(PipelineError::MixedTemplate {
+                pipeline: self.name.clone(),
+                message: format!(
+                    "`add_step(\"{name}\", …)` on a training pipeline; its steps are its slots \
+                     (add_datasource, add_split, add_preprocesser, add_trainer, add_evaluator)"
+                ),
+            });
+            return self;
+        }
+        self.steps.push(StepNode {
+            name,
+            step: step.into_dyn_step(),
+            inputs: inputs
+                .into_iter()
+                .map(|(i, o)| (i.to_owned(), o.to_owned()))
+                .collect(),
+            cache: true,
+        });
+        self
+    }
+
+    /// Switches caching for the whole pipeline (on by default). With caching off, every step
+    /// runs; its outputs are still recorded for later runs to reuse.
+    #[must_use]
+    pub fn with_cache(mut self, enabled: bool) -> Self {
+        self.cache = enabled;
+        self
+    }
+
+    /// Switches caching for one step (on by default).
+    #[must_use]
+    pub fn step_cache(mut self, step: &str, enabled: bool) -> Self {
+        match self.steps.iter_mut().find(|s| s.name == step) {
+            Some(s) => s.cache = enabled,
+            None => self.problems.push(PipelineError::NoSuchStep {
+                pipeline: self.name.clone(),
+                step: step.to_owned(),
+            }),
+        }
+        self
+    }
+
+    fn set_slot(mut self, slot: &'static str, step: Box<dyn DynStep>) -> Self {
+        if self.template == Template::Dag && !self.steps.is_empty() {
+            self.problems.push(PipelineError::MixedTemplate {
+                pipeline: self.name.clone(),
+                message: format!(
+                    "`add_{slot}(…)` on a general pipeline built with `add_step`; use \
+                     `TrainingPipeline::new` and only slot methods, or wire the step with `add_step`"
+                ),
+            });
+            return self;
+        }
+        self.template = Template::Training;
+        let cache = self.step(slot).is_none_or(|s| s.cache);
+        self.steps.retain(|s| s.name != slot);
+        self.steps.push(StepNode {
+            name: slot.to_owned(),
+            step,
+            inputs: Vec::new(),
+            cache,
+        });
+        self.rewire_training();
+        self
+    }
+
+    /// Recomputes the fixed wiring of a training pipeline and puts the slots in order.
+    fn rewire_training(&mut self) {
+        let has = |n: &str| self.steps.iter().any(|s| s.name == n);
+        let feed = if has("preprocesser") {
+            "preprocesser"
+        } else {
+            "split"
+        };
+        let wiring = |slot: &str| -> Vec<(String, String)> {
+            let w: Vec<(&str, String)> = match slot {
+                "split" => vec![("data", "datasource.data".to_owned())],
+                "preprocesser" => vec![
+                    ("train", "split.train".to_owned()),
+                    ("eval", "split.eval".to_owned()),
+                ],
+                "trainer" => vec![
+                    ("train", format!("{feed}.train")),
+                    ("eval", format!("{feed}.eval")),
+                ],
+                "evaluator" => vec![
+                    ("model", "trainer.model".to_owned()),
+                    ("eval", format!("{feed}.eval")),
+                ],
+                _ => vec![],
+            };
+            w.into_iter().map(|(i, o)| (i.to_owned(), o)).collect()
+        };
+        for s in &mut self.steps {
+            s.inputs = wiring(&s.name);
+        }
+        self.steps.sort_by_key(|s| {
+            TRAINING_SLOTS
+                .iter()
+                .position(|n| *n == s.name)
+                .unwrap_or(TRAINING_SLOTS.len())
+        });
+    }
+
+    /// Sets (or replaces) the datasource of a training pipeline.
+    #[must_use]
+    pub fn add_datasource<S: DatasourceStep + IntoDynStep>(self, step: S) -> Self {
+        self.set_slot("datasource", step.into_dyn_step())
+    }
+
+    /// Sets (or replaces) the split of a training pipeline.
+    #[must_use]
+    pub fn add_split<S: SplitStep + IntoDynStep>(self, step: S) -> Self {
+        self.set_slot("split", step.into_dyn_step())
+    }
+
+    /// Sets (or replaces) the preprocesser of a training pipeline.
+    #[must_use]
+    pub fn add_preprocesser<S: PreprocesserStep + IntoDynStep>(self, step: S) -> Self {
+        self.set_slot("preprocesser", step.into_dyn_step())
+    }
+
+    /// Sets (or replaces) the trainer of a training pipeline.
+    #[must_use]
+    pub fn add_trainer<S: TrainerStep + IntoDynStep>(self, step: S) -> Self {
+        self.set_slot("trainer", step.into_dyn_step())
+    }
+
+    /// Sets (or replaces) the evaluator of a training pipeline.
+    #[must_use]
+    pub fn add_evaluator<S: EvaluatorStep + IntoDynStep>(self, step: S) -> Self {
+        self.set_slot("evaluator", step.into_dyn_step())
+    }
+
+    /// Puts a type-erased step into a slot (for rebuilding a training pipeline from a config).
+    pub(crate) fn set_slot_dyn(self, slot: &str, step: Box<dyn DynStep>) -> Result<Self, String> {
+        match TRAINING_SLOTS.iter().find(|s| **s == slot) {
+            Some(s) => Ok(self.set_slot(s, step)),
+            None => Err(format!(
+                "`{slot}` is not a training pipeline slot (slots: {})",
+                TRAINING_SLOTS.join(", ")
+            )),
+        }
+    }
+
+    /// Checks the whole pipeline (names, wiring, types, cycles, mandatory slots) and returns the
+    /// order in which its steps can run.
+    pub fn validate(&self) -> Result<Plan, PipelineError> {
+        validate::validate(self)
+    }
+
+    pub(crate) fn problems(&self) -> &[PipelineError] {
+        &self.problems
+    }
+}

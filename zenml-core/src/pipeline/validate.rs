@@ -1,0 +1,275 @@
+//! Whole-pipeline validation and the execution plan.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::step::IoSpec;
+
+use super::{OutputRef, Pipeline, PipelineError, Template};
+
+/// A validated pipeline: its steps in an order where every step comes after the steps it reads
+/// from, with the wiring resolved.
+#[derive(Debug)]
+pub struct Plan {
+    /// The steps in execution order.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// One step of a [`Plan`].
+#[derive(Debug)]
+pub struct PlannedStep {
+    /// The step's index in [`Pipeline::steps`].
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// Its declared inputs, each with the output it reads, sorted by input name.
+    pub inputs: Vec<(IoSpec, OutputRef)>,
+    /// Its declared outputs.
+    pub outputs: Vec<IoSpec>,
+    /// Indices (into `Plan::steps`) of the steps it reads from.
+    pub upstream: Vec<usize>,
+}
+
+fn valid_name(name: &str, spaces: bool) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name.trim() == name
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || (spaces && c == ' '))
+}
+
+pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
+    let mut errors: Vec<PipelineError> = p.problems().to_vec();
+    if !valid_name(&p.name, true) {
+        errors.push(PipelineError::InvalidName {
+            what: "pipeline",
+            name: p.name.clone(),
+        });
+    }
+    if p.steps.is_empty() && errors.is_empty() {
+        errors.push(PipelineError::Empty(p.name.clone()));
+    }
+    if p.template == Template::Training {
+        for slot in ["datasource", "split", "trainer"] {
+            if p.step(slot).is_none() {
+                errors.push(PipelineError::MissingSlot {
+                    pipeline: p.name.clone(),
+                    slot,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            // The fixed wiring refers to the missing slots; don't report it a second time.
+            return Err(collapse(errors));
+        }
+    }
+
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in p.steps.iter().enumerate() {
+        if !valid_name(&s.name, false) {
+            errors.push(PipelineError::InvalidName {
+                what: "step",
+                name: s.name.clone(),
+            });
+        }
+        if index.insert(&s.name, i).is_some() {
+            errors.push(PipelineError::DuplicateStep {
+                pipeline: p.name.clone(),
+                step: s.name.clone(),
+            });
+        }
+    }
+
+    let outputs: Vec<Vec<IoSpec>> = p.steps.iter().map(|s| s.step.outputs()).collect();
+    let mut resolved: Vec<Vec<(IoSpec, OutputRef, usize)>> = Vec::with_capacity(p.steps.len());
+    for s in &p.steps {
+        let declared = s.step.inputs();
+        let mut wired: BTreeMap<&str, &str> = BTreeMap::new();
+        for (input, target) in &s.inputs {
+            if let Some(first) = wired.insert(input, target) {
+                errors.push(PipelineError::DoublyWired {
+                    step: s.name.clone(),
+                    input: input.clone(),
+                    first: first.to_owned(),
+                    second: target.clone(),
+                });
+            }
+            if !declared.iter().any(|d| d.name == input.as_str()) {
+                errors.push(PipelineError::UnknownInput {
+                    step: s.name.clone(),
+                    source_path: s.step.info().source.to_owned(),
+                    input: input.clone(),
+                    declared: declared.iter().map(|d| d.name.to_string()).collect(),
+                });
+            }
+        }
+        let mut ins = Vec::with_capacity(declared.len());
+        for d in declared {
+            let Some(target) = wired.get(d.name.as_ref()) else {
+                errors.push(PipelineError::MissingInput {
+                    step: s.name.clone(),
+                    input: d.name.to_string(),
+                    ty: d.kind.type_name().into_owned(),
+                });
+                continue;
+            };
+            let Some(r) = OutputRef::parse(target) else {
+                errors.push(PipelineError::BadReference {
+                    step: s.name.clone(),
+                    input: d.name.to_string(),
+                    target: (*target).to_owned(),
+                });
+                continue;
+            };
+            let Some(&producer) = index.get(r.step.as_str()) else {
+                errors.push(PipelineError::UnknownStep {
+                    step: s.name.clone(),
+                    input: d.name.to_string(),
+                    target: (*target).to_owned(),
+                    missing: r.step.clone(),
+                    available: p.steps.iter().map(|s| s.name.clone()).collect(),
+                });
+                continue;
+            };
+            let Some(out) = outputs[producer]
+                .iter()
+                .find(|o| o.name == r.output.as_str())
+            else {
+                errors.push(PipelineError::UnknownOutput {
+                    step: s.name.clone(),
+                    input: d.name.to_string(),
+                    target: (*target).to_owned(),
+                    producer: r.step.clone(),
+                    output: r.output.clone(),
+                    available: outputs[producer]
+                        .iter()
+                        .map(|o| o.name.to_string())
+                        .collect(),
+                });
+                continue;
+            };
+            if !out.kind.same_type(&d.kind) {
+                errors.push(PipelineError::TypeMismatch {
+                    step: s.name.clone(),
+                    input: d.name.to_string(),
+                    target: (*target).to_owned(),
+                    expected: d.kind.type_name().into_owned(),
+                    found: out.kind.type_name().into_owned(),
+                });
+                continue;
+            }
+            ins.push((d, r, producer));
+        }
+        ins.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        resolved.push(ins);
+    }
+    if !errors.is_empty() {
+        return Err(collapse(errors));
+    }
+
+    // Kahn's algorithm, taking ready steps in the order they were added.
+    let n = p.steps.len();
+    let mut indegree = vec![0usize; n];
+    let mut downstream: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ins) in resolved.iter().enumerate() {
+        let mut ups: Vec<usize> = ins.iter().map(|(_, _, u)| *u).collect();
+        ups.sort_unstable();
+        ups.dedup();
+        indegree[i] = ups.len();
+        for u in ups {
+            downstream[u].push(i);
+        }
+    }
+    let mut order = Vec::with_capacity(n);
+    let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    while let Some(&i) = ready.iter().min() {
+        ready.retain(|&r| r != i);
+        order.push(i);
+        for &d in &downstream[i] {
+            indegree[d] -= 1;
+            if indegree[d] == 0 {
+                ready.push(d);
+            }
+        }
+    }
+    if order.len() < n {
+        return Err(PipelineError::Cycle {
+            pipeline: p.name.clone(),
+            cycle: find_cycle(p, &resolved, &indegree),
+        });
+    }
+
+    let position: Vec<usize> = {
+        let mut pos = vec![0; n];
+        for (k, &i) in order.iter().enumerate() {
+            pos[i] = k;
+        }
+        pos
+    };
+    let mut resolved: Vec<Option<Vec<(IoSpec, OutputRef, usize)>>> =
+        resolved.into_iter().map(Some).collect();
+    let mut outputs: Vec<Option<Vec<IoSpec>>> = outputs.into_iter().map(Some).collect();
+    let steps = order
+        .iter()
+        .map(|&i| {
+            let ins = resolved[i].take().unwrap_or_default();
+            let mut upstream: Vec<usize> = ins.iter().map(|(_, _, u)| position[*u]).collect();
+            upstream.sort_unstable();
+            upstream.dedup();
+            PlannedStep {
+                index: i,
+                name: p.steps[i].name.clone(),
+                inputs: ins.into_iter().map(|(d, r, _)| (d, r)).collect(),
+                outputs: outputs[i].take().unwrap_or_default(),
+                upstream,
+            }
+        })
+        .collect();
+    Ok(Plan { steps })
+}
+
+/// One cycle among the steps Kahn's algorithm could not order.
+fn find_cycle(
+    p: &Pipeline,
+    resolved: &[Vec<(IoSpec, OutputRef, usize)>],
+    indegree: &[usize],
+) -> Vec<String> {
+    // Walk upstream from a blocked step; every blocked step has a blocked producer, so the walk
+    // must revisit a step, and the path from its first visit is a cycle.
+    let Some(start) = (0..indegree.len()).find(|&i| indegree[i] > 0) else {
+        return Vec::new();
+    };
+    let mut path = vec![start];
+    let mut cur = start;
+    loop {
+        let Some(next) = resolved[cur]
+            .iter()
+            .map(|(_, _, u)| *u)
+            .find(|&u| indegree[u] > 0)
+        else {
+            return path.iter().map(|&i| p.steps[i].name.clone()).collect();
+        };
+        if let Some(k) = path.iter().position(|&i| i == next) {
+            let mut cycle: Vec<String> = path[k..]
+                .iter()
+                .rev()
+                .map(|&i| p.steps[i].name.clone())
+                .collect();
+            // Reversed, the walk upstream reads in data-flow order; close the circle.
+            if let Some(first) = cycle.first().cloned() {
+                cycle.push(first);
+            }
+            return cycle;
+        }
+        path.push(next);
+        cur = next;
+    }
+}
+
+fn collapse(mut errors: Vec<PipelineError>) -> PipelineError {
+    if errors.len() == 1 {
+        errors.remove(0)
+    } else {
+        PipelineError::Many(errors)
+    }
+}

@@ -1,0 +1,179 @@
+//! Progress reports while a pipeline runs.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::step::StepLog;
+
+/// Something that happened during a run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProgressEvent<'a> {
+    /// The run started.
+    RunStarted {
+        /// The pipeline.
+        pipeline: &'a str,
+        /// The run's name.
+        run: &'a str,
+        /// How many steps it has.
+        steps: usize,
+    },
+    /// A step started to execute (it was not cached).
+    StepStarted {
+        /// The step.
+        step: &'a str,
+    },
+    /// A step reused the outputs of an earlier execution.
+    StepCached {
+        /// The step.
+        step: &'a str,
+        /// The execution whose outputs were reused.
+        from_execution: i64,
+        /// How long the cache check took.
+        elapsed: Duration,
+    },
+    /// A step executed and published its outputs.
+    StepDone {
+        /// The step.
+        step: &'a str,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// A step failed.
+    StepFailed {
+        /// The step.
+        step: &'a str,
+        /// The error.
+        error: &'a str,
+        /// How long it ran.
+        elapsed: Duration,
+    },
+    /// A step did not run because a step it depends on (or another branch) failed.
+    StepSkipped {
+        /// The step.
+        step: &'a str,
+    },
+    /// A step logged a line through its context.
+    StepLog {
+        /// The step.
+        step: &'a str,
+        /// The line.
+        message: &'a str,
+    },
+    /// The run ended.
+    RunFinished {
+        /// The run's name.
+        run: &'a str,
+        /// Did every step complete or come from the cache?
+        success: bool,
+        /// Steps that executed.
+        executed: usize,
+        /// Steps that were cached.
+        cached: usize,
+        /// The whole run's time.
+        elapsed: Duration,
+    },
+}
+
+/// Receives [`ProgressEvent`]s; must be callable from several threads at once.
+pub trait Progress: Send + Sync {
+    /// One event.
+    fn event(&self, event: &ProgressEvent<'_>);
+}
+
+/// Prints progress to standard error, a line per event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ConsoleProgress;
+
+/// Prints nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct QuietProgress;
+
+impl Progress for QuietProgress {
+    fn event(&self, _: &ProgressEvent<'_>) {}
+}
+
+/// A duration as a person reads it: `0.4 ms`, `12 ms`, `1.23 s`, `2m 05s`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        let s = d.as_secs();
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+impl Progress for ConsoleProgress {
+    fn event(&self, event: &ProgressEvent<'_>) {
+        let line = match event {
+            ProgressEvent::RunStarted {
+                pipeline,
+                run,
+                steps,
+            } => format!("Running pipeline `{pipeline}` as run `{run}` ({steps} steps)"),
+            ProgressEvent::StepStarted { step } => format!("  {step:<14} started"),
+            ProgressEvent::StepCached {
+                step,
+                from_execution,
+                elapsed,
+            } => format!(
+                "  {step:<14} cached    {:>9}  (outputs of execution {from_execution})",
+                human_duration(*elapsed)
+            ),
+            ProgressEvent::StepDone { step, elapsed } => {
+                format!("  {step:<14} done      {:>9}", human_duration(*elapsed))
+            }
+            ProgressEvent::StepFailed {
+                step,
+                error,
+                elapsed,
+            } => format!(
+                "  {step:<14} FAILED    {:>9}  {error}",
+                human_duration(*elapsed)
+            ),
+            ProgressEvent::StepSkipped { step } => format!("  {step:<14} skipped"),
+            ProgressEvent::StepLog { step, message } => format!("  [{step}] {message}"),
+            ProgressEvent::RunFinished {
+                run,
+                success,
+                executed,
+                cached,
+                elapsed,
+            } => format!(
+                "Run `{run}` {} in {}: {executed} ran, {cached} cached",
+                if *success { "completed" } else { "failed" },
+                human_duration(*elapsed)
+            ),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// Routes a step's log lines to a [`Progress`].
+pub(crate) struct ProgressLog(pub(crate) std::sync::Arc<dyn Progress>);
+
+impl StepLog for ProgressLog {
+    fn log(&self, step: &str, message: &str) {
+        self.0.event(&ProgressEvent::StepLog { step, message });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(Duration::from_micros(400)), "0.4 ms");
+        assert_eq!(human_duration(Duration::from_millis(12)), "12 ms");
+        assert_eq!(human_duration(Duration::from_millis(1234)), "1.23 s");
+        assert_eq!(human_duration(Duration::from_secs(125)), "2m 05s");
+    }
+}

@@ -1,0 +1,355 @@
+//! The database layout: ML Metadata's schema version 10, plus zenml's own tables, and the check
+//! made when a store is opened.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use zenml_core::store::{Id, MetadataError};
+
+use super::error::{Error, Result};
+
+/// The ML Metadata schema version this layout follows.
+pub(crate) const MLMD_SCHEMA_VERSION: i64 = 10;
+
+/// The version of zenml's use of the database (its own tables, property names, indexes),
+/// recorded in `zenml_schema`. Raise it with every change, and migrate older stores on open.
+pub(crate) const ZENML_SCHEMA_VERSION: i64 = 1;
+
+/// `Type.type_kind`.
+pub(crate) const EXECUTION_TYPE: i64 = 0;
+pub(crate) const ARTIFACT_TYPE: i64 = 1;
+pub(crate) const CONTEXT_TYPE: i64 = 2;
+
+/// `Event.type`.
+pub(crate) const EVENT_INPUT: i64 = 3;
+pub(crate) const EVENT_OUTPUT: i64 = 4;
+
+/// `Artifact.state`: LIVE.
+pub(crate) const ARTIFACT_LIVE: i64 = 2;
+
+/// The context type of pipelines.
+pub(crate) const PIPELINE_TYPE: &str = "zenml.pipeline";
+/// The context type of runs.
+pub(crate) const RUN_TYPE: &str = "zenml.pipeline_run";
+
+/// The ids of the two context types, read when the store is opened.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ContextTypes {
+    pub(crate) pipeline: Id,
+    pub(crate) run: Id,
+}
+
+/// The 15 ML Metadata tables with every column ML Metadata reads, its unique constraints, the
+/// secondary indexes zenml's queries use, and zenml's own tables.
+///
+/// Besides ML Metadata's tables:
+/// - `zenml_schema(version)`: one row, [`ZENML_SCHEMA_VERSION`].
+/// - `zenml_step_type(type_id, kind)`: the step kind of each step type (ML Metadata's base type
+///   cannot tell a split from a preprocesser).
+/// - `zenml_cache(cache_key, execution_id)`: the reusable execution of each cache key (the
+///   newest COMPLETE one that was not invalidated), so that a lookup is one primary-key read no
+///   matter how many cached re-runs share the key.
+const DDL: &str = "
+CREATE TABLE Type (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name VARCHAR(255) NOT NULL,
+    version VARCHAR(255),
+    type_kind TINYINT(1) NOT NULL,
+    description TEXT,
+    input_type TEXT,
+    output_type TEXT,
+    external_id VARCHAR(255) UNIQUE
+);
+CREATE TABLE TypeProperty (
+    type_id INT NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    data_type INT,
+    PRIMARY KEY (type_id, name)
+);
+CREATE TABLE ParentType (
+    type_id INT NOT NULL,
+    parent_type_id INT NOT NULL,
+    PRIMARY KEY (type_id, parent_type_id)
+);
+CREATE TABLE Artifact (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type_id INT NOT NULL,
+    uri TEXT,
+    state INT,
+    name VARCHAR(255),
+    external_id VARCHAR(255) UNIQUE,
+    create_time_since_epoch INT NOT NULL DEFAULT 0,
+    last_update_time_since_epoch INT NOT NULL DEFAULT 0,
+    UNIQUE (type_id, name)
+);
+CREATE TABLE ArtifactProperty (
+    artifact_id INT NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    is_custom_property TINYINT(1) NOT NULL,
+    int_value INT,
+    double_value DOUBLE,
+    string_value TEXT,
+    byte_value BLOB,
+    proto_value BLOB,
+    bool_value BOOLEAN,
+    PRIMARY KEY (artifact_id, name, is_custom_property)
+);
+CREATE TABLE Execution (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type_id INT NOT NULL,
+    last_known_state INT,
+    name VARCHAR(255),
+    external_id VARCHAR(255) UNIQUE,
+    create_time_since_epoch INT NOT NULL DEFAULT 0,
+    last_update_time_since_epoch INT NOT NULL DEFAULT 0,
+    UNIQUE (type_id, name)
+);
+CREATE TABLE ExecutionProperty (
+    execution_id INT NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    is_custom_property TINYINT(1) NOT NULL,
+    int_value INT,
+    double_value DOUBLE,
+    string_value TEXT,
+    byte_value BLOB,
+    proto_value BLOB,
+    bool_value BOOLEAN,
+    PRIMARY KEY (execution_id, name, is_custom_property)
+);
+CREATE TABLE Context (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type_id INT NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    external_id VARCHAR(255) UNIQUE,
+    create_time_since_epoch INT NOT NULL DEFAULT 0,
+    last_update_time_since_epoch INT NOT NULL DEFAULT 0,
+    UNIQUE (type_id, name)
+);
+CREATE TABLE ContextProperty (
+    context_id INT NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    is_custom_property TINYINT(1) NOT NULL,
+    int_value INT,
+    double_value DOUBLE,
+    string_value TEXT,
+    byte_value BLOB,
+    proto_value BLOB,
+    bool_value BOOLEAN,
+    PRIMARY KEY (context_id, name, is_custom_property)
+);
+CREATE TABLE ParentContext (
+    context_id INT NOT NULL,
+    parent_context_id INT NOT NULL,
+    PRIMARY KEY (context_id, parent_context_id)
+);
+CREATE TABLE Event (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    artifact_id INT NOT NULL,
+    execution_id INT NOT NULL,
+    type INT NOT NULL,
+    milliseconds_since_epoch INT,
+    UNIQUE (artifact_id, execution_id, type)
+);
+CREATE TABLE EventPath (
+    event_id INT NOT NULL,
+    is_index_step TINYINT(1) NOT NULL,
+    step_index INT,
+    step_key TEXT
+);
+CREATE TABLE Association (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    context_id INT NOT NULL,
+    execution_id INT NOT NULL,
+    UNIQUE (context_id, execution_id)
+);
+CREATE TABLE Attribution (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    context_id INT NOT NULL,
+    artifact_id INT NOT NULL,
+    UNIQUE (context_id, artifact_id)
+);
+CREATE TABLE MLMDEnv (
+    schema_version INTEGER PRIMARY KEY
+);
+
+CREATE UNIQUE INDEX idx_type_identity ON Type (name, version, type_kind);
+CREATE INDEX idx_execution_type ON Execution (type_id);
+CREATE INDEX idx_artifact_uri ON Artifact (uri);
+CREATE INDEX idx_event_execution ON Event (execution_id);
+CREATE INDEX idx_eventpath_event ON EventPath (event_id);
+CREATE INDEX idx_association_execution ON Association (execution_id);
+CREATE INDEX idx_attribution_artifact ON Attribution (artifact_id);
+CREATE INDEX idx_parentcontext_parent ON ParentContext (parent_context_id);
+CREATE INDEX idx_execution_property_string
+    ON ExecutionProperty (name, is_custom_property, string_value) WHERE string_value IS NOT NULL;
+CREATE INDEX idx_artifact_property_string
+    ON ArtifactProperty (name, is_custom_property, string_value) WHERE string_value IS NOT NULL;
+CREATE INDEX idx_context_property_string
+    ON ContextProperty (name, is_custom_property, string_value) WHERE string_value IS NOT NULL;
+
+CREATE TABLE zenml_schema (version INTEGER NOT NULL);
+CREATE TABLE zenml_step_type (type_id INTEGER PRIMARY KEY, kind TEXT NOT NULL);
+CREATE TABLE zenml_cache (
+    cache_key TEXT PRIMARY KEY,
+    execution_id INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The rows of a new store (besides the two schema versions): ML Metadata's nine built-in simple types (which
+/// read-only ML Metadata clients require), and zenml's two context types with their declared
+/// properties (`PropertyType`: 1 INT, 3 STRING).
+const SEED: &str = "
+INSERT INTO Type (id, name, type_kind) VALUES
+    (1, 'mlmd.Dataset', 1), (2, 'mlmd.Model', 1), (3, 'mlmd.Metrics', 1), (4, 'mlmd.Statistics', 1),
+    (5, 'mlmd.Train', 0), (6, 'mlmd.Transform', 0), (7, 'mlmd.Process', 0), (8, 'mlmd.Evaluate', 0),
+    (9, 'mlmd.Deploy', 0);
+INSERT INTO Type (name, type_kind, description) VALUES
+    ('zenml.pipeline', 2, 'A zenml pipeline: its declarative config and its run count.'),
+    ('zenml.pipeline_run', 2, 'A run of a zenml pipeline: the config it ran with, and its status.');
+INSERT INTO TypeProperty (type_id, name, data_type)
+    SELECT id, 'config', 3 FROM Type WHERE name = 'zenml.pipeline' AND type_kind = 2;
+INSERT INTO TypeProperty (type_id, name, data_type)
+    SELECT id, 'run_count', 1 FROM Type WHERE name = 'zenml.pipeline' AND type_kind = 2;
+INSERT INTO TypeProperty (type_id, name, data_type)
+    SELECT id, p.name, p.data_type FROM Type,
+        (SELECT 'config' AS name, 3 AS data_type UNION ALL SELECT 'status', 3
+         UNION ALL SELECT 'run_number', 1 UNION ALL SELECT 'started_ms', 1
+         UNION ALL SELECT 'finished_ms', 1) AS p
+    WHERE Type.name = 'zenml.pipeline_run' AND Type.type_kind = 2;
+";
+
+/// The id of ML Metadata's built-in simple type of that name.
+pub(crate) fn simple_type_id(name: &str) -> Option<Id> {
+    Some(match name {
+        "mlmd.Dataset" => 1,
+        "mlmd.Model" => 2,
+        "mlmd.Metrics" => 3,
+        "mlmd.Statistics" => 4,
+        "mlmd.Train" => 5,
+        "mlmd.Transform" => 6,
+        "mlmd.Process" => 7,
+        "mlmd.Evaluate" => 8,
+        "mlmd.Deploy" => 9,
+        _ => return None,
+    })
+}
+
+/// What one query tells about a database: zenml's schema version, ML Metadata's, and the ids
+/// of zenml's context types.
+type Probe = (Option<i64>, Option<i64>, Option<Id>, Option<Id>);
+
+fn probe(conn: &Connection) -> rusqlite::Result<Probe> {
+    let sql = format!(
+        "SELECT (SELECT max(version) FROM zenml_schema), \
+         (SELECT max(schema_version) FROM MLMDEnv), \
+         (SELECT id FROM Type WHERE name = '{PIPELINE_TYPE}' AND type_kind = {CONTEXT_TYPE}), \
+         (SELECT id FROM Type WHERE name = '{RUN_TYPE}' AND type_kind = {CONTEXT_TYPE})"
+    );
+    conn.query_row(&sql, [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+}
+
+fn incompatible(location: &str, why: impl std::fmt::Display) -> Error {
+    Error::Store(MetadataError::Incompatible(format!("{location}: {why}")))
+}
+
+/// Checks that `conn` holds a zenml store of this version, creating one in an empty database.
+/// An existing store costs one query; anything else is refused without writing to it.
+pub(crate) fn open(conn: &mut Connection, location: &str) -> Result<ContextTypes> {
+    match probe(conn) {
+        Ok(p) => check(p, location),
+        Err(e) if is_not_a_database(&e) => Err(incompatible(location, "not a SQLite database")),
+        // A missing table: an empty database, or one that is not a zenml store.
+        Err(rusqlite::Error::SqliteFailure(_, _)) => create_or_refuse(conn, location),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn is_not_a_database(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase)
+}
+
+fn check(p: Probe, location: &str) -> Result<ContextTypes> {
+    match p {
+        (Some(ZENML_SCHEMA_VERSION), Some(MLMD_SCHEMA_VERSION), Some(pipeline), Some(run)) => {
+            Ok(ContextTypes { pipeline, run })
+        }
+        (Some(v), _, _, _) if v > ZENML_SCHEMA_VERSION => Err(incompatible(
+            location,
+            format_args!(
+                "the store was written by a newer zenml (store schema {v}; this build knows up \
+                 to {ZENML_SCHEMA_VERSION}); upgrade zenml to open it"
+            ),
+        )),
+        (Some(v), _, _, _) if v < ZENML_SCHEMA_VERSION => Err(incompatible(
+            location,
+            format_args!("unknown store schema version {v}"),
+        )),
+        (None, _, _, _) => Err(incompatible(location, "the zenml_schema table is empty")),
+        (_, Some(m), _, _) if m != MLMD_SCHEMA_VERSION => Err(incompatible(
+            location,
+            format_args!("ML Metadata schema version {m}, expected {MLMD_SCHEMA_VERSION}"),
+        )),
+        _ => Err(incompatible(
+            location,
+            "the store is damaged: ML Metadata's version or zenml's context types are missing",
+        )),
+    }
+}
+
+fn create_or_refuse(conn: &mut Connection, location: &str) -> Result<ContextTypes> {
+    // WAL is a property of the file: set it before the first table exists, outside any
+    // transaction. On a database that turns out to be foreign, nothing else is written.
+    if user_tables(conn)?.is_empty() {
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have created the store while this one waited for the lock.
+    let tables = user_tables(&tx)?;
+    if tables.is_empty() {
+        tx.execute_batch(DDL)?;
+        tx.execute_batch(SEED)?;
+        tx.execute(
+            "INSERT INTO MLMDEnv (schema_version) VALUES (?1)",
+            [MLMD_SCHEMA_VERSION],
+        )?;
+        tx.execute(
+            "INSERT INTO zenml_schema (version) VALUES (?1)",
+            [ZENML_SCHEMA_VERSION],
+        )?;
+        let p = probe(&tx)?;
+        tx.commit()?;
+        return check(p, location);
+    }
+    if tables.iter().any(|t| t == "zenml_schema") {
+        let p = probe(&tx).optional()?;
+        return match p {
+            Some(p) => check(p, location),
+            None => Err(incompatible(location, "the store is damaged")),
+        };
+    }
+    if tables.iter().any(|t| t == "MLMDEnv") {
+        return Err(incompatible(
+            location,
+            "an ML Metadata store that zenml did not create; zenml only opens stores it created \
+             (point the repository at a new file)",
+        ));
+    }
+    Err(incompatible(
+        location,
+        format_args!(
+            "a SQLite database of another application (tables: {}); zenml will not write to it",
+            tables.join(", ")
+        ),
+    ))
+}
+
+fn user_tables(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(names)
+}

@@ -1,0 +1,698 @@
+//! The writes: each runs inside one `BEGIN IMMEDIATE` transaction (see [`super::Tx`]).
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, params};
+use zenml_core::artifact::BaseType;
+use zenml_core::hash::Hash128;
+use zenml_core::param::Value;
+use zenml_core::step::StepKind;
+use zenml_core::store::{
+    ArtifactRecord, CacheHit, ExecutionState, Id, MetadataError, NewArtifact, NewExecution,
+    PropertyType, RunStatus, StepTypeSpec, sorted_by_name, stored_params,
+};
+
+use super::Tx;
+use super::error::{Result, conflict, not_found};
+use super::schema::{
+    ARTIFACT_LIVE, ARTIFACT_TYPE, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, simple_type_id,
+};
+use super::value::{Declared, Node, double_cell, put};
+
+/// Names of the custom properties of executions (documented in the module docs).
+pub(crate) mod prop {
+    pub(crate) const STEP_NAME: &str = "step_name";
+    pub(crate) const KIND: &str = "kind";
+    pub(crate) const CODE_FINGERPRINT: &str = "code_fingerprint";
+    pub(crate) const CACHE_KEY: &str = "cache_key";
+    pub(crate) const DURATION_MS: &str = "duration_ms";
+    pub(crate) const ERROR: &str = "error";
+    pub(crate) const CACHED_FROM: &str = "cached_from";
+    pub(crate) const CACHE_INVALIDATED: &str = "cache_invalidated";
+    pub(crate) const METRIC_PREFIX: &str = "metric.";
+}
+
+/// The ML Metadata base type of a step kind's execution type.
+fn base_execution_type(kind: StepKind) -> Option<&'static str> {
+    match kind {
+        StepKind::Trainer => Some("mlmd.Train"),
+        StepKind::Evaluator => Some("mlmd.Evaluate"),
+        StepKind::Split | StepKind::Preprocesser => Some("mlmd.Transform"),
+        StepKind::Datasource => Some("mlmd.Process"),
+        _ => None,
+    }
+}
+
+/// The ML Metadata base type of an artifact type.
+fn base_artifact_type(base: BaseType) -> Option<&'static str> {
+    match base {
+        BaseType::Dataset => Some("mlmd.Dataset"),
+        BaseType::Model => Some("mlmd.Model"),
+        BaseType::Metrics => Some("mlmd.Metrics"),
+        BaseType::Statistics => Some("mlmd.Statistics"),
+        _ => None,
+    }
+}
+
+fn declared_params(spec: &StepTypeSpec) -> Result<BTreeMap<String, PropertyType>> {
+    let mut declared = BTreeMap::new();
+    for (name, ty) in &spec.params {
+        let ty = PropertyType::of(*ty);
+        if declared
+            .insert(name.clone(), ty)
+            .is_some_and(|old| old != ty)
+        {
+            return Err(conflict(format!(
+                "step type `{}` declares parameter `{name}` twice",
+                spec.source
+            )));
+        }
+    }
+    Ok(declared)
+}
+
+impl Tx<'_> {
+    fn last_id(&self) -> Id {
+        self.conn.last_insert_rowid()
+    }
+
+    fn declare_property(&self, type_id: Id, name: &str, ty: PropertyType) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO TypeProperty (type_id, name, data_type) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![type_id, name, ty.mlmd_value()])?;
+        Ok(())
+    }
+
+    fn set_parent_type(&self, type_id: Id, parent: Option<&str>) -> Result<()> {
+        if let Some(parent) = parent.and_then(simple_type_id) {
+            self.conn
+                .prepare_cached("INSERT INTO ParentType (type_id, parent_type_id) VALUES (?1, ?2)")?
+                .execute(params![type_id, parent])?;
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Step types
+
+    pub(crate) fn register_step_type(&mut self, spec: &StepTypeSpec) -> Result<Id> {
+        let declared = declared_params(spec)?;
+        let doc = (!spec.doc.is_empty()).then_some(spec.doc.as_str());
+        let version = spec.version.to_string();
+        let existing: Option<Id> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM Type WHERE name = ?1 AND version = ?2 AND type_kind = ?3",
+            )?
+            .query_row(params![spec.source, version, EXECUTION_TYPE], |r| r.get(0))
+            .optional()?;
+        let id = match existing {
+            Some(id) => {
+                self.cache.step_types.remove(&id);
+                let decl = self.step_type(id)?;
+                if decl.kind != Some(spec.kind) {
+                    return Err(conflict(format!(
+                        "step type `{}` version {} is recorded as a {} step, not a {}: give the \
+                         step a new version",
+                        spec.source,
+                        spec.version,
+                        decl.kind.map_or("foreign", StepKind::as_str),
+                        spec.kind
+                    )));
+                }
+                for (name, new) in &declared {
+                    if let Some(old) = decl.params.get(name).filter(|old| *old != new) {
+                        return Err(conflict(format!(
+                            "parameter `{name}` of step type `{}` version {} is recorded as \
+                             {old}, not {new}: give the step a new version",
+                            spec.source, spec.version
+                        )));
+                    }
+                }
+                for (name, ty) in &declared {
+                    if !decl.params.contains_key(name) {
+                        self.declare_property(id, name, *ty)?;
+                    }
+                }
+                if decl.doc.as_deref() != doc {
+                    self.conn
+                        .prepare_cached("UPDATE Type SET description = ?2 WHERE id = ?1")?
+                        .execute(params![id, doc])?;
+                }
+                id
+            }
+            None => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO Type (name, version, type_kind, description) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![spec.source, version, EXECUTION_TYPE, doc])?;
+                let id = self.last_id();
+                for (name, ty) in &declared {
+                    self.declare_property(id, name, *ty)?;
+                }
+                self.set_parent_type(id, base_execution_type(spec.kind))?;
+                self.conn
+                    .prepare_cached("INSERT INTO zenml_step_type (type_id, kind) VALUES (?1, ?2)")?
+                    .execute(params![id, spec.kind.as_str()])?;
+                id
+            }
+        };
+        self.cache.step_types.remove(&id);
+        self.step_type(id)?;
+        self.cache
+            .step_type_ids
+            .insert((spec.source.clone(), spec.version), id);
+        Ok(id)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Pipelines and runs
+
+    pub(crate) fn register_pipeline(&mut self, name: &str, config: &str) -> Result<Id> {
+        let existing = self.pipeline_id_by_name(name)?;
+        let id = match existing {
+            Some(id) => {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE Context SET last_update_time_since_epoch = \
+                         max(?2, last_update_time_since_epoch) WHERE id = ?1",
+                    )?
+                    .execute(params![id, self.now])?;
+                id
+            }
+            None => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO Context (type_id, name, create_time_since_epoch, \
+                         last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
+                    )?
+                    .execute(params![self.types.pipeline, name, self.now])?;
+                let id = self.last_id();
+                put(
+                    self.conn,
+                    Node::Context,
+                    id,
+                    "run_count",
+                    Declared::Yes,
+                    &Value::Int(0),
+                )?;
+                id
+            }
+        };
+        put(
+            self.conn,
+            Node::Context,
+            id,
+            "config",
+            Declared::Yes,
+            &Value::Str(config.to_owned()),
+        )?;
+        Ok(id)
+    }
+
+    pub(crate) fn begin_run(&mut self, pipeline_id: Id, config: &str) -> Result<Id> {
+        let pipeline_name = self.pipeline_name(pipeline_id)?;
+        let count: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT int_value FROM ContextProperty \
+                 WHERE context_id = ?1 AND name = 'run_count' AND is_custom_property = 0",
+            )?
+            .query_row([pipeline_id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let n = count.unwrap_or(0) + 1;
+        put(
+            self.conn,
+            Node::Context,
+            pipeline_id,
+            "run_count",
+            Declared::Yes,
+            &Value::Int(n),
+        )?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO Context (type_id, name, create_time_since_epoch, \
+                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![
+                self.types.run,
+                format!("{pipeline_name}#{n}"),
+                self.now
+            ])?;
+        let run = self.last_id();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO ParentContext (context_id, parent_context_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![run, pipeline_id])?;
+        let properties = [
+            ("config", Value::Str(config.to_owned())),
+            ("status", Value::Str(RunStatus::Running.as_str().to_owned())),
+            ("run_number", Value::Int(n)),
+            ("started_ms", Value::Int(self.now)),
+        ];
+        for (name, value) in &properties {
+            put(self.conn, Node::Context, run, name, Declared::Yes, value)?;
+        }
+        self.cache.run_pipelines.insert(run, pipeline_id);
+        Ok(run)
+    }
+
+    pub(crate) fn finish_run(&mut self, run_id: Id, status: RunStatus) -> Result<()> {
+        let started: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT create_time_since_epoch FROM Context WHERE id = ?1 AND type_id = ?2",
+            )?
+            .query_row(params![run_id, self.types.run], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| not_found("run", run_id))?;
+        let finished = match status {
+            RunStatus::Running => Value::Null,
+            _ => Value::Int(self.now.max(started)),
+        };
+        let status = Value::Str(status.as_str().to_owned());
+        put(
+            self.conn,
+            Node::Context,
+            run_id,
+            "status",
+            Declared::Yes,
+            &status,
+        )?;
+        put(
+            self.conn,
+            Node::Context,
+            run_id,
+            "finished_ms",
+            Declared::Yes,
+            &finished,
+        )?;
+        self.conn
+            .prepare_cached(
+                "UPDATE Context SET last_update_time_since_epoch = \
+                 max(?2, last_update_time_since_epoch) WHERE id = ?1",
+            )?
+            .execute(params![run_id, self.now])?;
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Executions
+
+    fn execution_state(&self, id: Id) -> Result<ExecutionState> {
+        let state: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT last_known_state FROM Execution WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| not_found("execution", id))?;
+        Ok(ExecutionState::from_mlmd(state.unwrap_or(0)))
+    }
+
+    fn require_running(&self, id: Id) -> Result<()> {
+        match self.execution_state(id)? {
+            ExecutionState::Running => Ok(()),
+            state => Err(conflict(format!(
+                "execution {id} is {state}, not running: it cannot finish again"
+            ))),
+        }
+    }
+
+    fn put_execution(&self, id: Id, name: &str, declared: Declared, value: &Value) -> Result<()> {
+        put(self.conn, Node::Execution, id, name, declared, value)
+    }
+
+    /// The parameter values to store, checked against the step type's declaration (read again from the database when the remembered one refuses them: another
+    /// process may have added parameters).
+    fn checked_params(
+        &mut self,
+        step_type_id: Id,
+        params: &zenml_core::param::Params,
+    ) -> Result<Vec<(String, Value)>> {
+        let decl = self.step_type(step_type_id)?;
+        match stored_params(&decl.source, params, |n| decl.params.get(n).copied()) {
+            Ok(values) => return Ok(values),
+            Err(MetadataError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.cache.step_types.remove(&step_type_id);
+        let decl = self.step_type(step_type_id)?;
+        Ok(stored_params(&decl.source, params, |n| {
+            decl.params.get(n).copied()
+        })?)
+    }
+
+    /// Records a new execution in `state`: its properties, its memberships and its INPUT events.
+    pub(crate) fn new_execution(
+        &mut self,
+        new: &NewExecution,
+        state: ExecutionState,
+    ) -> Result<Id> {
+        let pipeline_id = self.run_pipeline(new.run_id)?;
+        let values = self.checked_params(new.step_type_id, &new.params)?;
+        let Some(kind) = self.step_type(new.step_type_id)?.kind else {
+            return Err(not_found("step type", new.step_type_id));
+        };
+        for (_, artifact) in &new.inputs {
+            self.require_artifact(*artifact)?;
+        }
+        let inputs = sorted_by_name(&new.inputs, "input")?;
+
+        self.conn
+            .prepare_cached(
+                "INSERT INTO Execution (type_id, last_known_state, create_time_since_epoch, \
+                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![new.step_type_id, state.mlmd_value(), self.now])?;
+        let id = self.last_id();
+        for (name, value) in &values {
+            self.put_execution(id, name, Declared::Yes, value)?;
+        }
+        let mut custom = vec![
+            (prop::STEP_NAME, Value::Str(new.step_name.clone())),
+            (prop::KIND, Value::Str(kind.as_str().to_owned())),
+            (
+                prop::CODE_FINGERPRINT,
+                Value::Str(new.code_fingerprint.to_hex()),
+            ),
+        ];
+        if let Some(key) = new.cache_key {
+            custom.push((prop::CACHE_KEY, Value::Str(key.to_hex())));
+        }
+        for (name, value) in &custom {
+            self.put_execution(id, name, Declared::Custom, value)?;
+        }
+        let mut associate = self
+            .conn
+            .prepare_cached("INSERT INTO Association (context_id, execution_id) VALUES (?1, ?2)")?;
+        associate.execute(params![new.run_id, id])?;
+        associate.execute(params![pipeline_id, id])?;
+        self.insert_events(id, EVENT_INPUT, &inputs)?;
+        Ok(id)
+    }
+
+    /// One event per artifact, its path holding the names it has (sorted), in name order.
+    fn insert_events(&self, execution: Id, event_type: i64, named: &[(String, Id)]) -> Result<()> {
+        let mut groups: Vec<(Id, Vec<&str>)> = Vec::with_capacity(named.len());
+        for (name, artifact) in named {
+            match groups.iter_mut().find(|(a, _)| a == artifact) {
+                Some((_, names)) => names.push(name),
+                None => groups.push((*artifact, vec![name])),
+            }
+        }
+        let mut event = self.conn.prepare_cached(
+            "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut path = self.conn.prepare_cached(
+            "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) \
+             VALUES (?1, 0, NULL, ?2)",
+        )?;
+        for (artifact, names) in groups {
+            event.execute(params![artifact, execution, event_type, self.now])?;
+            let event_id = self.last_id();
+            for name in names {
+                path.execute(params![event_id, name])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Attributes an artifact to every context of an execution (its run and its pipeline).
+    fn attribute(&self, execution: Id, artifact: Id) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO Attribution (context_id, artifact_id) \
+                 SELECT context_id, ?2 FROM Association WHERE execution_id = ?1",
+            )?
+            .execute(params![execution, artifact])?;
+        Ok(())
+    }
+
+    fn artifact_type(&mut self, name: &str, base: Option<BaseType>) -> Result<Id> {
+        if let Some(id) = self.cache.artifact_types.get(name) {
+            return Ok(*id);
+        }
+        let existing: Option<Id> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM Type WHERE name = ?1 AND type_kind = ?2 AND version IS NULL",
+            )?
+            .query_row(params![name, ARTIFACT_TYPE], |r| r.get(0))
+            .optional()?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                self.conn
+                    .prepare_cached("INSERT INTO Type (name, type_kind) VALUES (?1, ?2)")?
+                    .execute(params![name, ARTIFACT_TYPE])?;
+                let id = self.last_id();
+                self.declare_property(id, "hash", PropertyType::String)?;
+                self.declare_property(id, "size", PropertyType::Int)?;
+                self.declare_property(id, "materializer", PropertyType::String)?;
+                self.set_parent_type(id, base.and_then(base_artifact_type))?;
+                id
+            }
+        };
+        self.cache.artifact_types.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn insert_artifact(&mut self, a: &NewArtifact) -> Result<ArtifactRecord> {
+        let size = i64::try_from(a.size).map_err(|_| {
+            conflict(format!(
+                "artifact {} is too large to record ({} bytes)",
+                a.uri, a.size
+            ))
+        })?;
+        let type_id = self.artifact_type(&a.type_name, a.base_type)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO Artifact (type_id, uri, state, create_time_since_epoch, \
+                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?4, ?4)",
+            )?
+            .execute(params![type_id, a.uri, ARTIFACT_LIVE, self.now])?;
+        let id = self.last_id();
+        let properties = [
+            ("hash", Value::Str(a.hash.to_hex())),
+            ("size", Value::Int(size)),
+            ("materializer", Value::Str(a.materializer.clone())),
+        ];
+        for (name, value) in &properties {
+            put(self.conn, Node::Artifact, id, name, Declared::Yes, value)?;
+        }
+        if let Some(etag) = &a.etag {
+            let etag = Value::Str(etag.clone());
+            put(
+                self.conn,
+                Node::Artifact,
+                id,
+                "etag",
+                Declared::Custom,
+                &etag,
+            )?;
+        }
+        Ok(ArtifactRecord {
+            id,
+            uri: a.uri.clone(),
+            hash: a.hash,
+            size: a.size,
+            type_name: a.type_name.clone(),
+            materializer: a.materializer.clone(),
+            etag: a.etag.clone(),
+            created_ms: self.now,
+        })
+    }
+
+    /// Sets a finished execution's state, metrics, duration and error.
+    fn finish_execution(
+        &self,
+        id: Id,
+        state: ExecutionState,
+        metrics: &[(String, f64)],
+        duration_ms: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let mut metric = self.conn.prepare_cached(
+            "INSERT OR REPLACE INTO ExecutionProperty (execution_id, name, is_custom_property, \
+             double_value) VALUES (?1, ?2, 1, ?3)",
+        )?;
+        for (name, value) in metrics {
+            let name = format!("{}{name}", prop::METRIC_PREFIX);
+            metric.execute(params![id, name, double_cell(*value)])?;
+        }
+        self.put_execution(
+            id,
+            prop::DURATION_MS,
+            Declared::Custom,
+            &Value::Int(duration_ms),
+        )?;
+        if let Some(error) = error {
+            let error = Value::Str(error.to_owned());
+            self.put_execution(id, prop::ERROR, Declared::Custom, &error)?;
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE Execution SET last_known_state = ?2, last_update_time_since_epoch = \
+                 max(?3, create_time_since_epoch) WHERE id = ?1",
+            )?
+            .execute(params![id, state.mlmd_value(), self.now])?;
+        Ok(())
+    }
+
+    pub(crate) fn complete_execution(
+        &mut self,
+        id: Id,
+        outputs: &[(String, NewArtifact)],
+        metrics: &[(String, f64)],
+        duration_ms: i64,
+    ) -> Result<Vec<ArtifactRecord>> {
+        self.require_running(id)?;
+        let names: Vec<(String, ())> = outputs.iter().map(|(n, _)| (n.clone(), ())).collect();
+        sorted_by_name(&names, "output")?;
+        let mut records = Vec::with_capacity(outputs.len());
+        let mut events = Vec::with_capacity(outputs.len());
+        for (name, artifact) in outputs {
+            let record = self.insert_artifact(artifact)?;
+            events.push((name.clone(), record.id));
+            self.attribute(id, record.id)?;
+            records.push(record);
+        }
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        self.insert_events(id, EVENT_OUTPUT, &events)?;
+        self.finish_execution(id, ExecutionState::Complete, metrics, duration_ms, None)?;
+        let key: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT string_value FROM ExecutionProperty \
+                 WHERE execution_id = ?1 AND name = ?2 AND is_custom_property = 1",
+            )?
+            .query_row(params![id, prop::CACHE_KEY], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(key) = key {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO zenml_cache (cache_key, execution_id) VALUES (?1, ?2) \
+                     ON CONFLICT (cache_key) DO UPDATE \
+                     SET execution_id = max(execution_id, excluded.execution_id)",
+                )?
+                .execute(params![key, id])?;
+        }
+        Ok(records)
+    }
+
+    pub(crate) fn fail_execution(
+        &mut self,
+        id: Id,
+        error: &str,
+        metrics: &[(String, f64)],
+        duration_ms: i64,
+    ) -> Result<()> {
+        self.require_running(id)?;
+        self.finish_execution(
+            id,
+            ExecutionState::Failed,
+            metrics,
+            duration_ms,
+            Some(error),
+        )
+    }
+
+    pub(crate) fn record_cached_execution(
+        &mut self,
+        new: &NewExecution,
+        hit: &CacheHit,
+    ) -> Result<Id> {
+        let id = self.new_execution(new, ExecutionState::Cached)?;
+        match self.execution_state(hit.execution_id)? {
+            ExecutionState::Complete => {}
+            state => {
+                return Err(conflict(format!(
+                    "execution {} is {state}, not complete: its outputs cannot be reused",
+                    hit.execution_id
+                )));
+            }
+        }
+        for (_, artifact) in &hit.outputs {
+            self.require_artifact(artifact.id)?;
+        }
+        let outputs: Vec<(String, Id)> =
+            hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
+        let outputs = sorted_by_name(&outputs, "output")?;
+        self.put_execution(
+            id,
+            prop::CACHED_FROM,
+            Declared::Custom,
+            &Value::Int(hit.execution_id),
+        )?;
+        self.put_execution(id, prop::DURATION_MS, Declared::Custom, &Value::Int(0))?;
+        self.insert_events(id, EVENT_OUTPUT, &outputs)?;
+        for (_, artifact) in &outputs {
+            self.attribute(id, *artifact)?;
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn invalidate_cache(&mut self, key: Option<Hash128>) -> Result<u64> {
+        let mark = format!(
+            "INSERT INTO ExecutionProperty (execution_id, name, is_custom_property, bool_value) \
+             SELECT p.execution_id, '{invalidated}', 1, 1 \
+             FROM ExecutionProperty p JOIN Execution e ON e.id = p.execution_id \
+             WHERE p.name = '{key}' AND p.is_custom_property = 1 \
+             AND p.string_value IS NOT NULL AND e.last_known_state = {complete} \
+             AND NOT EXISTS (SELECT 1 FROM ExecutionProperty q \
+             WHERE q.execution_id = p.execution_id AND q.name = '{invalidated}' \
+             AND q.is_custom_property = 1)",
+            invalidated = prop::CACHE_INVALIDATED,
+            key = prop::CACHE_KEY,
+            complete = ExecutionState::Complete.mlmd_value(),
+        );
+        let marked = match key {
+            Some(key) => {
+                let marked = self
+                    .conn
+                    .prepare_cached(&format!("{mark} AND p.string_value = ?1"))?
+                    .execute([key.to_hex()])?;
+                self.conn
+                    .prepare_cached("DELETE FROM zenml_cache WHERE cache_key = ?1")?
+                    .execute([key.to_hex()])?;
+                marked
+            }
+            None => {
+                let marked = self.conn.prepare_cached(&mark)?.execute([])?;
+                self.conn
+                    .prepare_cached("DELETE FROM zenml_cache")?
+                    .execute([])?;
+                marked
+            }
+        };
+        Ok(u64::try_from(marked).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn set_artifact_etag(&mut self, id: Id, etag: Option<&str>) -> Result<()> {
+        self.require_artifact(id)?;
+        let value = etag.map_or(Value::Null, |e| Value::Str(e.to_owned()));
+        put(
+            self.conn,
+            Node::Artifact,
+            id,
+            "etag",
+            Declared::Custom,
+            &value,
+        )?;
+        self.conn
+            .prepare_cached(
+                "UPDATE Artifact SET last_update_time_since_epoch = \
+                 max(?2, last_update_time_since_epoch) WHERE id = ?1",
+            )?
+            .execute(params![id, self.now])?;
+        Ok(())
+    }
+}

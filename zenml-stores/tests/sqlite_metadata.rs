@@ -1,0 +1,572 @@
+//! The SQLite metadata store: the shared conformance suite, several writers (threads, stores and
+//! processes) on one file, reopening, refusing databases that are not zenml stores, and the
+//! reference ML Metadata reader on a realistic store.
+
+#![cfg(feature = "sqlite")]
+
+mod mlmd;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+
+use tempfile::TempDir;
+use zenml_core::hash::Hash128;
+use zenml_core::param::{ParamType, Params, ScalarType, Value};
+use zenml_core::step::StepKind;
+use zenml_core::store::conformance::metadata as suite;
+use zenml_core::store::{
+    ExecutionState, MetadataConfig, MetadataError, MetadataStore, NewArtifact, NewExecution,
+    RunStatus, StepTypeSpec, open_metadata_store,
+};
+use zenml_stores::sqlite::SqliteMetadataStore;
+
+/// Makes stores in fresh temporary files, keeping the folders until the factory is dropped.
+#[derive(Default)]
+struct TempStores {
+    dirs: RefCell<Vec<TempDir>>,
+}
+
+impl TempStores {
+    fn make(&self) -> Arc<dyn MetadataStore> {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let store = SqliteMetadataStore::open(dir.path().join("metadata.db")).expect("open");
+        self.dirs.borrow_mut().push(dir);
+        Arc::new(store)
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let stores = TempStores::default();
+            suite::$name(&|| stores.make());
+        }
+    )*};
+}
+
+conformance!(
+    step_types,
+    pipelines,
+    runs,
+    execution_lifecycle,
+    parameter_values,
+    cached_executions,
+    cache_lookup,
+    cache_invalidation,
+    lineage,
+    executions_of_step,
+    artifact_etag,
+    concurrent_writers,
+);
+
+#[test]
+fn conformance_in_memory_database() {
+    suite::run_all(&|| Arc::new(SqliteMetadataStore::open_in_memory().expect("open")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several writers on one file
+
+fn writer_spec() -> StepTypeSpec {
+    StepTypeSpec {
+        source: "tests::Writer".to_owned(),
+        version: 1,
+        kind: StepKind::Trainer,
+        doc: "Writes.".to_owned(),
+        params: vec![("i".to_owned(), ParamType::scalar(ScalarType::I64))],
+    }
+}
+
+fn writer_key(tag: &str, i: u32) -> Hash128 {
+    Hash128::of(format!("{tag}/{i}").as_bytes())
+}
+
+/// `cycles` runs of the pipeline `shared`, each with one completed execution keyed by `tag`.
+fn write_cycles(store: &dyn MetadataStore, tag: &str, cycles: u32) {
+    let pipeline = store
+        .register_pipeline("shared", "name: shared\n")
+        .expect("register_pipeline");
+    let ty = store
+        .register_step_type(&writer_spec())
+        .expect("register_step_type");
+    for i in 0..cycles {
+        let run = store
+            .begin_run(pipeline.id, "name: shared\n")
+            .expect("begin_run");
+        let e = store
+            .begin_execution(&NewExecution {
+                run_id: run.id,
+                step_type_id: ty,
+                step_name: "writer".to_owned(),
+                params: Params::new().with("i", Value::Int(i.into())),
+                cache_key: Some(writer_key(tag, i)),
+                code_fingerprint: Hash128::of(b"writer"),
+                inputs: Vec::new(),
+            })
+            .expect("begin_execution");
+        let hash = Hash128::of(format!("{tag}/{i} bytes").as_bytes());
+        let out = NewArtifact {
+            uri: format!("file:///artifacts/{hash}"),
+            hash,
+            size: 10,
+            type_name: "zenml.Table".to_owned(),
+            base_type: None,
+            materializer: "zenml.arrow_ipc@1".to_owned(),
+            etag: None,
+        };
+        store
+            .complete_execution(e, &[("out".to_owned(), out)], &[], 1)
+            .expect("complete_execution");
+        store
+            .finish_run(run.id, RunStatus::Completed)
+            .expect("finish_run");
+    }
+}
+
+/// Every writer's work is recorded, and the run numbers are 1..=total without repeats.
+fn assert_consistent(store: &dyn MetadataStore, tags: &[String], cycles: u32) {
+    let pipeline = store
+        .pipeline_by_name("shared")
+        .expect("pipeline_by_name")
+        .expect("the pipeline exists");
+    let runs = store.runs(Some(pipeline.id)).expect("runs");
+    let total = tags.len() * cycles as usize;
+    assert_eq!(runs.len(), total);
+    let names: BTreeSet<String> = runs.iter().map(|r| r.name.clone()).collect();
+    let expected: BTreeSet<String> = (1..=total).map(|n| format!("shared#{n}")).collect();
+    assert_eq!(names, expected, "run numbers are unique and without gaps");
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+    for tag in tags {
+        for i in 0..cycles {
+            let hit = store
+                .find_cached(writer_key(tag, i))
+                .expect("find_cached")
+                .unwrap_or_else(|| panic!("the execution of {tag}/{i} is missing"));
+            let e = store.execution(hit.execution_id).expect("execution");
+            assert_eq!(e.state, ExecutionState::Complete);
+            assert_eq!(e.params.get("i"), Some(&Value::Int(i.into())));
+        }
+    }
+    assert_eq!(store.step_types(None).expect("step_types").len(), 1);
+}
+
+#[test]
+fn two_stores_on_one_file_write_concurrently() {
+    const CYCLES: u32 = 40;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let tags: Vec<String> = (0..4).map(|t| format!("thread{t}")).collect();
+    thread::scope(|scope| {
+        for tag in &tags {
+            let path = &path;
+            scope.spawn(move || {
+                // Each thread opens its own store: two or more connections on one file.
+                let store = SqliteMetadataStore::open(path).expect("open");
+                write_cycles(&store, tag, CYCLES);
+            });
+        }
+    });
+    let store = SqliteMetadataStore::open(&path).expect("reopen");
+    assert_consistent(&store, &tags, CYCLES);
+}
+
+const CHILD_DB: &str = "ZENML_TEST_SQLITE_CHILD_DB";
+const CHILD_TAG: &str = "ZENML_TEST_SQLITE_CHILD_TAG";
+const PROCESS_CYCLES: u32 = 30;
+
+/// Not a test of its own: the writer process `two_processes_write_one_store` starts (this test
+/// binary, run with the database in an environment variable).
+#[test]
+fn child_process_writer() {
+    let Ok(path) = std::env::var(CHILD_DB) else {
+        println!("child_process_writer: a helper of two_processes_write_one_store; nothing to do");
+        return;
+    };
+    let tag = std::env::var(CHILD_TAG).unwrap_or_else(|_| "child".to_owned());
+    let store = SqliteMetadataStore::open(&path).expect("open in the child process");
+    write_cycles(&store, &tag, PROCESS_CYCLES);
+}
+
+#[test]
+fn two_processes_write_one_store() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let exe = std::env::current_exe().expect("the test binary");
+    // The processes race to create the store, then to write to it.
+    let children: Vec<_> = (0..2)
+        .map(|c| {
+            Command::new(&exe)
+                .args(["child_process_writer", "--exact", "--nocapture"])
+                .env(CHILD_DB, &path)
+                .env(CHILD_TAG, format!("process{c}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start a writer process")
+        })
+        .collect();
+    let store = SqliteMetadataStore::open(&path).expect("open");
+    write_cycles(&store, "parent", PROCESS_CYCLES);
+    for child in children {
+        let out = child
+            .wait_with_output()
+            .expect("wait for the writer process");
+        assert!(
+            out.status.success(),
+            "a writer process failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tags = [
+        "parent".to_owned(),
+        "process0".to_owned(),
+        "process1".to_owned(),
+    ];
+    assert_consistent(&store, &tags, PROCESS_CYCLES);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening
+
+fn raw(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).expect("raw connection")
+}
+
+fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+#[test]
+fn reopening_keeps_everything_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let (pipeline, run) = {
+        let store = SqliteMetadataStore::open(&path).expect("create");
+        write_cycles(&store, "first", 3);
+        let p = store
+            .pipeline_by_name("shared")
+            .expect("read")
+            .expect("exists");
+        let r = store
+            .run_by_name("shared#3")
+            .expect("read")
+            .expect("exists");
+        (p, r)
+    };
+    let before = std::fs::read(&path).expect("read the file");
+    let store = SqliteMetadataStore::open(&path).expect("reopen");
+    assert_eq!(
+        std::fs::read(&path).expect("read the file"),
+        before,
+        "opening an existing store writes nothing"
+    );
+    assert_eq!(store.path(), Some(path.as_path()));
+    assert_eq!(
+        store.pipeline_by_name("shared").expect("read"),
+        Some(pipeline)
+    );
+    assert_eq!(store.run(run.id).expect("read"), run);
+    write_cycles(&store, "second", 2);
+    assert_eq!(
+        store.run_by_name("shared#5").expect("read").map(|r| r.name),
+        Some("shared#5".to_owned()),
+        "run numbering continues after a reopen"
+    );
+    drop(store);
+    let conn = raw(&path);
+    assert_eq!(count(&conn, "SELECT count(*) FROM MLMDEnv"), 1);
+    assert_eq!(count(&conn, "SELECT count(*) FROM zenml_schema"), 1);
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM Type WHERE name LIKE 'mlmd.%'"),
+        9
+    );
+}
+
+#[test]
+fn the_layout_is_ml_metadata_schema_10() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    drop(SqliteMetadataStore::open(&path).expect("create"));
+    let conn = raw(&path);
+    let columns = |table: &str| -> Vec<String> {
+        let mut stmt = conn
+            .prepare(&format!("PRAGMA table_info({table})"))
+            .expect("table_info");
+        stmt.query_map([], |r| r.get::<_, String>(1))
+            .expect("columns")
+            .collect::<Result<_, _>>()
+            .expect("columns")
+    };
+    let node = |id: &str| {
+        vec![
+            id.to_owned(),
+            "name".into(),
+            "is_custom_property".into(),
+            "int_value".into(),
+            "double_value".into(),
+            "string_value".into(),
+            "byte_value".into(),
+            "proto_value".into(),
+            "bool_value".into(),
+        ]
+    };
+    let expected: Vec<(&str, Vec<String>)> = vec![
+        (
+            "Type",
+            vec![
+                "id",
+                "name",
+                "version",
+                "type_kind",
+                "description",
+                "input_type",
+                "output_type",
+                "external_id",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        (
+            "TypeProperty",
+            vec!["type_id".into(), "name".into(), "data_type".into()],
+        ),
+        (
+            "ParentType",
+            vec!["type_id".into(), "parent_type_id".into()],
+        ),
+        (
+            "Artifact",
+            vec![
+                "id",
+                "type_id",
+                "uri",
+                "state",
+                "name",
+                "external_id",
+                "create_time_since_epoch",
+                "last_update_time_since_epoch",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        ("ArtifactProperty", node("artifact_id")),
+        (
+            "Execution",
+            vec![
+                "id",
+                "type_id",
+                "last_known_state",
+                "name",
+                "external_id",
+                "create_time_since_epoch",
+                "last_update_time_since_epoch",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        ("ExecutionProperty", node("execution_id")),
+        (
+            "Context",
+            vec![
+                "id",
+                "type_id",
+                "name",
+                "external_id",
+                "create_time_since_epoch",
+                "last_update_time_since_epoch",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        ("ContextProperty", node("context_id")),
+        (
+            "ParentContext",
+            vec!["context_id".into(), "parent_context_id".into()],
+        ),
+        (
+            "Event",
+            vec![
+                "id",
+                "artifact_id",
+                "execution_id",
+                "type",
+                "milliseconds_since_epoch",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ),
+        (
+            "EventPath",
+            vec!["event_id", "is_index_step", "step_index", "step_key"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        ),
+        (
+            "Association",
+            vec!["id".into(), "context_id".into(), "execution_id".into()],
+        ),
+        (
+            "Attribution",
+            vec!["id".into(), "context_id".into(), "artifact_id".into()],
+        ),
+        ("MLMDEnv", vec!["schema_version".into()]),
+    ];
+    for (table, cols) in &expected {
+        assert_eq!(&columns(table), cols, "the columns of {table}");
+    }
+    assert_eq!(count(&conn, "SELECT schema_version FROM MLMDEnv"), 10);
+    assert_eq!(count(&conn, "SELECT count(*) FROM MLMDEnv"), 1);
+    let simple: Vec<(i64, String, i64)> = conn
+        .prepare("SELECT id, name, type_kind FROM Type WHERE id <= 9 ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let names: Vec<&str> = simple.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "mlmd.Dataset",
+            "mlmd.Model",
+            "mlmd.Metrics",
+            "mlmd.Statistics",
+            "mlmd.Train",
+            "mlmd.Transform",
+            "mlmd.Process",
+            "mlmd.Evaluate",
+            "mlmd.Deploy"
+        ]
+    );
+    assert!(simple.iter().take(4).all(|t| t.2 == 1) && simple.iter().skip(4).all(|t| t.2 == 0));
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+}
+
+fn expect_incompatible(path: &Path, mentions: &str) {
+    match SqliteMetadataStore::open(path) {
+        Err(MetadataError::Incompatible(message)) => assert!(
+            message.contains(mentions),
+            "the error should mention `{mentions}`: {message}"
+        ),
+        other => panic!("expected an Incompatible error mentioning `{mentions}`, got {other:?}"),
+    }
+}
+
+#[test]
+fn refuses_a_foreign_database_without_touching_it() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("app.db");
+    raw(&path)
+        .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada');")
+        .expect("a foreign database");
+    let before = std::fs::read(&path).expect("read");
+    expect_incompatible(&path, "another application");
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        before,
+        "the foreign file is untouched"
+    );
+    let mode: String = raw(&path)
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(
+        mode, "delete",
+        "the journal mode of a foreign file is not changed"
+    );
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(
+        &garbage,
+        b"this is not a database, just some bytes of text......",
+    )
+    .expect("write");
+    expect_incompatible(&garbage, "not a SQLite database");
+}
+
+#[test]
+fn refuses_a_newer_or_foreign_ml_metadata_store() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let newer = dir.path().join("newer.db");
+    drop(SqliteMetadataStore::open(&newer).expect("create"));
+    raw(&newer)
+        .execute("UPDATE zenml_schema SET version = 99", [])
+        .expect("pretend a newer zenml wrote it");
+    expect_incompatible(&newer, "newer zenml");
+
+    let other_mlmd = dir.path().join("mlmd.db");
+    drop(SqliteMetadataStore::open(&other_mlmd).expect("create"));
+    raw(&other_mlmd)
+        .execute_batch(
+            "DROP TABLE zenml_schema; DROP TABLE zenml_cache; DROP TABLE zenml_step_type;",
+        )
+        .expect("an ML Metadata store of another writer");
+    expect_incompatible(&other_mlmd, "zenml did not create");
+
+    let old_mlmd = dir.path().join("mlmd9.db");
+    drop(SqliteMetadataStore::open(&old_mlmd).expect("create"));
+    raw(&old_mlmd)
+        .execute("UPDATE MLMDEnv SET schema_version = 9", [])
+        .expect("an older ML Metadata schema");
+    expect_incompatible(&old_mlmd, "schema version 9");
+}
+
+#[test]
+fn opens_through_the_backend_registry_relative_to_base() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let config = MetadataConfig::Sqlite {
+        path: PathBuf::from("metadata.db"),
+    };
+    let store = open_metadata_store(&config, dir.path()).expect("open through the registry");
+    assert!(store.describe().starts_with("sqlite:"));
+    store.register_pipeline("p", "").expect("write");
+    assert!(dir.path().join("metadata.db").is_file());
+
+    let missing = MetadataConfig::Sqlite {
+        path: dir.path().join("no/such/folder/metadata.db"),
+    };
+    match open_metadata_store(&missing, dir.path()) {
+        Err(MetadataError::Incompatible(message)) => {
+            assert!(message.contains("cannot open"), "{message}");
+        }
+        other => panic!("expected an error for a missing folder, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ML Metadata's own reader
+
+#[test]
+fn ml_metadata_reads_the_store() {
+    let Some(python) = mlmd::python() else {
+        println!(
+            "SKIPPED ml_metadata_reads_the_store: set {} to a python with ml-metadata 1.17.1 \
+             (shared/mlmd/setup.sh prints one) to check the store with Google's reader",
+            mlmd::PYTHON_VAR
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let written = {
+        let store = SqliteMetadataStore::open(&path).expect("create");
+        mlmd::write_realistic_store(&store)
+    };
+    let json = mlmd::read(&python, &path);
+    mlmd::check(&json, &written);
+}
