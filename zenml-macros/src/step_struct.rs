@@ -91,6 +91,7 @@ fn impl_step(s: &StepStruct<'_>) -> TokenStream {
         #(#specs)*
 
         #[automatically_derived]
+        #[diagnostic::do_not_recommend]
         impl #p::StepParams for #ident {
             const SOURCE: &'static ::core::primitive::str = ::core::concat!(::core::module_path!(), "::", #name);
             const NAME: &'static ::core::primitive::str = #name;
