@@ -44,11 +44,28 @@ const BUF: usize = 256 * 1024;
 
 /// Writes `value` of `kind` into `store`, hashing the bytes as they stream, and publishes them
 /// content-addressed. Returns the artifact to record.
+///
+/// If an object of another size already sits at the content key, it was damaged (truncated, for
+/// instance): it is replaced, so that writing the artifact again repairs the store.
 pub fn write_artifact(
     store: &dyn ArtifactStore,
     kind: &ArtifactKind,
     value: &(dyn std::any::Any + Send + Sync),
 ) -> Result<NewArtifact, ArtifactError> {
+    let (artifact, stored_size) = publish_value(store, kind, value)?;
+    if stored_size == artifact.size {
+        return Ok(artifact);
+    }
+    store.delete(&content_key(artifact.hash))?;
+    Ok(publish_value(store, kind, value)?.0)
+}
+
+/// Writes and publishes `value`; returns the artifact and the size of the object now at its key.
+fn publish_value(
+    store: &dyn ArtifactStore,
+    kind: &ArtifactKind,
+    value: &(dyn std::any::Any + Send + Sync),
+) -> Result<(NewArtifact, u64), ArtifactError> {
     let writer = store.create()?;
     let mut hashing = HashingWriter::new(BufWriter::with_capacity(BUF, writer));
     let materialize = |source| ArtifactError::Materialize {
@@ -62,7 +79,7 @@ pub fn write_artifact(
         .map_err(|e| materialize(MaterializeError::Io(e.into_error())))?;
     let key = content_key(hash);
     let info: ObjectInfo = writer.publish(&key)?;
-    Ok(NewArtifact {
+    let artifact = NewArtifact {
         uri: store.uri(&key),
         hash,
         size,
@@ -70,7 +87,8 @@ pub fn write_artifact(
         base_type: kind.base_type(),
         materializer: kind.materializer_tag(),
         etag: info.etag,
-    })
+    };
+    Ok((artifact, info.size))
 }
 
 /// Reads the artifact `record` as `kind`, verifying its hash while it streams.

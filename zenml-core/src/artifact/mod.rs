@@ -9,18 +9,21 @@
 //!   ([`MsgPack`]): compact, and self-describing enough for any serde data model;
 //! - [`Json<T>`] wraps a serde type to store it as JSON a person can read;
 //! - [`Metrics`] (named numbers) is stored as JSON;
-//! - [`Table`] (Apache Arrow record batches) is stored as Arrow IPC.
+//! - [`Table`] (Apache Arrow record batches) is stored as Arrow IPC;
+//! - [`FileArtifact`] (a file on local disk) is stored verbatim, streamed, never held in memory.
 //!
 //! A type of your own that should be written differently implements [`Artifact`] with a
 //! materializer of its own (it must not also implement `Serialize`, which would claim the serde
 //! materializer for it).
 
 mod erased;
+mod file;
 pub mod io;
 mod metrics;
 mod table;
 
 pub use erased::{AnyValue, ArtifactKind, InputError, Inputs, Outputs};
+pub use file::{FileArtifact, RawFile};
 pub use metrics::Metrics;
 pub use table::{Table, TableError};
 

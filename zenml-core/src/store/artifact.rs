@@ -29,6 +29,17 @@ pub enum ArtifactStoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A key the store cannot use: empty, absolute, with `.`/`..` or empty segments, or inside the
+    /// store's own reserved area.
+    #[error("{store}: invalid artifact key `{key}`: {reason}")]
+    InvalidKey {
+        /// The store, described.
+        store: String,
+        /// The key.
+        key: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A URL or configuration the store cannot use.
     #[error("{0}")]
     Config(String),

@@ -1,1 +1,404 @@
-//! Artifact stores over `object_store`: a local folder and memory.
+//! Artifact stores over [`object_store`]: a local folder and memory (buckets later, through the
+//! same type).
+//!
+//! [`ObjectArtifactStore`] implements the core's synchronous
+//! [`ArtifactStore`](zenml_core::store::ArtifactStore) over any
+//! [`ObjectStore`]:
+//!
+//! - **Runtime.** `object_store` is async; the store owns a small tokio runtime, spawns every
+//!   operation onto it and waits for the result with a plain executor, so it can be called from any
+//!   thread, including one that runs a tokio runtime of its own.
+//! - **Writes stream.** A writer fills a buffer of one part (8 MiB by default) and hands each full
+//!   part to a multipart upload, with at most two parts in flight: memory stays bounded whatever
+//!   the artifact's size. An artifact smaller than one part is a single put.
+//! - **Staging.** The bytes go to an object of their own under `.staging/` in the store's root,
+//!   never under a content key. A writer that is aborted or dropped removes what it staged.
+//! - **Publishing** copies the staged object to its key only if the key is free (a hard link in a
+//!   local folder: atomic, and no byte is copied), then removes the staged object. If the key is
+//!   taken, the object there is kept and the new bytes are discarded, so concurrent publishers of
+//!   the same content, in threads or processes, all succeed.
+//! - **Reads stream**: a local file is read directly; other stores' byte streams are forwarded
+//!   through a channel of a few chunks.
+//! - **ETags** come from the backend: a local file's is derived from its inode, modification time
+//!   and size, so a rewritten file gets a new one.
+//!
+//! A process that dies while writing leaves its staged bytes under `.staging/` (in a local folder,
+//! a file ending in `#<n>`); they are never visible under a content key.
+
+mod reader;
+mod runtime;
+mod url;
+mod writer;
+
+use std::fmt;
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::{Path, PathPart};
+use object_store::{CopyMode, CopyOptions, GetResultPayload, ObjectStore, ObjectStoreExt};
+use zenml_core::store::{
+    ArtifactBackend, ArtifactStore, ArtifactStoreError, ArtifactWriter, ObjectInfo,
+};
+
+use self::runtime::StoreRuntime;
+
+/// The first segment of every staged object's path, under the store's root. Keys may not start
+/// with it.
+pub const STAGING_PREFIX: &str = ".staging";
+
+/// The default size of one part of a multipart upload: the most a writer buffers per part.
+pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+
+/// The default number of parts a writer has in flight while it fills the next one.
+pub const DEFAULT_PARTS_IN_FLIGHT: usize = 2;
+
+/// An artifact store over an [`ObjectStore`]: a local folder, memory, or (later) a bucket.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use zenml_core::store::ArtifactStore;
+/// use zenml_stores::object::ObjectArtifactStore;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = ObjectArtifactStore::local(dir.path().join("artifacts"))?;
+/// let mut writer = store.create()?;
+/// writer.write_all(b"some bytes")?;
+/// let info = writer.publish("ab/abcdef")?;
+/// assert_eq!(info.size, 10);
+/// let mut back = String::new();
+/// store.open("ab/abcdef")?.read_to_string(&mut back)?;
+/// assert_eq!(back, "some bytes");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ObjectArtifactStore {
+    shared: Arc<Shared>,
+    part_size: usize,
+    parts_in_flight: usize,
+}
+
+/// What the store, its writers and its readers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    /// The store's root inside `store`.
+    prefix: Path,
+    /// `uri_base` without its trailing `/`.
+    describe: String,
+    /// Ends with `/`.
+    uri_base: String,
+    pub(crate) runtime: StoreRuntime,
+}
+
+impl ObjectArtifactStore {
+    /// An artifact store rooted at `prefix` in `store`; the URI of the object at `key` is
+    /// `uri_base/key` (for instance `s3://bucket/artifacts`). Give `uri_base` without secrets:
+    /// it is how the store describes itself.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        prefix: Path,
+        uri_base: impl Into<String>,
+    ) -> Result<Self, ArtifactStoreError> {
+        let given = uri_base.into();
+        let trimmed = given.trim_end_matches('/');
+        // `memory://` is a scheme with an empty authority: its objects are `memory:///key`.
+        let (describe, uri_base) = if trimmed.ends_with(':') {
+            (format!("{trimmed}//"), format!("{trimmed}///"))
+        } else {
+            (trimmed.to_owned(), format!("{trimmed}/"))
+        };
+        let runtime = StoreRuntime::new(2).map_err(|e| ArtifactStoreError::Backend {
+            store: describe.clone(),
+            source: format!("cannot start the artifact store's runtime: {e}").into(),
+        })?;
+        Ok(ObjectArtifactStore {
+            shared: Arc::new(Shared {
+                store,
+                prefix,
+                uri_base,
+                describe,
+                runtime,
+            }),
+            part_size: DEFAULT_PART_SIZE,
+            parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
+        })
+    }
+
+    /// Artifacts in the folder `root`, created if missing. Published objects are not flushed to
+    /// disk: a crashed process never leaves a partial object under a content key, but a power
+    /// loss may (reads would then fail verification); see [`ObjectArtifactStore::local_durable`].
+    pub fn local(root: impl AsRef<std::path::Path>) -> Result<Self, ArtifactStoreError> {
+        Self::local_with(root.as_ref(), false)
+    }
+
+    /// Like [`ObjectArtifactStore::local`], but every object and the folder entries pointing to
+    /// it are flushed to disk before `publish` returns, so published artifacts survive a power
+    /// loss. Writing is then bounded by the disk's speed.
+    pub fn local_durable(root: impl AsRef<std::path::Path>) -> Result<Self, ArtifactStoreError> {
+        Self::local_with(root.as_ref(), true)
+    }
+
+    fn local_with(root: &std::path::Path, fsync: bool) -> Result<Self, ArtifactStoreError> {
+        let config = |what: &str, e: &dyn fmt::Display| {
+            ArtifactStoreError::Config(format!(
+                "cannot {what} the artifact folder `{}`: {e}",
+                root.display()
+            ))
+        };
+        std::fs::create_dir_all(root).map_err(|e| config("create", &e))?;
+        let canonical = std::fs::canonicalize(root).map_err(|e| config("open", &e))?;
+        let url = ::url::Url::from_directory_path(&canonical)
+            .map_err(|()| config("address", &"not an absolute path"))?;
+        let fs = LocalFileSystem::new_with_prefix(&canonical)
+            .map_err(|e| config("open", &e))?
+            .with_fsync(fsync);
+        Self::new(Arc::new(fs), Path::default(), url.as_str())
+    }
+
+    /// Artifacts in memory, for tests and throwaway runs; they go with the last handle on the
+    /// store.
+    pub fn memory() -> Result<Self, ArtifactStoreError> {
+        Self::new(Arc::new(InMemory::new()), Path::default(), "memory://")
+    }
+
+    /// Opens the store at `url`: a plain path or `file:///` URL (a local folder, created if
+    /// missing; a relative path is relative to `base`), `memory://` (a new, empty store) or
+    /// `memory://name` (the in-memory store of that name, shared by everything in the process
+    /// that opens it).
+    pub fn open_url(url: &str, base: &std::path::Path) -> Result<Self, ArtifactStoreError> {
+        url::open(url, base)
+    }
+
+    /// Sets the size of one part of a multipart upload (the most a writer buffers per part).
+    /// Buckets need at least 5 MiB; smaller sizes suit a local folder or memory. At least 1.
+    #[must_use]
+    pub fn with_part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes.max(1);
+        self
+    }
+
+    /// Sets how many parts a writer keeps in flight while it fills the next one. At least 1.
+    #[must_use]
+    pub fn with_parts_in_flight(mut self, parts: usize) -> Self {
+        self.parts_in_flight = parts.max(1);
+        self
+    }
+
+    /// The underlying object store.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.shared.store
+    }
+
+    /// The store's root inside the object store.
+    pub fn prefix(&self) -> &Path {
+        &self.shared.prefix
+    }
+}
+
+impl Shared {
+    pub(crate) fn backend(
+        &self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ArtifactStoreError {
+        ArtifactStoreError::Backend {
+            store: self.describe.clone(),
+            source: source.into(),
+        }
+    }
+
+    /// The location of `key`, refusing keys that would leave the store's root or reach into the
+    /// staging area.
+    pub(crate) fn location(&self, key: &str) -> Result<Path, ArtifactStoreError> {
+        let invalid = |reason: String| ArtifactStoreError::InvalidKey {
+            store: self.describe.clone(),
+            key: key.to_owned(),
+            reason,
+        };
+        if key.is_empty() {
+            return Err(invalid("the key is empty".to_owned()));
+        }
+        let mut parts = Vec::new();
+        for segment in key.split('/') {
+            if segment.is_empty() {
+                return Err(invalid(
+                    "keys are relative paths without empty segments".to_owned(),
+                ));
+            }
+            parts.push(PathPart::parse(segment).map_err(|e| invalid(e.to_string()))?);
+        }
+        if key.split('/').next() == Some(STAGING_PREFIX) {
+            return Err(invalid(format!(
+                "`{STAGING_PREFIX}/` is reserved for objects being written"
+            )));
+        }
+        Ok(self.prefix.parts().chain(parts).collect())
+    }
+
+    /// A fresh location for a staged object.
+    pub(crate) fn staging_location(&self) -> Path {
+        self.prefix
+            .clone()
+            .join(STAGING_PREFIX)
+            .join(writer::unique_name().as_str())
+    }
+
+    /// Runs `future` on the store's runtime; a panicked task is a backend failure.
+    pub(crate) fn run<F, T>(&self, future: F) -> Result<T, ArtifactStoreError>
+    where
+        F: Future<Output = object_store::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.runtime.run(future) {
+            Ok(result) => result.map_err(|e| self.backend(e)),
+            Err(join) => Err(self.backend(join)),
+        }
+    }
+
+    /// Makes the staged object at `staged` visible at `dest`, unless `dest` exists.
+    pub(crate) fn publish_staged(
+        &self,
+        staged: &Path,
+        dest: &Path,
+    ) -> Result<(), ArtifactStoreError> {
+        let (store, from, to) = (self.store.clone(), staged.clone(), dest.clone());
+        let copied = self.runtime.run(async move {
+            let create = CopyOptions::new().with_mode(CopyMode::Create);
+            match store.copy_opts(&from, &to, create).await {
+                Err(object_store::Error::NotSupported { .. })
+                | Err(object_store::Error::NotImplemented { .. }) => {
+                    // No atomic copy-if-absent here: check, then copy. Two publishers racing
+                    // through this window write the same bytes, as keys are content hashes.
+                    match store.head(&to).await {
+                        Ok(_) => Ok(()),
+                        Err(object_store::Error::NotFound { .. }) => store.copy(&from, &to).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                other => other,
+            }
+        });
+        match copied {
+            Ok(result) => result.map_err(|e| self.backend(e)),
+            Err(join) => Err(self.backend(join)),
+        }
+    }
+
+    /// Removes the object at `location`, if any.
+    pub(crate) fn delete_location(&self, location: &Path) -> Result<(), ArtifactStoreError> {
+        let (store, location) = (self.store.clone(), location.clone());
+        self.run(async move {
+            match store.delete(&location).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                other => other,
+            }
+        })
+    }
+
+    fn head_location(&self, location: &Path) -> Result<Option<ObjectInfo>, ArtifactStoreError> {
+        let (store, location) = (self.store.clone(), location.clone());
+        self.run(async move {
+            match store.head(&location).await {
+                Ok(meta) => Ok(Some(ObjectInfo {
+                    size: meta.size,
+                    etag: meta.e_tag,
+                })),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// What is at `location`, which must exist.
+    pub(crate) fn head_published(
+        &self,
+        location: &Path,
+        key: &str,
+    ) -> Result<ObjectInfo, ArtifactStoreError> {
+        self.head_location(location)?
+            .ok_or_else(|| self.not_found(key))
+    }
+
+    fn not_found(&self, key: &str) -> ArtifactStoreError {
+        ArtifactStoreError::NotFound {
+            store: self.describe.clone(),
+            key: key.to_owned(),
+        }
+    }
+}
+
+impl ArtifactStore for ObjectArtifactStore {
+    fn describe(&self) -> String {
+        self.shared.describe.clone()
+    }
+
+    fn uri(&self, key: &str) -> String {
+        format!("{}{key}", self.shared.uri_base)
+    }
+
+    fn create(&self) -> Result<Box<dyn ArtifactWriter>, ArtifactStoreError> {
+        Ok(Box::new(writer::ObjectWriter::new(
+            Arc::clone(&self.shared),
+            self.part_size,
+            self.parts_in_flight,
+        )))
+    }
+
+    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, ArtifactStoreError> {
+        let location = self.shared.location(key)?;
+        let store = self.shared.store.clone();
+        let got = self
+            .shared
+            .runtime
+            .run(async move { store.get(&location).await })
+            .map_err(|e| self.shared.backend(e))?;
+        let got = match got {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Err(self.shared.not_found(key)),
+            Err(e) => return Err(self.shared.backend(e)),
+        };
+        let len = got.range.end - got.range.start;
+        match got.payload {
+            GetResultPayload::File(mut file, _) => {
+                // A local file: read it on the caller's thread, no runtime involved.
+                if got.range.start > 0 {
+                    file.seek(SeekFrom::Start(got.range.start))
+                        .map_err(|e| self.shared.backend(e))?;
+                }
+                Ok(Box::new(file.take(len)))
+            }
+            GetResultPayload::Stream(stream) => Ok(Box::new(reader::StreamReader::new(
+                Arc::clone(&self.shared),
+                stream,
+            ))),
+        }
+    }
+
+    fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ArtifactStoreError> {
+        let location = self.shared.location(key)?;
+        self.shared.head_location(&location)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), ArtifactStoreError> {
+        let location = self.shared.location(key)?;
+        self.shared.delete_location(&location)
+    }
+}
+
+fn open_backend(
+    url: &str,
+    base: &std::path::Path,
+) -> Result<Arc<dyn ArtifactStore>, ArtifactStoreError> {
+    Ok(Arc::new(ObjectArtifactStore::open_url(url, base)?))
+}
+
+inventory::submit! {
+    ArtifactBackend {
+        schemes: &["file", "memory"],
+        feature: "object-store",
+        open: open_backend,
+    }
+}
