@@ -135,7 +135,7 @@ fn invalid(p: &Pipeline) -> PipelineError {
     match repo.run(p) {
         Err(RepositoryError::Run(RunError::Pipeline(e))) => {
             // Nothing ran, nothing was recorded.
-            assert!(repo.get_pipelines().unwrap().is_empty());
+            assert!(repo.get_pipelines().expect("list pipelines").is_empty());
             e
         }
         other => panic!("expected a validation error, got {other:?}"),
