@@ -87,16 +87,5 @@ pub mod cli;
 /// `config.yaml` reaches them by name.
 pub use zenml_stores as backends;
 
-/// The names most programs need.
-pub mod prelude {
-    pub use zenml_core::artifact::{Artifact, Inputs, Json, Metrics, Outputs, Table};
-    pub use zenml_core::hash::Hash128;
-    pub use zenml_core::pipeline::{Pipeline, TrainingPipeline};
-    pub use zenml_core::repository::Repository;
-    pub use zenml_core::runner::RunOptions;
-    pub use zenml_core::step::{
-        DatasourceStep, EvaluatorStep, IoSpec, PreprocesserStep, SplitStep, Step, StepContext,
-        StepResult, TrainerStep,
-    };
-    pub use zenml_core::{StepParam, step};
-}
+/// The names most programs need: `use zenml::prelude::*;`.
+pub use zenml_core::prelude;

@@ -22,6 +22,9 @@ pub mod shadowed {
     struct zenml;
     struct core;
     struct std;
+    struct str;
+    struct u32;
+    struct u128;
 
     #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, StepParam)]
     pub enum Mode {

@@ -520,3 +520,19 @@ fn enum_parameters_use_the_variant_names_as_written() {
     );
     assert_eq!(Optimizer::from_variant_name("rmsprop"), None);
 }
+
+/// First line.
+#[doc = concat!("Built ", "line.")]
+/// Last line.
+#[step]
+#[derive(Debug)]
+pub struct BuiltDocs {
+    #[doc = concat!("Built ", "field doc.")]
+    pub x: Option<i64>,
+}
+
+#[test]
+fn doc_comments_built_by_macros_are_kept() {
+    assert_eq!(BuiltDocs::DOC, "First line.\nBuilt line.\nLast line.");
+    assert_eq!(BuiltDocs::PARAM_SPECS[0].doc, "Built field doc.");
+}

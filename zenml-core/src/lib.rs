@@ -19,6 +19,20 @@ pub mod store;
 
 pub use zenml_macros::{StepParam, step};
 
+/// The names most programs need: `use zenml::prelude::*;`.
+pub mod prelude {
+    pub use crate::artifact::{Artifact, Inputs, Json, Metrics, Outputs, Table};
+    pub use crate::hash::Hash128;
+    pub use crate::pipeline::{Pipeline, TrainingPipeline};
+    pub use crate::repository::Repository;
+    pub use crate::runner::RunOptions;
+    pub use crate::step::{
+        DatasourceStep, EvaluatorStep, IoSpec, PreprocesserStep, SplitStep, Step, StepContext,
+        StepResult, TrainerStep,
+    };
+    pub use crate::{StepParam, step};
+}
+
 /// Not public API: the items `#[step]` and `#[derive(StepParam)]` expand to. Generated code
 /// reaches them as `::zenml::__private` (or through `#[step(crate = "…")]`).
 #[doc(hidden)]

@@ -331,6 +331,9 @@ impl Doc {
                 }
                 DocPiece::Expr(e) => {
                     flush(&mut parts, &mut text);
+                    if !parts.is_empty() {
+                        parts.push(quote!("\n"));
+                    }
                     parts.push(e.to_token_stream());
                 }
             }
@@ -347,6 +350,9 @@ impl Doc {
 fn flush(parts: &mut Vec<TokenStream>, text: &mut String) {
     let trimmed = text.trim_matches('\n');
     if !trimmed.is_empty() {
+        if !parts.is_empty() {
+            parts.push(quote!("\n"));
+        }
         let lit = LitStr::new(trimmed, Span::call_site());
         parts.push(lit.to_token_stream());
     }

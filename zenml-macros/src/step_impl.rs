@@ -91,13 +91,17 @@ fn impl_code(p: &TokenStream, item: &ItemImpl, trait_path: &syn::Path) -> TokenS
     const_block(quote! {
         #kind
 
+        // Not listed among "the following other types implement trait `StepCode`" when a type
+        // lacks it: every step of the program would be.
         #[automatically_derived]
+        #[diagnostic::do_not_recommend]
         impl #p::StepCode for #self_ty {
-            const CODE_FINGERPRINT: u128 = #code_fingerprint;
-            const LOCATION: &'static str = #location;
+            const CODE_FINGERPRINT: ::core::primitive::u128 = #code_fingerprint;
+            const LOCATION: &'static ::core::primitive::str = #location;
         }
 
         #[automatically_derived]
+        #[diagnostic::do_not_recommend]
         impl #p::IntoDynStep for #self_ty {
             fn into_dyn_step(self) -> ::std::boxed::Box<dyn #p::DynStep> {
                 <#p::Kind<{ #p::kind_id(__ZENML_KIND) }> as #p::IntoDynVia<#self_ty>>::into_dyn(
@@ -125,8 +129,8 @@ fn impl_code(p: &TokenStream, item: &ItemImpl, trait_path: &syn::Path) -> TokenS
 fn dummy(p: &TokenStream, self_ty: &Type) -> TokenStream {
     const_block(quote! {
         impl #p::StepCode for #self_ty {
-            const CODE_FINGERPRINT: u128 = 0;
-            const LOCATION: &'static str = "";
+            const CODE_FINGERPRINT: ::core::primitive::u128 = 0;
+            const LOCATION: &'static ::core::primitive::str = "";
         }
         impl #p::IntoDynStep for #self_ty {
             fn into_dyn_step(self) -> ::std::boxed::Box<dyn #p::DynStep> {

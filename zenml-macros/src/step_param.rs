@@ -90,13 +90,13 @@ fn impl_enum_param(krate: &Path, input: &DeriveInput) -> TokenStream {
                 variants: &[#(#names),*],
             };
 
-            fn variant_name(&self) -> &'static str {
+            fn variant_name(&self) -> &'static ::core::primitive::str {
                 match self {
                     #(Self::#variants => #names,)*
                 }
             }
 
-            fn from_variant_name(name: &str) -> ::core::option::Option<Self> {
+            fn from_variant_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
                 match name {
                     #(#names => ::core::option::Option::Some(Self::#variants),)*
                     _ => ::core::option::Option::None,
@@ -113,10 +113,10 @@ fn dummy(krate: &Path, ident: &syn::Ident) -> TokenStream {
                 name: "",
                 variants: &[],
             };
-            fn variant_name(&self) -> &'static str {
+            fn variant_name(&self) -> &'static ::core::primitive::str {
                 ::core::unimplemented!()
             }
-            fn from_variant_name(_: &str) -> ::core::option::Option<Self> {
+            fn from_variant_name(_: &::core::primitive::str) -> ::core::option::Option<Self> {
                 ::core::unimplemented!()
             }
         }

@@ -91,11 +91,12 @@ fn impl_step(s: &StepStruct<'_>) -> TokenStream {
         #(#specs)*
 
         #[automatically_derived]
+        #[diagnostic::do_not_recommend]
         impl #p::StepParams for #ident {
-            const SOURCE: &'static str = ::core::concat!(::core::module_path!(), "::", #name);
-            const NAME: &'static str = #name;
-            const VERSION: u32 = #version;
-            const DOC: &'static str = #doc;
+            const SOURCE: &'static ::core::primitive::str = ::core::concat!(::core::module_path!(), "::", #name);
+            const NAME: &'static ::core::primitive::str = #name;
+            const VERSION: ::core::primitive::u32 = #version;
+            const DOC: &'static ::core::primitive::str = #doc;
             const PARAM_SPECS: &'static [#p::ParamSpec] = &[#(#spec_idents),*];
 
             fn params(&self) -> #p::Params {
@@ -337,10 +338,10 @@ pub(crate) fn dummy_step_params(krate: &Path, ident: &syn::Ident) -> TokenStream
 fn stand_in_step_params(p: &TokenStream, ident: &syn::Ident) -> TokenStream {
     quote! {
         impl #p::StepParams for #ident {
-            const SOURCE: &'static str = "";
-            const NAME: &'static str = "";
-            const VERSION: u32 = 1;
-            const DOC: &'static str = "";
+            const SOURCE: &'static ::core::primitive::str = "";
+            const NAME: &'static ::core::primitive::str = "";
+            const VERSION: ::core::primitive::u32 = 1;
+            const DOC: &'static ::core::primitive::str = "";
             const PARAM_SPECS: &'static [#p::ParamSpec] = &[];
             fn params(&self) -> #p::Params {
                 ::core::unimplemented!()

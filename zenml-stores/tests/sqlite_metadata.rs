@@ -541,11 +541,54 @@ fn opens_through_the_backend_registry_relative_to_base() {
         path: dir.path().join("no/such/folder/metadata.db"),
     };
     match open_metadata_store(&missing, dir.path()) {
-        Err(MetadataError::Incompatible(message)) => {
-            assert!(message.contains("cannot open"), "{message}");
+        Err(e @ MetadataError::Backend { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("cannot open") && message.contains("no/such/folder"),
+                "{message}"
+            );
         }
         other => panic!("expected an error for a missing folder, got {other:?}"),
     }
+}
+
+#[test]
+fn bulk_loads_commit_together_or_not_at_all() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let store = SqliteMetadataStore::open(&path).expect("create");
+    store
+        .bulk(|s| {
+            write_cycles(s, "bulk", 3);
+            // A failing call inside undoes only itself.
+            assert!(s.begin_run(987_654_321, "").is_err());
+            Ok(())
+        })
+        .expect("bulk load");
+    let other = SqliteMetadataStore::open(&path).expect("a second store");
+    assert_consistent(&other, &["bulk".to_owned()], 3);
+
+    let failed = store.bulk(|s| {
+        write_cycles(s, "doomed", 2);
+        s.bulk(|_| Ok(()))
+    });
+    assert!(
+        matches!(failed, Err(MetadataError::Conflict(_))),
+        "bulk loads do not nest: {failed:?}"
+    );
+    assert!(
+        store
+            .find_cached(writer_key("doomed", 0))
+            .expect("find_cached")
+            .is_none(),
+        "a failed bulk load records nothing"
+    );
+    write_cycles(&store, "after", 1);
+    assert_eq!(
+        store.run_by_name("shared#4").expect("read").map(|r| r.name),
+        Some("shared#4".to_owned()),
+        "run numbers of a failed bulk load are not used up"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

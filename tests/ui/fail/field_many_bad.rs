@@ -28,5 +28,6 @@ impl TrainerStep for Trainer {
 }
 
 fn main() {
-    let _ = Trainer::default();
+    // Code that uses the step reports nothing more.
+    let _ = Trainer::from_fields(8, 1, Schedule, Vec::new(), Vec::new(), (1, 2), 0.1);
 }

@@ -88,20 +88,24 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
-/// A config that cannot be read or does not describe a valid pipeline.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
-    /// The file, when the config came from one.
-    pub file: Option<PathBuf>,
-    /// The line (1-based), when known.
-    pub line: Option<usize>,
-    /// The column (1-based), when known.
-    pub column: Option<usize>,
-    /// The step, when the problem is in one.
-    pub step: Option<String>,
-    /// What is wrong.
-    #[source]
-    pub kind: ConfigErrorKind,
+/// A config that cannot be read or does not describe a valid pipeline, with where the problem is:
+/// the file, the line (when known) and the step.
+#[derive(Debug)]
+pub struct ConfigError(Box<ConfigErrorInner>);
+
+#[derive(Debug)]
+struct ConfigErrorInner {
+    file: Option<PathBuf>,
+    line: Option<usize>,
+    column: Option<usize>,
+    step: Option<String>,
+    kind: ConfigErrorKind,
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0.kind)
+    }
 }
 
 /// What is wrong with a config.
@@ -143,46 +147,77 @@ pub enum ConfigErrorKind {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
+        let e = &self.0;
+        if let Some(file) = &e.file {
             write!(f, "{}", file.display())?;
-            if let Some(line) = self.line {
+            if let Some(line) = e.line {
                 write!(f, ":{line}")?;
-                if let Some(col) = self.column {
+                if let Some(col) = e.column {
                     write!(f, ":{col}")?;
                 }
             }
             f.write_str(": ")?;
-        } else if let Some(line) = self.line {
+        } else if let Some(line) = e.line {
             write!(f, "line {line}: ")?;
         }
-        if let Some(step) = &self.step {
+        if let Some(step) = &e.step {
             write!(f, "step `{step}`: ")?;
         }
-        write!(f, "{}", self.kind)
+        write!(f, "{}", e.kind)
     }
 }
 
 impl ConfigError {
     fn new(kind: ConfigErrorKind) -> Self {
-        ConfigError {
+        ConfigError(Box::new(ConfigErrorInner {
             file: None,
             line: None,
             column: None,
             step: None,
             kind,
-        }
+        }))
     }
 
     fn in_step(mut self, step: &str) -> Self {
-        self.step = Some(step.to_owned());
+        self.0.step = Some(step.to_owned());
+        self
+    }
+
+    fn at(mut self, line: Option<usize>) -> Self {
+        self.0.line = line;
         self
     }
 
     /// Names the file the config came from.
     #[must_use]
     pub fn with_file(mut self, file: impl Into<PathBuf>) -> Self {
-        self.file = Some(file.into());
+        self.0.file = Some(file.into());
         self
+    }
+
+    /// The file, when the config came from one.
+    pub fn file(&self) -> Option<&Path> {
+        self.0.file.as_deref()
+    }
+
+    /// The line (1-based), when known.
+    pub fn line(&self) -> Option<usize> {
+        self.0.line
+    }
+
+    /// The column (1-based), when known.
+    pub fn column(&self) -> Option<usize> {
+        self.0.column
+    }
+
+    /// The step the problem is in, if it is in one.
+    pub fn step(&self) -> Option<&str> {
+        self.0.step.as_deref()
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> &ConfigErrorKind {
+        &self.0.kind
     }
 }
 
@@ -191,18 +226,17 @@ impl PipelineConfig {
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
         let config: PipelineConfig = serde_norway::from_str(text).map_err(|e| {
             let loc = e.location();
-            let mut err = ConfigError::new(ConfigErrorKind::Syntax(strip_location(&e.to_string())));
-            err.line = loc.as_ref().map(|l| l.line());
-            err.column = loc.as_ref().map(|l| l.column());
+            let mut err = ConfigError::new(ConfigErrorKind::Syntax(strip_location(&e.to_string())))
+                .at(loc.as_ref().map(|l| l.line()));
+            err.0.column = loc.as_ref().map(|l| l.column());
             err
         })?;
         if config.version != CONFIG_FORMAT_VERSION {
-            let mut err = ConfigError::new(ConfigErrorKind::Version {
+            return Err(ConfigError::new(ConfigErrorKind::Version {
                 found: config.version,
                 supported: CONFIG_FORMAT_VERSION,
-            });
-            err.line = find_line(text, &[], "version");
-            return Err(err);
+            })
+            .at(find_line(text, &[], "version")));
         }
         Ok(config)
     }
@@ -217,11 +251,10 @@ impl PipelineConfig {
     /// config came from, if any, for line numbers in errors.
     pub fn build(&self, registry: &Registry, text: Option<&str>) -> Result<Pipeline, ConfigError> {
         let locate = |err: ConfigError, path: &[&str], key: &str| -> ConfigError {
-            let mut err = err;
-            if let Some(t) = text {
-                err.line = find_line(t, path, key);
+            match text {
+                Some(t) => err.at(find_line(t, path, key)),
+                None => err,
             }
-            err
         };
         let template = match self.template.as_deref() {
             None => Template::Dag,
@@ -304,8 +337,9 @@ impl PipelineConfig {
             let step = pipeline_error_step(&e);
             let mut err = ConfigError::new(ConfigErrorKind::Pipeline(e));
             if let (Some(t), Some(s)) = (text, &step) {
-                err.line =
-                    find_line(t, &["steps", s], "inputs").or_else(|| find_line(t, &["steps"], s));
+                err = err
+                    .at(find_line(t, &["steps", s], "inputs")
+                        .or_else(|| find_line(t, &["steps"], s)));
             }
             return Err(err);
         }
@@ -513,9 +547,12 @@ mod tests {
     #[test]
     fn bad_yaml_has_a_line() {
         let e = PipelineConfig::from_yaml("version: 1\nname: x\nsteps:\n  a: [\n").unwrap_err();
-        assert!(e.line.is_some(), "{e}");
+        assert!(e.line().is_some(), "{e}");
         let e = PipelineConfig::from_yaml("version: 7\nname: x\nsteps: {}\n").unwrap_err();
-        assert!(matches!(e.kind, ConfigErrorKind::Version { found: 7, .. }));
-        assert_eq!(e.line, Some(1));
+        assert!(matches!(
+            e.kind(),
+            ConfigErrorKind::Version { found: 7, .. }
+        ));
+        assert_eq!(e.line(), Some(1));
     }
 }

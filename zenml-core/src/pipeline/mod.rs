@@ -1,15 +1,46 @@
 //! Pipelines: named steps with outputs wired to inputs.
 //!
-//! A general pipeline is a DAG built step by step:
+//! A general pipeline is a DAG built step by step, each step's inputs wired to earlier outputs
+//! (`"step.output"`):
 //!
-//! ```ignore
+//! ```
+//! # extern crate zenml_core as zenml;
+//! use zenml::prelude::*;
+//! use zenml::steps::CsvDatasource;
+//!
+//! /// The number of rows of a table.
+//! #[step]
+//! pub struct CountRows {}
+//!
+//! #[step]
+//! impl Step for CountRows {
+//!     fn inputs(&self) -> Vec<IoSpec> {
+//!         vec![IoSpec::new::<Table>("table")]
+//!     }
+//!     fn outputs(&self) -> Vec<IoSpec> {
+//!         vec![IoSpec::new::<u64>("rows")]
+//!     }
+//!     fn run(&self, _ctx: &mut StepContext, inputs: &Inputs) -> StepResult<Outputs> {
+//!         let table: &Table = inputs.get("table")?;
+//!         Ok(Outputs::new().with("rows", table.num_rows() as u64))
+//!     }
+//! }
+//!
 //! let p = Pipeline::new("etl")
-//!     .add_step("load", LoadCsv::new("data.csv"), [])
-//!     .add_step("clean", DropNulls::default(), [("data", "load.data")])
-//!     .add_step("stats", Describe::default(), [("table", "clean.data")]);
+//!     .add_step("load", CsvDatasource::new("data.csv"), [])
+//!     .add_step("count", CountRows {}, [("table", "load.data")]);
+//! let plan = p.validate()?;
+//! assert_eq!(plan.steps.len(), 2);
+//!
+//! // A mistake is reported before anything runs, naming the steps involved.
+//! let wrong = p.copy("etl v2").add_step("again", CountRows {}, [("table", "count.rows")]);
+//! let err = wrong.validate().unwrap_err();
+//! assert!(err.to_string().contains("expects zenml.Table, but `count.rows` produces u64"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A training pipeline fills fixed slots, which are wired for you:
+//! A training pipeline fills fixed slots, which are wired for you (the quickstart example has a
+//! whole one):
 //!
 //! ```ignore
 //! let p = TrainingPipeline::new("Pipeline A")

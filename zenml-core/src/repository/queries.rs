@@ -150,10 +150,10 @@ impl Repository {
             });
             v.executions += 1;
             v.last_used_ms = v.last_used_ms.max(Some(e.created_ms));
-            if let Some(f) = e.code_fingerprint {
-                if !v.code_fingerprints.contains(&f) {
-                    v.code_fingerprints.push(f);
-                }
+            if let Some(f) = e.code_fingerprint
+                && !v.code_fingerprints.contains(&f)
+            {
+                v.code_fingerprints.push(f);
             }
         }
         Ok(by_version.into_values().collect())
@@ -194,11 +194,11 @@ impl Repository {
         let artifact = self.get_artifact(id)?;
         let producer = self.metadata.artifact_producer(id)?;
         let mut inputs = Vec::new();
-        if let Some(p) = &producer {
-            if seen.insert(p.id) {
-                for (name, input) in &p.inputs {
-                    inputs.push((name.clone(), self.lineage_inner(*input, seen)?));
-                }
+        if let Some(p) = &producer
+            && seen.insert(p.id)
+        {
+            for (name, input) in &p.inputs {
+                inputs.push((name.clone(), self.lineage_inner(*input, seen)?));
             }
         }
         Ok(Lineage {

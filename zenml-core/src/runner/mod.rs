@@ -293,10 +293,10 @@ impl Runner {
         let started = Instant::now();
         let plan = pipeline.validate()?;
         let config = pipeline.to_yaml();
-        if let Some(existing) = self.metadata.pipeline_by_name(pipeline.name())? {
-            if existing.config != config {
-                return Err(RunError::Immutable(pipeline.name().to_owned()));
-            }
+        if let Some(existing) = self.metadata.pipeline_by_name(pipeline.name())?
+            && existing.config != config
+        {
+            return Err(RunError::Immutable(pipeline.name().to_owned()));
         }
         let record = self.metadata.register_pipeline(pipeline.name(), &config)?;
         let run = self.metadata.begin_run(record.id, &config)?;
@@ -602,17 +602,16 @@ impl RunEnv<'_> {
         summary.cache_key = Some(key);
 
         let cache = runner.options.cache && self.pipeline.cache_enabled() && node.cache_enabled();
-        if cache {
-            if let Some(hit) = md.find_cached(key)? {
-                if self.outputs_intact(&hit, &planned.outputs)? {
-                    let id = md.record_cached_execution(&new_execution, &hit)?;
-                    summary.status = StepStatus::Cached;
-                    summary.execution_id = Some(id);
-                    summary.cached_from = Some(hit.execution_id);
-                    summary.outputs = hit.outputs;
-                    return Ok(());
-                }
-            }
+        if cache
+            && let Some(hit) = md.find_cached(key)?
+            && self.outputs_intact(&hit, &planned.outputs)?
+        {
+            let id = md.record_cached_execution(&new_execution, &hit)?;
+            summary.status = StepStatus::Cached;
+            summary.execution_id = Some(id);
+            summary.cached_from = Some(hit.execution_id);
+            summary.outputs = hit.outputs;
+            return Ok(());
         }
 
         let id = md.begin_execution(&new_execution)?;

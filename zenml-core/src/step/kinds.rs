@@ -8,11 +8,28 @@ use super::{DynStep, IoSpec, StepCode, StepContext, StepInfo, StepKind, StepPara
 
 /// Reads data from outside the pipeline into a [`Table`] (output `data`).
 ///
-/// ```ignore
+/// ```
+/// # extern crate zenml_core as zenml;
+/// use zenml::hash::{Hash128, Hasher};
+/// use zenml::prelude::*;
+///
+/// /// Reads a CSV file.
+/// #[step]
+/// pub struct MyCsv {
+///     pub path: String,
+/// }
+///
 /// #[step]
 /// impl DatasourceStep for MyCsv {
-///     fn read(&self, ctx: &mut StepContext) -> StepResult<Table> { Ok(Table::read_csv(&self.path)?) }
-///     fn fingerprint(&self, ctx: &StepContext) -> StepResult<Option<Hash128>> { … }
+///     fn read(&self, _ctx: &mut StepContext) -> StepResult<Table> {
+///         Ok(Table::read_csv(&self.path)?)
+///     }
+///
+///     fn fingerprint(&self, _ctx: &StepContext) -> StepResult<Option<Hash128>> {
+///         let mut h = Hasher::new();
+///         h.update(&std::fs::read(&self.path)?);
+///         Ok(Some(h.finish()))
+///     }
 /// }
 /// ```
 pub trait DatasourceStep: StepParams {
@@ -126,14 +143,28 @@ pub trait EvaluatorStep: StepParams {
 
 /// A step with named, typed inputs and outputs of its own, for general pipelines.
 ///
-/// ```ignore
+/// ```
+/// # extern crate zenml_core as zenml;
+/// use zenml::prelude::*;
+///
+/// /// Puts the rows of `right` after those of `left`.
 /// #[step]
-/// impl Step for Join {
-///     fn inputs(&self) -> Vec<IoSpec> { vec![IoSpec::new::<Table>("left"), IoSpec::new::<Table>("right")] }
-///     fn outputs(&self) -> Vec<IoSpec> { vec![IoSpec::new::<Table>("joined")] }
-///     fn run(&self, ctx: &mut StepContext, inputs: &Inputs) -> StepResult<Outputs> {
+/// pub struct Concat {}
+///
+/// #[step]
+/// impl Step for Concat {
+///     fn inputs(&self) -> Vec<IoSpec> {
+///         vec![IoSpec::new::<Table>("left"), IoSpec::new::<Table>("right")]
+///     }
+///     fn outputs(&self) -> Vec<IoSpec> {
+///         vec![IoSpec::new::<Table>("joined")]
+///     }
+///     fn run(&self, _ctx: &mut StepContext, inputs: &Inputs) -> StepResult<Outputs> {
 ///         let left: &Table = inputs.get("left")?;
-///         …
+///         let right: &Table = inputs.get("right")?;
+///         let mut batches = left.batches().to_vec();
+///         batches.extend_from_slice(right.batches());
+///         let joined = Table::try_new(left.schema().clone(), batches)?;
 ///         Ok(Outputs::new().with("joined", joined))
 ///     }
 /// }

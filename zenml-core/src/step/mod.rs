@@ -225,7 +225,13 @@ impl Clone for Box<dyn DynStep> {
 }
 
 /// Conversion of a step value into the runtime's type-erased form; the pipeline builders take
-/// `impl IntoStep` for the kind they expect.
+/// `impl IntoDynStep` (with the kind they expect). `#[step]` on a step's kind impl implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be added to a pipeline: its step impl lacks `#[step]`",
+    label = "not a registered step",
+    note = "write `#[step]` on the struct and on `impl …Step for {Self}`, so that the step's code \
+            is fingerprinted for caching and the step is registered"
+)]
 pub trait IntoDynStep {
     /// The type-erased step.
     fn into_dyn_step(self) -> Box<dyn DynStep>;

@@ -231,6 +231,12 @@ impl PropertyType {
     }
 }
 
+impl fmt::Display for PropertyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The parameter values of an execution as every store keeps them: sorted by name, `Null`s left
 /// out, each checked against the step type's declaration (`declared` gives a parameter's
 /// declared type). An undeclared parameter, or a value of another kind than declared, is a
@@ -262,12 +268,6 @@ pub fn stored_params(
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
-}
-
-impl fmt::Display for PropertyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Named entries (an execution's inputs or outputs) sorted by name, as every store keeps them;

@@ -9,6 +9,15 @@ pub(crate) const STORE: &str = "sqlite";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum SqliteError {
+    /// The database could not be opened (a missing folder, no permission, a locked file).
+    #[error("cannot open {location}: {source}{}", busy_hint(.source))]
+    Open {
+        /// The database (`sqlite:/path/metadata.db`).
+        location: String,
+        /// The failure.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// A database call failed.
     #[error("{op}: {source}{}", busy_hint(.source))]
     Sql {
@@ -59,6 +68,20 @@ impl From<MetadataError> for Error {
 }
 
 impl Error {
+    /// The public error of a failure while opening `location`.
+    pub(crate) fn into_open_error(self, location: &str) -> MetadataError {
+        match self {
+            Error::Sql(source) => MetadataError::backend(
+                STORE,
+                SqliteError::Open {
+                    location: location.to_owned(),
+                    source,
+                },
+            ),
+            e => e.into_metadata("open"),
+        }
+    }
+
     /// The public error, naming the operation that failed.
     pub(crate) fn into_metadata(self, op: &'static str) -> MetadataError {
         match self {

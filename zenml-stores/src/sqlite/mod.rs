@@ -101,6 +101,8 @@ struct State {
     conn: Connection,
     types: ContextTypes,
     cache: Cache,
+    /// Inside [`SqliteMetadataStore::bulk`]: calls are savepoints of its transaction.
+    bulk: bool,
 }
 
 /// What the store remembers between calls: records that never change once written (or, for a
@@ -179,11 +181,9 @@ impl SqliteMetadataStore {
         let location = format!("sqlite:{}", path.display());
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-            MetadataError::Incompatible(format!("{location}: cannot open the database: {e}"))
-        })?;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| Error::Sql(e).into_open_error(&location))?;
         SqliteMetadataStore::with_connection(conn, location, Some(path.to_owned()))
     }
 
@@ -203,9 +203,14 @@ impl SqliteMetadataStore {
             conn.set_prepared_statement_cache_capacity(128);
             let types = schema::open(conn, &location)?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // Checkpoint the WAL into the database every 10,000 pages (40 MB) rather than every
+            // 1,000: a checkpoint syncs the disk, and each write transaction touches a dozen or
+            // more pages. Closing the last connection still checkpoints everything and removes
+            // the WAL, so the database file alone holds every record once no process uses it.
+            conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             Ok(types)
         };
-        let types = setup(&mut conn).map_err(|e| e.into_metadata("open"))?;
+        let types = setup(&mut conn).map_err(|e| e.into_open_error(&location))?;
         Ok(SqliteMetadataStore {
             location,
             path,
@@ -213,6 +218,7 @@ impl SqliteMetadataStore {
                 conn,
                 types,
                 cache: Cache::default(),
+                bulk: false,
             }),
         })
     }
@@ -233,23 +239,7 @@ impl SqliteMetadataStore {
         op: &'static str,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T, MetadataError> {
-        let mut guard = self.lock();
-        let State { conn, types, cache } = &mut *guard;
-        let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&mut Tx {
-                conn: &tx,
-                types: *types,
-                cache,
-                now: now_ms(),
-            })?;
-            tx.commit()?;
-            Ok(value)
-        })();
-        if result.is_err() {
-            cache.clear();
-        }
-        result.map_err(|e: Error| e.into_metadata(op))
+        self.transaction(op, TransactionBehavior::Immediate, f)
     }
 
     /// Runs `f` in one read transaction, so that it sees one state of the database.
@@ -258,20 +248,97 @@ impl SqliteMetadataStore {
         op: &'static str,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T, MetadataError> {
+        self.transaction(op, TransactionBehavior::Deferred, f)
+    }
+
+    fn transaction<T>(
+        &self,
+        op: &'static str,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T, MetadataError> {
         let mut guard = self.lock();
-        let State { conn, types, cache } = &mut *guard;
+        let State {
+            conn,
+            types,
+            cache,
+            bulk,
+        } = &mut *guard;
+        let types = *types;
         let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            if *bulk {
+                // Inside a bulk load: a savepoint, so that a failed call undoes only itself.
+                let savepoint = conn.savepoint()?;
+                let now = now_ms();
+                let value = f(&mut Tx {
+                    conn: &savepoint,
+                    types,
+                    cache,
+                    now,
+                })?;
+                savepoint.commit()?;
+                return Ok(value);
+            }
+            let tx = conn.transaction_with_behavior(behavior)?;
+            // The time is taken once the lock is held, so that the order of timestamps follows
+            // the order of writes.
+            let now = now_ms();
             let value = f(&mut Tx {
                 conn: &tx,
-                types: *types,
+                types,
                 cache,
-                now: now_ms(),
+                now,
             })?;
             tx.commit()?;
             Ok(value)
         })();
+        if result.is_err() && !matches!(behavior, TransactionBehavior::Deferred) {
+            cache.clear();
+        }
         result.map_err(|e: Error| e.into_metadata(op))
+    }
+
+    /// Not public API: runs `f` with every call on this store inside one transaction, for
+    /// loading many records at once (benchmarks, imports). Other connections wait until it ends.
+    /// A call that fails inside undoes only itself; an error returned by `f` (or a panic) undoes
+    /// everything. Calls from other threads on this store during `f` join the transaction.
+    #[doc(hidden)]
+    pub fn bulk<T>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, MetadataError>,
+    ) -> Result<T, MetadataError> {
+        /// Rolls the bulk transaction back unless it was committed.
+        struct Abort<'a>(&'a SqliteMetadataStore, bool);
+        impl Drop for Abort<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    let mut state = self.0.lock();
+                    state.bulk = false;
+                    // Nothing more to do if the rollback fails: the connection then has no
+                    // transaction left open.
+                    let _ = state.conn.execute_batch("ROLLBACK");
+                    state.cache.clear();
+                }
+            }
+        }
+        let sql = |e| Error::Sql(e).into_metadata("bulk");
+        {
+            let mut state = self.lock();
+            if state.bulk {
+                return Err(MetadataError::Conflict(
+                    "bulk loads of one store do not nest".to_owned(),
+                ));
+            }
+            state.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+            state.bulk = true;
+        }
+        let mut abort = Abort(self, false);
+        let value = f(self)?;
+        let mut state = self.lock();
+        state.conn.execute_batch("COMMIT").map_err(sql)?;
+        state.bulk = false;
+        abort.1 = true;
+        Ok(value)
     }
 }
 

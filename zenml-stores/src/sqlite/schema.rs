@@ -38,7 +38,9 @@ pub(crate) struct ContextTypes {
 }
 
 /// The 15 ML Metadata tables with every column ML Metadata reads, its unique constraints, the
-/// secondary indexes zenml's queries use, and zenml's own tables.
+/// secondary indexes zenml's queries use (the string-property index also serves ML Metadata's
+/// `filter_query` on string properties, such as `custom_properties.cache_key.string_value`),
+/// and zenml's own tables.
 ///
 /// Besides ML Metadata's tables:
 /// - `zenml_schema(version)`: one row, [`ZENML_SCHEMA_VERSION`].
@@ -172,7 +174,6 @@ CREATE TABLE MLMDEnv (
 
 CREATE UNIQUE INDEX idx_type_identity ON Type (name, version, type_kind);
 CREATE INDEX idx_execution_type ON Execution (type_id);
-CREATE INDEX idx_artifact_uri ON Artifact (uri);
 CREATE INDEX idx_event_execution ON Event (execution_id);
 CREATE INDEX idx_eventpath_event ON EventPath (event_id);
 CREATE INDEX idx_association_execution ON Association (execution_id);
@@ -180,10 +181,6 @@ CREATE INDEX idx_attribution_artifact ON Attribution (artifact_id);
 CREATE INDEX idx_parentcontext_parent ON ParentContext (parent_context_id);
 CREATE INDEX idx_execution_property_string
     ON ExecutionProperty (name, is_custom_property, string_value) WHERE string_value IS NOT NULL;
-CREATE INDEX idx_artifact_property_string
-    ON ArtifactProperty (name, is_custom_property, string_value) WHERE string_value IS NOT NULL;
-CREATE INDEX idx_context_property_string
-    ON ContextProperty (name, is_custom_property, string_value) WHERE string_value IS NOT NULL;
 
 CREATE TABLE zenml_schema (version INTEGER NOT NULL);
 CREATE TABLE zenml_step_type (type_id INTEGER PRIMARY KEY, kind TEXT NOT NULL);

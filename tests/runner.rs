@@ -1,0 +1,422 @@
+//! The runtime end to end on the in-memory stores: DAG and training pipelines, validation,
+//! failures, concurrency and caching.
+
+mod common;
+
+use common::*;
+use zenml::pipeline::PipelineError;
+use zenml::prelude::*;
+use zenml::repository::RepositoryError;
+use zenml::runner::{RunError, StepFailure, StepStatus};
+use zenml::store::ExecutionState;
+
+fn dag(name: &str, scale: f64, offset: f64) -> Pipeline {
+    Pipeline::new(name)
+        .add_step("numbers", Numbers { n: 100, scale }, [])
+        .add_step("sum", Sum {}, [("numbers", "numbers.numbers")])
+        .add_step("squares", Numbers { n: 10, scale: 2.0 }, [])
+        .add_step("sum2", Sum {}, [("numbers", "squares.numbers")])
+        .add_step(
+            "add",
+            Add { offset },
+            [("a", "sum.total"), ("b", "sum2.total")],
+        )
+}
+
+#[test]
+fn a_dag_runs_then_reuses_every_step() {
+    let repo = memory_repo();
+    let first = repo.run(&dag("dag", 1.0, 0.5)).unwrap();
+    assert_eq!(first.executed().len(), 5, "{first:?}");
+    let out = &first.step("add").unwrap().outputs[0].1;
+    let total: std::sync::Arc<f64> = repo.load_artifact(out).unwrap();
+    assert_eq!(*total, 4950.0 + 90.0 + 0.5);
+
+    let second = repo.run(&dag("dag", 1.0, 0.5)).unwrap();
+    assert_eq!(second.cached().len(), 5, "{second:?}");
+    assert!(second.executed().is_empty());
+    // The reuse is recorded as executions of their own, in state CACHED.
+    let steps = repo.get_run_steps(&second.run).unwrap();
+    assert_eq!(steps.len(), 5);
+    assert!(
+        steps
+            .iter()
+            .all(|e| e.state == ExecutionState::Cached && e.cached_from.is_some())
+    );
+}
+
+#[test]
+fn a_changed_parameter_reruns_only_that_step_and_what_follows() {
+    let repo = memory_repo();
+    repo.run(&dag("base", 1.0, 0.5)).unwrap();
+    let summary = repo.run(&dag("changed", 1.0, 1.5)).unwrap();
+    assert_eq!(summary.executed(), vec!["add"]);
+    assert_eq!(summary.cached().len(), 4);
+
+    let summary = repo.run(&dag("changed upstream", 2.0, 0.5)).unwrap();
+    let mut ran = summary.executed();
+    ran.sort_unstable();
+    assert_eq!(ran, vec!["add", "numbers", "sum"]);
+}
+
+#[test]
+fn a_training_pipeline_runs_on_iris_and_a_copy_reuses_its_first_steps() {
+    let repo = memory_repo();
+    let a = iris_pipeline("Pipeline A", 0.0);
+    let first = repo.run(&a).unwrap();
+    assert_eq!(
+        first.executed(),
+        vec![
+            "datasource",
+            "split",
+            "preprocesser",
+            "trainer",
+            "evaluator"
+        ]
+    );
+    let eval = repo
+        .get_run_steps(&first.run)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.step_name == "evaluator")
+        .unwrap();
+    let accuracy = eval
+        .metrics
+        .iter()
+        .find(|(n, _)| n == "accuracy")
+        .unwrap()
+        .1;
+    assert!(
+        accuracy > 0.8,
+        "nearest centroids on iris should do well, got {accuracy}"
+    );
+
+    let again = repo.run(&a).unwrap();
+    assert_eq!(again.cached().len(), 5);
+
+    let b = a.copy("Pipeline B").add_trainer(CentroidTrainer {
+        shrink: 0.5,
+        ..CentroidTrainer::default()
+    });
+    let summary = repo.run(&b).unwrap();
+    assert_eq!(
+        summary.cached(),
+        vec!["datasource", "split", "preprocesser"]
+    );
+    assert_eq!(summary.executed(), vec!["trainer", "evaluator"]);
+
+    let comparison = repo.compare_training_runs().unwrap();
+    assert_eq!(comparison.rows.len(), 3);
+    assert_eq!(comparison.param_names, vec!["label", "shrink"]);
+    assert!(
+        comparison
+            .rows
+            .iter()
+            .all(|r| r.metric("accuracy").is_some())
+    );
+}
+
+#[test]
+fn a_pipeline_that_has_run_is_immutable() {
+    let repo = memory_repo();
+    repo.run(&dag("fixed", 1.0, 0.0)).unwrap();
+    let err = repo.run(&dag("fixed", 1.0, 1.0)).unwrap_err();
+    assert!(
+        matches!(err, RepositoryError::Run(RunError::Immutable(ref n)) if n == "fixed"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("copy"), "{err}");
+    // Its copy under a new name runs.
+    repo.run(&dag("fixed", 1.0, 1.0).copy("fixed v2")).unwrap();
+}
+
+fn invalid(p: &Pipeline) -> PipelineError {
+    let repo = memory_repo();
+    match repo.run(p) {
+        Err(RepositoryError::Run(RunError::Pipeline(e))) => {
+            // Nothing ran, nothing was recorded.
+            assert!(repo.get_pipelines().expect("list pipelines").is_empty());
+            e
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn validation_names_the_steps_and_types() {
+    let cycle = Pipeline::new("cycle")
+        .add_step("a", Add::default(), [("a", "c.sum"), ("b", "n.total")])
+        .add_step("b", Add::default(), [("a", "a.sum"), ("b", "n.total")])
+        .add_step("c", Add::default(), [("a", "b.sum"), ("b", "n.total")])
+        .add_step("numbers", Numbers::default(), [])
+        .add_step("n", Sum {}, [("numbers", "numbers.numbers")]);
+    let e = invalid(&cycle);
+    let PipelineError::Cycle { cycle, .. } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(cycle.len(), 4, "{e}");
+    assert!(
+        e.to_string().contains("a → b → c → a")
+            || e.to_string().contains("b → c → a → b")
+            || e.to_string().contains("c → a → b → c"),
+        "{e}"
+    );
+
+    let missing = Pipeline::new("missing").add_step("sum", Sum {}, []);
+    let e = invalid(&missing);
+    assert!(
+        matches!(&e, PipelineError::MissingInput { step, input, .. } if step == "sum" && input == "numbers"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("zenml.Table"), "{e}");
+
+    let twice = Pipeline::new("twice")
+        .add_step("numbers", Numbers::default(), [])
+        .add_step(
+            "sum",
+            Sum {},
+            [
+                ("numbers", "numbers.numbers"),
+                ("numbers", "numbers.numbers"),
+            ],
+        );
+    assert!(matches!(invalid(&twice), PipelineError::DoublyWired { .. }));
+
+    let mismatch = Pipeline::new("mismatch")
+        .add_step("numbers", Numbers::default(), [])
+        .add_step("sum", Sum {}, [("numbers", "numbers.numbers")])
+        .add_step("sum2", Sum {}, [("numbers", "sum.total")]);
+    let e = invalid(&mismatch);
+    assert!(
+        matches!(&e, PipelineError::TypeMismatch { step, .. } if step == "sum2"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("f64") && e.to_string().contains("zenml.Table"),
+        "{e}"
+    );
+
+    let duplicate = Pipeline::new("duplicate")
+        .add_step("numbers", Numbers::default(), [])
+        .add_step("numbers", Numbers::default(), []);
+    assert!(matches!(
+        invalid(&duplicate),
+        PipelineError::DuplicateStep { .. }
+    ));
+
+    let no_such =
+        Pipeline::new("no such").add_step("sum", Sum {}, [("numbers", "nothing.numbers")]);
+    let e = invalid(&no_such);
+    assert!(
+        matches!(&e, PipelineError::UnknownStep { missing, .. } if missing == "nothing"),
+        "{e}"
+    );
+
+    let no_output = Pipeline::new("no output")
+        .add_step("numbers", Numbers::default(), [])
+        .add_step("sum", Sum {}, [("numbers", "numbers.rows")]);
+    let e = invalid(&no_output);
+    assert!(
+        matches!(&e, PipelineError::UnknownOutput { output, .. } if output == "rows"),
+        "{e}"
+    );
+
+    let slots = TrainingPipeline::new("slots")
+        .add_datasource(zenml::steps::CsvDatasource::new(iris_path()))
+        .add_trainer(CentroidTrainer::default());
+    let e = invalid(&slots);
+    assert!(
+        matches!(&e, PipelineError::MissingSlot { slot: "split", .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn adding_to_a_filled_slot_replaces_the_step() {
+    let p = iris_pipeline("p", 0.0).add_trainer(CentroidTrainer {
+        shrink: 0.25,
+        ..CentroidTrainer::default()
+    });
+    assert_eq!(p.steps().len(), 5);
+    let trainer = p.step("trainer").unwrap();
+    assert_eq!(
+        trainer.params().get("shrink"),
+        Some(&zenml::param::Value::Float(0.25))
+    );
+}
+
+fn failing(name: &str, fail: bool, panic: bool) -> Pipeline {
+    Pipeline::new(name)
+        .add_step("numbers", Numbers::default(), [])
+        .add_step("sum", Sum {}, [("numbers", "numbers.numbers")])
+        .add_step("check", MaybeFail { fail, panic }, [("x", "sum.total")])
+        .add_step(
+            "after",
+            Add::default(),
+            [("a", "check.y"), ("b", "sum.total")],
+        )
+}
+
+#[test]
+fn a_failing_step_is_recorded_failed_and_stops_the_run() {
+    for (fail, panic) in [(true, false), (false, true)] {
+        let repo = memory_repo();
+        let err = repo.run(&failing("f", fail, panic)).unwrap_err();
+        let RepositoryError::Run(RunError::Step {
+            step,
+            failure,
+            summary,
+            ..
+        }) = err
+        else {
+            panic!("expected a step failure, got {err:?}");
+        };
+        assert_eq!(step, "check");
+        match failure {
+            StepFailure::Error(m) => assert!(fail && m.contains("told to fail"), "{m}"),
+            StepFailure::Panic(m) => assert!(panic && m.contains("told to panic"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(summary.step("after").unwrap().status, StepStatus::Skipped);
+        assert_eq!(summary.run.status, zenml::store::RunStatus::Failed);
+
+        let executions = repo.get_run_steps(&summary.run).unwrap();
+        let check = executions.iter().find(|e| e.step_name == "check").unwrap();
+        assert_eq!(check.state, ExecutionState::Failed);
+        assert!(check.outputs.is_empty(), "a failed step publishes nothing");
+        assert!(check.error.as_deref().unwrap_or("").contains("told to"));
+        assert!(executions.iter().all(|e| e.step_name != "after"));
+
+        // Fixed, the step is recomputed; what succeeded before is reused.
+        let fixed = repo.run(&failing("f fixed", false, false)).unwrap();
+        assert_eq!(fixed.cached(), vec!["numbers", "sum"]);
+        let mut ran = fixed.executed();
+        ran.sort_unstable();
+        assert_eq!(ran, vec!["after", "check"]);
+    }
+}
+
+#[test]
+fn independent_steps_run_concurrently() {
+    let repo = memory_repo();
+    let p = Pipeline::new("sleepy")
+        .add_step(
+            "left",
+            Sleep {
+                label: "concurrent-left".into(),
+                ms: 400,
+            },
+            [],
+        )
+        .add_step(
+            "right",
+            Sleep {
+                label: "concurrent-right".into(),
+                ms: 400,
+            },
+            [],
+        )
+        .add_step(
+            "add",
+            Add::default(),
+            [("a", "left.out"), ("b", "right.out")],
+        );
+    repo.run_with(&p, quiet().with_max_parallel(2)).unwrap();
+    let sleeps = SLEEPS.lock().unwrap();
+    let find = |l: &str| sleeps.iter().find(|(n, ..)| n == l).cloned().unwrap();
+    let (_, ls, le) = find("concurrent-left");
+    let (_, rs, re) = find("concurrent-right");
+    assert!(ls < re && rs < le, "the two sleeps did not overlap");
+}
+
+#[test]
+fn the_parallelism_limit_holds() {
+    let repo = memory_repo();
+    let p = Pipeline::new("serial")
+        .add_step(
+            "left",
+            Sleep {
+                label: "serial-left".into(),
+                ms: 150,
+            },
+            [],
+        )
+        .add_step(
+            "right",
+            Sleep {
+                label: "serial-right".into(),
+                ms: 150,
+            },
+            [],
+        );
+    repo.run_with(&p, quiet().with_max_parallel(1)).unwrap();
+    let sleeps = SLEEPS.lock().unwrap();
+    let find = |l: &str| sleeps.iter().find(|(n, ..)| n == l).cloned().unwrap();
+    let (_, ls, le) = find("serial-left");
+    let (_, rs, re) = find("serial-right");
+    assert!(
+        le <= rs || re <= ls,
+        "with one slot the sleeps must not overlap"
+    );
+}
+
+#[test]
+fn caching_can_be_switched_off_per_run_pipeline_and_step() {
+    let repo = memory_repo();
+    repo.run(&dag("c", 1.0, 0.0)).unwrap();
+
+    let per_run = repo
+        .run_with(&dag("c", 1.0, 0.0), quiet().with_cache(false))
+        .unwrap();
+    assert_eq!(per_run.executed().len(), 5);
+
+    let per_pipeline = repo
+        .run(&dag("c", 1.0, 0.0).copy("c no cache").with_cache(false))
+        .unwrap();
+    assert_eq!(per_pipeline.executed().len(), 5);
+
+    let per_step = repo
+        .run(
+            &dag("c", 1.0, 0.0)
+                .copy("c one step")
+                .step_cache("sum", false),
+        )
+        .unwrap();
+    assert_eq!(per_step.executed(), vec!["sum"]);
+    assert_eq!(per_step.cached().len(), 4);
+}
+
+#[test]
+fn identical_outputs_are_stored_once() {
+    let repo = memory_repo();
+    let p = Pipeline::new("twins")
+        .add_step("a", Numbers { n: 5, scale: 1.0 }, [])
+        .add_step("b", Numbers { n: 5, scale: 1.0 }, [])
+        .step_cache("b", false);
+    let s = repo.run(&p).unwrap();
+    let a = &s.step("a").unwrap().outputs[0].1;
+    let b = &s.step("b").unwrap().outputs[0].1;
+    assert_eq!(a.hash, b.hash);
+    assert_eq!(a.uri, b.uri);
+}
+
+#[test]
+fn configs_round_trip_with_identical_cache_keys() {
+    let repo = memory_repo();
+    let p = iris_pipeline("round trip", 0.3);
+    let yaml = p.to_yaml();
+    let rebuilt = Pipeline::from_yaml(&yaml).unwrap();
+    assert_eq!(rebuilt.to_yaml(), yaml);
+    let first = repo.run(&p).unwrap();
+    // The rebuilt pipeline has the same definition, so it may run under the same name, and all
+    // of its cache keys match.
+    let second = repo.run(&rebuilt).unwrap();
+    assert_eq!(second.cached().len(), 5);
+    for s in &first.steps {
+        assert_eq!(second.step(&s.name).unwrap().cache_key, s.cache_key);
+    }
+    // Reformatted by hand (flow style, other order): the same keys.
+    let reformatted = yaml.replace("version: 1\n", "") + "version: 1\n";
+    let again = Pipeline::from_yaml(&reformatted).unwrap();
+    assert_eq!(again.to_yaml(), yaml);
+}
