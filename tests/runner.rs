@@ -420,3 +420,17 @@ fn configs_round_trip_with_identical_cache_keys() {
     let again = Pipeline::from_yaml(&reformatted).unwrap();
     assert_eq!(again.to_yaml(), yaml);
 }
+
+#[test]
+fn a_datasource_without_a_fingerprint_always_runs_and_early_cut_off_keeps_the_rest() {
+    let repo = memory_repo();
+    let p = TrainingPipeline::new("blind")
+        .add_datasource(UnfingerprintedCsv { path: iris_path() })
+        .add_split(zenml::steps::RandomSplit::default())
+        .add_trainer(CentroidTrainer::default());
+    let first = repo.run(&p).unwrap();
+    assert_eq!(first.executed().len(), 3);
+    let second = repo.run(&p).unwrap();
+    assert_eq!(second.executed(), vec!["datasource"]);
+    assert_eq!(second.cached(), vec!["split", "trainer"]);
+}

@@ -286,3 +286,18 @@ pub fn iris_pipeline(name: &str, shrink: f64) -> TrainingPipeline {
         })
         .add_evaluator(Accuracy {})
 }
+
+/// A datasource that cannot tell whether its data changed: it reads a file without
+/// fingerprinting it.
+#[step]
+#[derive(Debug)]
+pub struct UnfingerprintedCsv {
+    pub path: String,
+}
+
+#[step]
+impl DatasourceStep for UnfingerprintedCsv {
+    fn read(&self, _ctx: &mut StepContext) -> StepResult<Table> {
+        Ok(Table::read_csv(&self.path)?)
+    }
+}

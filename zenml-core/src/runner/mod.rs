@@ -28,7 +28,7 @@ use crate::artifact::{AnyValue, Inputs};
 use crate::cache::CacheKeyInput;
 use crate::hash::Hash128;
 use crate::pipeline::{Pipeline, PipelineError, PlannedStep};
-use crate::step::{IoSpec, StepContext};
+use crate::step::{IoSpec, StepContext, StepKind};
 use crate::store::{
     ArtifactRecord, ArtifactStore, CacheHit, Id, MetadataError, MetadataStore, NewArtifact,
     NewExecution, RunRecord, RunStatus, StepTypeSpec,
@@ -601,7 +601,13 @@ impl RunEnv<'_> {
         new_execution.cache_key = Some(key);
         summary.cache_key = Some(key);
 
-        let cache = runner.options.cache && self.pipeline.cache_enabled() && node.cache_enabled();
+        // A datasource that cannot fingerprint what it reads may read something new every time:
+        // it always runs (its downstream steps are still reused when it reads identical data).
+        let blind_source = info.kind == StepKind::Datasource && external.is_none();
+        let cache = runner.options.cache
+            && self.pipeline.cache_enabled()
+            && node.cache_enabled()
+            && !blind_source;
         if cache
             && let Some(hit) = md.find_cached(key)?
             && self.outputs_intact(&hit, &planned.outputs)?

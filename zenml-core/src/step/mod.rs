@@ -196,7 +196,8 @@ pub trait DynStep: Send + Sync + 'static {
     /// The declared outputs.
     fn outputs(&self) -> Vec<IoSpec>;
     /// A fingerprint of data the step reads from outside the pipeline (a datasource's file), which
-    /// enters its cache key; `None` when it reads nothing from outside.
+    /// enters its cache key. `None` means the step reads nothing from outside, except for a
+    /// datasource, where it means it cannot tell: a datasource without a fingerprint always runs.
     fn external_fingerprint(&self, ctx: &StepContext) -> StepResult<Option<Hash128>> {
         let _ = ctx;
         Ok(None)
