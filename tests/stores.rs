@@ -77,6 +77,31 @@ fn child_pipelines(role: &str, csv: &Path) -> Vec<Pipeline> {
     ]
 }
 
+/// The child processes; any still running when the test ends (it failed) are stopped.
+struct Children(Vec<(&'static str, std::process::Child)>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until `file` exists.
+fn wait_for(file: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// The body of each child process; does nothing in a normal test run.
 #[test]
 fn concurrent_child() {
@@ -84,15 +109,11 @@ fn concurrent_child() {
         return;
     };
     let (role, dir) = (role.to_string_lossy().into_owned(), PathBuf::from(dir));
-    // Both children start their runs at once, when the parent says so.
-    let go = dir.join("go");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !go.exists() {
-        assert!(Instant::now() < deadline, "never told to start");
-        std::thread::sleep(Duration::from_millis(2));
-    }
     let repo = quiet_repo(Repository::open(&dir).expect("open the shared repository"));
     let pipelines = child_pipelines(&role, &dir.join("iris.csv"));
+    // Both children start their runs at once, when the parent has seen both ready.
+    std::fs::write(dir.join(format!("ready-{role}")), b"").expect("say ready");
+    wait_for(&dir.join("go"));
     for round in 0..ROUNDS {
         for p in &pipelines {
             if let Err(e) = repo.run(p) {
@@ -108,23 +129,52 @@ fn two_processes_run_pipelines_against_one_repository_at_once() {
     let root = r.root().to_owned();
     let csv = copy_iris(&root.join("iris.csv"));
     let exe = std::env::current_exe().expect("the test binary");
-    let children: Vec<(&str, std::process::Child)> = ["a", "b"]
-        .into_iter()
-        .map(|role| {
-            let child = Command::new(&exe)
-                .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads", "1"])
-                .env(ROLE_VAR, role)
-                .env(REPO_VAR, &root)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start a child process");
-            (role, child)
-        })
-        .collect();
+    let mut children = Children(
+        ["a", "b"]
+            .into_iter()
+            .map(|role| {
+                let child = Command::new(&exe)
+                    .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads", "1"])
+                    .env(ROLE_VAR, role)
+                    .env(REPO_VAR, &root)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("start a child process");
+                (role, child)
+            })
+            .collect(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !["a", "b"]
+        .iter()
+        .all(|role| root.join(format!("ready-{role}")).exists())
+    {
+        // A child that ended before it was ready failed: show why.
+        if let Some(i) = children
+            .0
+            .iter_mut()
+            .position(|(_, c)| matches!(c.try_wait(), Ok(Some(_))))
+        {
+            let (role, child) = children.0.swap_remove(i);
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "child {role} ended before it was ready ({}):\n{}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(Instant::now() < deadline, "the children never got ready");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     std::fs::write(root.join("go"), b"").unwrap();
-    for (role, child) in children {
-        let out = child.wait_with_output().expect("wait for a child");
+    let outputs: Vec<_> = std::mem::take(&mut children.0)
+        .into_iter()
+        .map(|(role, child)| (role, child.wait_with_output()))
+        .collect();
+    for (role, out) in outputs {
+        let out = out.expect("wait for a child");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
