@@ -45,8 +45,10 @@ const BUF: usize = 256 * 1024;
 /// Writes `value` of `kind` into `store`, hashing the bytes as they stream, and publishes them
 /// content-addressed. Returns the artifact to record.
 ///
-/// If an object of another size already sits at the content key, it was damaged (truncated, for
-/// instance): it is replaced, so that writing the artifact again repairs the store.
+/// Publishing keeps an object that already sits at the content key, so that object is checked
+/// first: one of another size, or whose bytes do not hash to the key, was damaged (truncated or
+/// altered in place, for instance) and is replaced, so that writing the artifact again repairs
+/// the store. Checking an existing object of the right size reads it once.
 pub fn write_artifact(
     store: &dyn ArtifactStore,
     kind: &ArtifactKind,
@@ -78,6 +80,7 @@ fn publish_value(
         .into_inner()
         .map_err(|e| materialize(MaterializeError::Io(e.into_error())))?;
     let key = content_key(hash);
+    drop_if_damaged(store, &key, hash, size)?;
     let info: ObjectInfo = writer.publish(&key)?;
     let artifact = NewArtifact {
         uri: store.uri(&key),
@@ -89,6 +92,42 @@ fn publish_value(
         etag: info.etag,
     };
     Ok((artifact, info.size))
+}
+
+/// Removes the object at `key` if there is one whose bytes are not `size` bytes hashing to
+/// `hash`, so that publishing those bytes puts a sound object there.
+fn drop_if_damaged(
+    store: &dyn ArtifactStore,
+    key: &str,
+    hash: Hash128,
+    size: u64,
+) -> Result<(), ArtifactError> {
+    let Some(info) = store.head(key)? else {
+        return Ok(());
+    };
+    if info.size == size {
+        let reader = match store.open(key) {
+            Ok(r) => r,
+            // Removed meanwhile (by another writer that found it damaged): nothing to check.
+            Err(ArtifactStoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let checked =
+            VerifyingReader::new(io::BufReader::with_capacity(BUF, reader), hash, Some(size))
+                .finish();
+        match checked {
+            Ok(()) => return Ok(()),
+            Err(e) if hash_mismatch(&e).is_none() => {
+                return Err(ArtifactError::Materialize {
+                    what: store.uri(key),
+                    source: MaterializeError::Io(e),
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    store.delete(key)?;
+    Ok(())
 }
 
 /// Reads the artifact `record` as `kind`, verifying its hash while it streams.
@@ -132,10 +171,16 @@ pub fn verify_artifact(
     .map_err(|e| io_to_artifact(record, e))
 }
 
+/// The hash mismatch a verifying read failed with, if that is why it failed.
+fn hash_mismatch(e: &io::Error) -> Option<&HashMismatch> {
+    if e.kind() != io::ErrorKind::InvalidData {
+        return None;
+    }
+    e.get_ref().and_then(|i| i.downcast_ref::<HashMismatch>())
+}
+
 fn io_to_artifact(record: &ArtifactRecord, e: io::Error) -> ArtifactError {
-    if e.kind() == io::ErrorKind::InvalidData
-        && let Some(m) = e.get_ref().and_then(|i| i.downcast_ref::<HashMismatch>())
-    {
+    if let Some(m) = hash_mismatch(&e) {
         return ArtifactError::Corrupted {
             uri: record.uri.clone(),
             mismatch: m.clone(),
