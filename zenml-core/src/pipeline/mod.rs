@@ -187,9 +187,9 @@ impl fmt::Debug for StepNode {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
-    /// A pipeline or step name that is empty or has characters other than letters, digits, `_`,
-    /// `-` and (pipelines only) spaces.
-    #[error("invalid {what} name `{name}`: use letters, digits, `_` and `-`{}", if *what == "pipeline" { " (and spaces)" } else { "" })]
+    /// A step name with characters other than letters, digits, `_` and `-`, or a pipeline name
+    /// that is empty, has surrounding spaces, a control character or `#`.
+    #[error("invalid {what} name `{name}`: {}", if *what == "pipeline" { "use one line of text without `#` or surrounding spaces" } else { "use letters, digits, `_` and `-`" })]
     InvalidName {
         /// `"pipeline"` or `"step"`.
         what: &'static str,

@@ -29,18 +29,27 @@ pub struct PlannedStep {
     pub upstream: Vec<usize>,
 }
 
-fn valid_name(name: &str, spaces: bool) -> bool {
+/// A step name is referred to in wiring (`step.output`): letters, digits, `_` and `-`.
+fn valid_step_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A pipeline name is free text for people, on one line and without `#` (run names are
+/// `<pipeline>#<n>`).
+fn valid_pipeline_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && name.trim() == name
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || (spaces && c == ' '))
+        && !name.chars().any(|c| c.is_control() || c == '#')
 }
 
 pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
     let mut errors: Vec<PipelineError> = p.problems().to_vec();
-    if !valid_name(&p.name, true) {
+    if !valid_pipeline_name(&p.name) {
         errors.push(PipelineError::InvalidName {
             what: "pipeline",
             name: p.name.clone(),
@@ -66,7 +75,7 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
 
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, s) in p.steps.iter().enumerate() {
-        if !valid_name(&s.name, false) {
+        if !valid_step_name(&s.name) {
             errors.push(PipelineError::InvalidName {
                 what: "step",
                 name: s.name.clone(),

@@ -616,7 +616,12 @@ impl RunEnv<'_> {
             summary.status = StepStatus::Cached;
             summary.execution_id = Some(id);
             summary.cached_from = Some(hit.execution_id);
-            summary.outputs = hit.outputs;
+            // In declared order, as for an executed step.
+            let mut outputs = hit.outputs;
+            outputs.sort_by_key(|(name, _)| {
+                planned.outputs.iter().position(|o| o.name == name.as_str())
+            });
+            summary.outputs = outputs;
             return Ok(());
         }
 
