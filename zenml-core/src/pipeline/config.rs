@@ -46,7 +46,11 @@ pub const CONFIG_FORMAT_VERSION: u32 = 1;
 
 /// A pipeline's declarative definition.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a pipeline config: a mapping with `version`, `name`, `steps` and optionally \
+                 `template` and `cache`"
+)]
 pub struct PipelineConfig {
     /// The config format version ([`CONFIG_FORMAT_VERSION`]).
     pub version: u32,
@@ -64,7 +68,10 @@ pub struct PipelineConfig {
 
 /// One step of a [`PipelineConfig`].
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a step: a mapping with `source` and optionally `args`, `inputs` and `cache`"
+)]
 pub struct StepConfig {
     /// `module::path::Type@version`.
     pub source: String,
@@ -392,12 +399,32 @@ fn pipeline_error_step(e: &PipelineError) -> Option<String> {
     }
 }
 
-/// serde_norway appends " at line L column C" to its messages; the location is reported apart.
+/// serde_norway puts " at line L column C" into its messages (at the end, or before the
+/// scanner's context: "… at line 4 column 1, while scanning a quoted scalar"); the location is
+/// reported apart, so it is taken out wherever it is.
 fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
+    let mut out = msg.to_owned();
+    let mut from = 0;
+    while let Some(i) = out[from..].find(" at line ").map(|i| i + from) {
+        let rest = &out[i + " at line ".len()..];
+        let line_digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let after_line = &rest[line_digits..];
+        let len = match after_line.strip_prefix(" column ") {
+            Some(col) if line_digits > 0 => {
+                let col_digits = col.chars().take_while(char::is_ascii_digit).count();
+                (col_digits > 0).then_some(" at line ".len() + line_digits + 8 + col_digits)
+            }
+            _ => None,
+        };
+        match len {
+            Some(len) => {
+                out.replace_range(i..i + len, "");
+                from = i;
+            }
+            None => from = i + 1,
+        }
     }
+    out
 }
 
 /// The 1-based line of `key:` nested under the keys `path`, found by indentation. Good enough
@@ -542,6 +569,24 @@ mod tests {
         assert_eq!(args["e"], Value::Float(0.001));
         let text = c.to_yaml();
         assert_eq!(PipelineConfig::from_yaml(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn locations_are_taken_out_of_messages() {
+        assert_eq!(
+            strip_location("unknown field `x` at line 3 column 5"),
+            "unknown field `x`"
+        );
+        assert_eq!(
+            strip_location(
+                "found unexpected end of stream at line 4 column 1, while scanning a quoted scalar"
+            ),
+            "found unexpected end of stream, while scanning a quoted scalar"
+        );
+        assert_eq!(
+            strip_location("a name at line level"),
+            "a name at line level"
+        );
     }
 
     #[test]
