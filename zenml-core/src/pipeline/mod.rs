@@ -39,7 +39,9 @@
 mod config;
 mod validate;
 
-pub use config::{CONFIG_FORMAT_VERSION, ConfigError, PipelineConfig, StepConfig};
+pub use config::{
+    CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, PipelineConfig, StepConfig,
+};
 pub use validate::{Plan, PlannedStep};
 
 use std::fmt;
