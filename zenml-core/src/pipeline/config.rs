@@ -167,7 +167,10 @@ impl fmt::Display for ConfigError {
         } else if let Some(line) = e.line {
             write!(f, "line {line}: ")?;
         }
-        if let Some(step) = &e.step {
+        // A pipeline error's own message names the steps it is about.
+        if let Some(step) = &e.step
+            && !matches!(e.kind, ConfigErrorKind::Pipeline(_))
+        {
             write!(f, "step `{step}`: ")?;
         }
         write!(f, "{}", e.kind)
@@ -263,6 +266,16 @@ impl PipelineConfig {
                 None => err,
             }
         };
+        // The first of `candidates` (path, key) found in the text: the most precise line when
+        // the config is in block style, a coarser one when it is in flow style.
+        let locate_first = |err: ConfigError, candidates: &[(&[&str], &str)]| -> ConfigError {
+            match text {
+                Some(t) => err.at(candidates
+                    .iter()
+                    .find_map(|(path, key)| find_line(t, path, key))),
+                None => err,
+            }
+        };
         let template = match self.template.as_deref() {
             None => Template::Dag,
             Some("training") => Template::Training,
@@ -278,9 +291,17 @@ impl PipelineConfig {
         for (name, step) in &self.steps {
             let built = build_step(registry, step).map_err(|(e, key)| {
                 let err = ConfigError::new(e).in_step(name);
+                let step_path: &[&str] = &["steps", name];
                 match key {
-                    Some(k) => locate(err, &["steps", name, "args"], &k),
-                    None => locate(err, &["steps", name], "source"),
+                    Some(k) => locate_first(
+                        err,
+                        &[
+                            (&["steps", name, "args"], &k),
+                            (step_path, "args"),
+                            (&["steps"], name),
+                        ],
+                    ),
+                    None => locate_first(err, &[(step_path, "source"), (&["steps"], name)]),
                 }
             })?;
             pipeline = match template {
@@ -343,10 +364,8 @@ impl PipelineConfig {
         if let Err(e) = pipeline.validate() {
             let step = pipeline_error_step(&e);
             let mut err = ConfigError::new(ConfigErrorKind::Pipeline(e));
-            if let (Some(t), Some(s)) = (text, &step) {
-                err = err
-                    .at(find_line(t, &["steps", s], "inputs")
-                        .or_else(|| find_line(t, &["steps"], s)));
+            if let Some(s) = &step {
+                err = locate_first(err.in_step(s), &[(&["steps", s], "inputs"), (&["steps"], s)]);
             }
             return Err(err);
         }
