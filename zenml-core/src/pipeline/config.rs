@@ -365,7 +365,10 @@ impl PipelineConfig {
             let step = pipeline_error_step(&e);
             let mut err = ConfigError::new(ConfigErrorKind::Pipeline(e));
             if let Some(s) = &step {
-                err = locate_first(err.in_step(s), &[(&["steps", s], "inputs"), (&["steps"], s)]);
+                err = locate_first(
+                    err.in_step(s),
+                    &[(&["steps", s], "inputs"), (&["steps"], s)],
+                );
             }
             return Err(err);
         }

@@ -39,9 +39,7 @@
 mod config;
 mod validate;
 
-pub use config::{
-    CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, PipelineConfig, StepConfig,
-};
+pub use config::{CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, PipelineConfig, StepConfig};
 pub use validate::{Plan, PlannedStep};
 
 use std::fmt;
