@@ -198,7 +198,9 @@ impl Repository {
         let dir = dir.as_ref();
         let zdir = dir.join(REPOSITORY_DIR);
         if zdir.join(CONFIG_FILE).exists() {
-            return Err(RepositoryError::AlreadyExists(dir.to_owned()));
+            // `dir` may be `.`: name the folder itself.
+            let at = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+            return Err(RepositoryError::AlreadyExists(at));
         }
         let created = !zdir.exists();
         std::fs::create_dir_all(&zdir).map_err(io_err(&zdir))?;
