@@ -11,6 +11,99 @@
 //! | `sqlite` | yes | the SQLite metadata store |
 //! | `object-store` | yes | artifact stores in a local folder and in memory |
 //! | `cli` | yes | [`cli`]: the `zenml` command line, also for binaries of your own |
+//!
+//! # A pipeline and its config
+//!
+//! Every pipeline has a declarative YAML config ([`pipeline::PipelineConfig`]): each step's
+//! source (`module::path::Type@version`), its parameters and its wiring. The config is what the
+//! metadata store records for every run, what `zenml pipeline get` prints and what
+//! `zenml pipeline run` runs. It round-trips exactly: a pipeline rebuilt from its YAML has the
+//! same steps, parameters and cache keys, and writes the same YAML.
+//!
+//! ```
+//! use zenml::prelude::*;
+//! use zenml::step::StepParams;
+//! use zenml::steps::{RandomSplit, StandardScaler};
+//!
+//! /// Made-up measurements: `rows` rows of two columns.
+//! #[step]
+//! #[derive(Debug)]
+//! pub struct Measurements {
+//!     /// How many rows.
+//!     #[param(default = 20)]
+//!     pub rows: u32,
+//! }
+//!
+//! #[step]
+//! impl DatasourceStep for Measurements {
+//!     fn read(&self, _ctx: &mut StepContext) -> StepResult<Table> {
+//!         let rows = usize::try_from(self.rows)?;
+//!         let x = ndarray::Array2::from_shape_fn((rows, 2), |(i, j)| (i * (j + 1)) as f64);
+//!         Ok(Table::from_ndarray(&["a", "b"], &x)?)
+//!     }
+//! }
+//!
+//! let pipeline = Pipeline::new("measurements")
+//!     .add_step("load", Measurements { rows: 30 }, [])
+//!     .add_step(
+//!         "split",
+//!         RandomSplit { train_ratio: 0.75, ..RandomSplit::default() },
+//!         [("data", "load.data")],
+//!     )
+//!     .add_step(
+//!         "scale",
+//!         StandardScaler::default(),
+//!         [("train", "split.train"), ("eval", "split.eval")],
+//!     );
+//!
+//! // Save the config (the step's source path is its module path: `my_crate::…` in your crate)…
+//! let yaml = pipeline.to_yaml();
+//! assert_eq!(
+//!     yaml.replace(Measurements::SOURCE, "my_crate::Measurements"),
+//!     "\
+//! version: 1
+//! name: measurements
+//! steps:
+//!   load:
+//!     source: my_crate::Measurements@1
+//!     args:
+//!       rows: 30
+//!   split:
+//!     source: zenml_core::steps::RandomSplit@1
+//!     args:
+//!       seed: 42
+//!       train_ratio: 0.75
+//!     inputs:
+//!       data: load.data
+//!   scale:
+//!     source: zenml_core::steps::StandardScaler@1
+//!     args:
+//!       exclude: ''
+//!     inputs:
+//!       eval: split.eval
+//!       train: split.train
+//! "
+//! );
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("measurements.yaml");
+//! std::fs::write(&path, &yaml)?;
+//!
+//! // … and rebuild the pipeline from it, through the steps this binary links.
+//! let rebuilt = Pipeline::from_yaml(&std::fs::read_to_string(&path)?)?;
+//! assert_eq!(rebuilt.to_yaml(), yaml);
+//! assert_eq!(Pipeline::load(&path)?.to_yaml(), yaml);
+//!
+//! // The rebuilt pipeline is the same definition: after the original ran, every step is reused.
+//! let repo = Repository::init(dir.path())?.with_options(RunOptions::quiet());
+//! repo.run(&pipeline)?;
+//! let again = repo.run(&rebuilt)?;
+//! assert_eq!(again.cached(), ["load", "split", "scale"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Loading checks everything before anything runs: unknown steps or parameters, values of the
+//! wrong type or out of range, wiring to missing steps or outputs, cycles. Each is a
+//! [`pipeline::ConfigError`] naming the file, the line and the step.
 
 /// The `#[step]` attribute (and the `step` module: step kinds and contexts).
 ///

@@ -65,8 +65,9 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
 }
 
 fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Result<(), CliError> {
-    let repo = Repository::open(dir)?;
-    let mut config = repo.config().clone();
+    // The config file alone: a config whose stores cannot be opened (a backend this binary does
+    // not link, a database that is down) can still be shown and changed.
+    let (root, mut config) = Repository::find_config(dir)?;
     match c {
         ConfigCommand::Show(j) => {
             let metadata = match &config.metadata {
@@ -86,27 +87,37 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                 MetadataConfig::Sqlite { path } => json!({"type": "sqlite", "path": path}),
                 _ => json!({"type": config.metadata.backend()}),
             };
+            let (metadata_store, artifact_store, problem) = match Repository::open(&root) {
+                Ok(r) => (
+                    r.metadata_store().describe(),
+                    r.artifact_store().describe(),
+                    None,
+                ),
+                Err(e) => (
+                    describe_metadata(&config.metadata, &root),
+                    config.artifacts.url.clone(),
+                    Some(super::format::error_chain(&e)),
+                ),
+            };
             if j.json {
                 json_out(
                     out,
                     &json!({
-                        "root": repo.root(),
+                        "root": root,
                         "metadata": metadata,
-                        "metadata_store": repo.metadata_store().describe(),
+                        "metadata_store": metadata_store,
                         "artifacts": {"url": config.artifacts.url},
-                        "artifact_store": repo.artifact_store().describe(),
+                        "artifact_store": artifact_store,
+                        "error": problem,
                     }),
                 )?;
             } else {
-                writeln!(
-                    out,
-                    "repository: {}",
-                    repo.root()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                )?;
-                writeln!(out, "metadata:   {}", repo.metadata_store().describe())?;
-                writeln!(out, "artifacts:  {}", repo.artifact_store().describe())?;
+                writeln!(out, "repository: {}", root.display())?;
+                writeln!(out, "metadata:   {metadata_store}")?;
+                writeln!(out, "artifacts:  {artifact_store}")?;
+                if let Some(problem) = problem {
+                    writeln!(out, "warning:    the stores cannot be opened: {problem}")?;
+                }
             }
             return Ok(());
         }
@@ -131,26 +142,39 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
             };
         }
         ConfigCommand::Artifacts(ArtifactsCommand::Set { url }) => {
-            let base = repo.root().map(|r| r.join(".zenml")).unwrap_or_default();
             // Refuse a URL this binary cannot open before saving it.
-            open_artifact_store(&url, &base).map_err(|e| CliError::Invalid(e.to_string()))?;
+            open_artifact_store(&url, &root.join(".zenml"))
+                .map_err(|e| CliError::Invalid(e.to_string()))?;
             config.artifacts.url = url;
         }
     }
-    save_and_check(&repo, &config, out)
+    save_and_check(&root, &config, out)
+}
+
+/// The metadata store a config names, for people, without a password.
+fn describe_metadata(config: &MetadataConfig, root: &std::path::Path) -> String {
+    match config {
+        MetadataConfig::Sqlite { path } => {
+            format!("sqlite:{}", root.join(".zenml").join(path).display())
+        }
+        MetadataConfig::Mysql {
+            host,
+            port,
+            user,
+            database,
+            ..
+        } => format!("mysql://{user}@{host}:{port}/{database}"),
+        other => other.backend().to_owned(),
+    }
 }
 
 fn save_and_check(
-    repo: &Repository,
+    root: &std::path::Path,
     config: &RepositoryConfig,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    repo.save_config(config)?;
-    let root = repo
-        .root()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    match Repository::open(&root) {
+    Repository::save_config_at(root, config)?;
+    match Repository::open(root) {
         Ok(r) => writeln!(
             out,
             "Saved.\n  metadata:  {}\n  artifacts: {}",

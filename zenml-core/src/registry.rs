@@ -123,7 +123,11 @@ pub enum RegistryError {
 
 fn suggest(similar: &[String]) -> String {
     if similar.is_empty() {
-        "; a binary sees only the steps of the crates it links (see `zenml step list`)".to_owned()
+        "; only the steps of crates linked into the running binary are registered, so a config \
+         that uses it must be run by a binary that links the crate defining it (for the command \
+         line, a binary of your own whose `main` calls `zenml::cli::main()`); `zenml step list` \
+         shows the steps a binary has"
+            .to_owned()
     } else {
         format!("; did you mean {}?", similar.join(", "))
     }

@@ -46,7 +46,11 @@ pub const CONFIG_FORMAT_VERSION: u32 = 1;
 
 /// A pipeline's declarative definition.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a pipeline config: a mapping with `version`, `name`, `steps` and optionally \
+                 `template` and `cache`"
+)]
 pub struct PipelineConfig {
     /// The config format version ([`CONFIG_FORMAT_VERSION`]).
     pub version: u32,
@@ -64,7 +68,10 @@ pub struct PipelineConfig {
 
 /// One step of a [`PipelineConfig`].
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a step: a mapping with `source` and optionally `args`, `inputs` and `cache`"
+)]
 pub struct StepConfig {
     /// `module::path::Type@version`.
     pub source: String,
@@ -160,7 +167,10 @@ impl fmt::Display for ConfigError {
         } else if let Some(line) = e.line {
             write!(f, "line {line}: ")?;
         }
-        if let Some(step) = &e.step {
+        // A pipeline error's own message names the steps it is about.
+        if let Some(step) = &e.step
+            && !matches!(e.kind, ConfigErrorKind::Pipeline(_))
+        {
             write!(f, "step `{step}`: ")?;
         }
         write!(f, "{}", e.kind)
@@ -256,6 +266,16 @@ impl PipelineConfig {
                 None => err,
             }
         };
+        // The first of `candidates` (path, key) found in the text: the most precise line when
+        // the config is in block style, a coarser one when it is in flow style.
+        let locate_first = |err: ConfigError, candidates: &[(&[&str], &str)]| -> ConfigError {
+            match text {
+                Some(t) => err.at(candidates
+                    .iter()
+                    .find_map(|(path, key)| find_line(t, path, key))),
+                None => err,
+            }
+        };
         let template = match self.template.as_deref() {
             None => Template::Dag,
             Some("training") => Template::Training,
@@ -271,9 +291,17 @@ impl PipelineConfig {
         for (name, step) in &self.steps {
             let built = build_step(registry, step).map_err(|(e, key)| {
                 let err = ConfigError::new(e).in_step(name);
+                let step_path: &[&str] = &["steps", name];
                 match key {
-                    Some(k) => locate(err, &["steps", name, "args"], &k),
-                    None => locate(err, &["steps", name], "source"),
+                    Some(k) => locate_first(
+                        err,
+                        &[
+                            (&["steps", name, "args"], &k),
+                            (step_path, "args"),
+                            (&["steps"], name),
+                        ],
+                    ),
+                    None => locate_first(err, &[(step_path, "source"), (&["steps"], name)]),
                 }
             })?;
             pipeline = match template {
@@ -336,10 +364,11 @@ impl PipelineConfig {
         if let Err(e) = pipeline.validate() {
             let step = pipeline_error_step(&e);
             let mut err = ConfigError::new(ConfigErrorKind::Pipeline(e));
-            if let (Some(t), Some(s)) = (text, &step) {
-                err = err
-                    .at(find_line(t, &["steps", s], "inputs")
-                        .or_else(|| find_line(t, &["steps"], s)));
+            if let Some(s) = &step {
+                err = locate_first(
+                    err.in_step(s),
+                    &[(&["steps", s], "inputs"), (&["steps"], s)],
+                );
             }
             return Err(err);
         }
@@ -392,12 +421,32 @@ fn pipeline_error_step(e: &PipelineError) -> Option<String> {
     }
 }
 
-/// serde_norway appends " at line L column C" to its messages; the location is reported apart.
+/// serde_norway puts " at line L column C" into its messages (at the end, or before the
+/// scanner's context: "… at line 4 column 1, while scanning a quoted scalar"); the location is
+/// reported apart, so it is taken out wherever it is.
 fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
+    let mut out = msg.to_owned();
+    let mut from = 0;
+    while let Some(i) = out[from..].find(" at line ").map(|i| i + from) {
+        let rest = &out[i + " at line ".len()..];
+        let line_digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let after_line = &rest[line_digits..];
+        let len = match after_line.strip_prefix(" column ") {
+            Some(col) if line_digits > 0 => {
+                let col_digits = col.chars().take_while(char::is_ascii_digit).count();
+                (col_digits > 0).then_some(" at line ".len() + line_digits + 8 + col_digits)
+            }
+            _ => None,
+        };
+        match len {
+            Some(len) => {
+                out.replace_range(i..i + len, "");
+                from = i;
+            }
+            None => from = i + 1,
+        }
     }
+    out
 }
 
 /// The 1-based line of `key:` nested under the keys `path`, found by indentation. Good enough
@@ -542,6 +591,24 @@ mod tests {
         assert_eq!(args["e"], Value::Float(0.001));
         let text = c.to_yaml();
         assert_eq!(PipelineConfig::from_yaml(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn locations_are_taken_out_of_messages() {
+        assert_eq!(
+            strip_location("unknown field `x` at line 3 column 5"),
+            "unknown field `x`"
+        );
+        assert_eq!(
+            strip_location(
+                "found unexpected end of stream at line 4 column 1, while scanning a quoted scalar"
+            ),
+            "found unexpected end of stream, while scanning a quoted scalar"
+        );
+        assert_eq!(
+            strip_location("a name at line level"),
+            "a name at line level"
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@
 mod config;
 mod validate;
 
-pub use config::{CONFIG_FORMAT_VERSION, ConfigError, PipelineConfig, StepConfig};
+pub use config::{CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, PipelineConfig, StepConfig};
 pub use validate::{Plan, PlannedStep};
 
 use std::fmt;
@@ -558,13 +558,21 @@ impl Pipeline {
 
     /// Puts a type-erased step into a slot (for rebuilding a training pipeline from a config).
     pub(crate) fn set_slot_dyn(self, slot: &str, step: Box<dyn DynStep>) -> Result<Self, String> {
-        match TRAINING_SLOTS.iter().find(|s| **s == slot) {
-            Some(s) => Ok(self.set_slot(s, step)),
-            None => Err(format!(
+        let Some(s) = TRAINING_SLOTS.iter().find(|s| **s == slot) else {
+            return Err(format!(
                 "`{slot}` is not a training pipeline slot (slots: {})",
                 TRAINING_SLOTS.join(", ")
-            )),
+            ));
+        };
+        // The typed slot methods check the kind at compile time; a config can name any step.
+        let info = step.info();
+        if info.kind.as_str() != *s {
+            return Err(format!(
+                "the `{s}` slot takes a step of kind {s}, but `{}` is of kind {}",
+                info.source, info.kind
+            ));
         }
+        Ok(self.set_slot(s, step))
     }
 
     /// Checks the whole pipeline (names, wiring, types, cycles, mandatory slots) and returns the

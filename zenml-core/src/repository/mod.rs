@@ -198,7 +198,9 @@ impl Repository {
         let dir = dir.as_ref();
         let zdir = dir.join(REPOSITORY_DIR);
         if zdir.join(CONFIG_FILE).exists() {
-            return Err(RepositoryError::AlreadyExists(dir.to_owned()));
+            // `dir` may be `.`: name the folder itself.
+            let at = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+            return Err(RepositoryError::AlreadyExists(at));
         }
         let created = !zdir.exists();
         std::fs::create_dir_all(&zdir).map_err(io_err(&zdir))?;
@@ -219,9 +221,31 @@ impl Repository {
 
     /// Opens the repository that holds `dir` (found by walking up from it).
     pub fn open(dir: impl AsRef<Path>) -> Result<Repository, RepositoryError> {
+        let (root, config) = Repository::find_config(dir)?;
+        Repository::open_root(root, config)
+    }
+
+    /// The root of the repository that holds `dir` and its config, read without opening the
+    /// stores: to show or repair a config whose stores cannot be opened.
+    pub fn find_config(
+        dir: impl AsRef<Path>,
+    ) -> Result<(PathBuf, RepositoryConfig), RepositoryError> {
         let root = Repository::find(dir.as_ref())?;
         let config = read_config(&root.join(REPOSITORY_DIR).join(CONFIG_FILE))?;
-        Repository::open_root(root, config)
+        Ok((root, config))
+    }
+
+    /// Saves `config` as the config of the repository whose root is `root` (readable by its
+    /// owner only), without opening any store.
+    pub fn save_config_at(
+        root: impl AsRef<Path>,
+        config: &RepositoryConfig,
+    ) -> Result<(), RepositoryError> {
+        let path = root.as_ref().join(REPOSITORY_DIR).join(CONFIG_FILE);
+        if !path.is_file() {
+            return Err(RepositoryError::NotFound(root.as_ref().to_owned()));
+        }
+        write_config(&path, config)
     }
 
     /// Opens the repository that holds `dir`, or creates one in `dir` if there is none.
@@ -351,7 +375,7 @@ impl Repository {
         let Some(root) = &self.root else {
             return Err(RepositoryError::NotFound(PathBuf::new()));
         };
-        write_config(&root.join(REPOSITORY_DIR).join(CONFIG_FILE), config)
+        Repository::save_config_at(root, config)
     }
 }
 

@@ -1,0 +1,1200 @@
+//! The command line end to end, as processes: exit codes, stdout and stderr.
+//!
+//! The quickstart example's binary serves the whole CLI (`quickstart zenml <args>`) with the
+//! example's steps linked in; the generic `zenml` binary links only zenml's own steps. `cargo test`
+//! builds the examples before the tests, next to the test binaries (when only this test is
+//! selected, `cargo test --test cli`, build them first: `cargo build --examples`).
+#![cfg(feature = "cli")]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as J;
+use zenml::Repository;
+use zenml::store::{PipelineRecord, RunRecord};
+
+/// The quickstart example's binary: `…/debug/deps/cli-<hash>` → `…/debug/examples/quickstart`.
+fn quickstart() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary is in <target>/<profile>/deps");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: `cargo test` builds the examples before the tests",
+        path.display()
+    );
+    path
+}
+
+/// What a command did.
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "the command failed: {self:#?}");
+        self
+    }
+
+    #[track_caller]
+    fn json(&self) -> J {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
+    /// Asserts exit code 1 and exactly one `error:` line on stderr, and returns that line.
+    #[track_caller]
+    fn one_error(&self) -> &str {
+        assert_eq!(self.code, 1, "{self:#?}");
+        assert_eq!(self.stdout, "", "{self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one error line: {self:#?}");
+        assert!(lines[0].starts_with("error: "), "{self:#?}");
+        lines[0]
+    }
+}
+
+/// `program <prefix> <args>` in `dir`, with `env` added to the environment.
+fn run_in(program: &Path, prefix: &[&str], dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(program);
+    cmd.args(prefix).args(args).current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the binary starts");
+    Out {
+        code: out.status.code().expect("the binary exits with a code"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+/// `quickstart zenml <args>` in `dir`.
+fn zenml(dir: &Path, args: &[&str]) -> Out {
+    run_in(&quickstart(), &["zenml"], dir, args, &[])
+}
+
+/// `quickstart zenml <args>` in `dir`, with `env` added to the environment.
+fn zenml_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    run_in(&quickstart(), &["zenml"], dir, args, env)
+}
+
+/// The generic `zenml` binary in `dir`.
+fn generic_zenml(dir: &Path, args: &[&str]) -> Out {
+    run_in(Path::new(env!("CARGO_BIN_EXE_zenml")), &[], dir, args, &[])
+}
+
+/// A fresh directory with the iris data where the quickstart expects it.
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("examples").join("data");
+    std::fs::create_dir_all(&data).expect("examples/data");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/iris.csv"),
+        data.join("iris.csv"),
+    )
+    .expect("iris.csv copied");
+    dir
+}
+
+/// A workspace with a repository.
+fn initialized() -> tempfile::TempDir {
+    let dir = workspace();
+    let out = zenml(dir.path(), &["init"]).ok();
+    let root = std::fs::canonicalize(dir.path()).expect("canonical path");
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some(
+            format!(
+                "Initialized a zenml repository in {}",
+                root.join(".zenml").display()
+            )
+            .as_str()
+        ),
+        "{out:#?}"
+    );
+    dir
+}
+
+/// A hand-written training config with the built-in steps and the quickstart's.
+const IRIS: &str = "\
+# A training pipeline written by hand: zenml's built-in steps and the quickstart's own.
+version: 1
+name: Iris by hand
+template: training
+steps:
+  datasource:
+    source: zenml_core::steps::CsvDatasource@1
+    args:
+      path: examples/data/iris.csv
+  split:
+    source: zenml_core::steps::RandomSplit@1
+    args: { train_ratio: 0.7 }
+  preprocesser:
+    source: zenml_core::steps::StandardScaler@1
+    args:
+      exclude: species
+  trainer:
+    source: quickstart::LogisticTrainer@1
+    args:
+      alpha: 0.5
+      max_iterations: 50
+  evaluator:
+    source: quickstart::ClassificationMetrics@1
+";
+
+const STEPS: [&str; 5] = [
+    "datasource",
+    "split",
+    "preprocesser",
+    "trainer",
+    "evaluator",
+];
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("file written");
+}
+
+/// The steps of a `pipeline run --json` or `run show --json` output, by name.
+fn steps_of(json: &J) -> Vec<(String, J)> {
+    json["steps"]
+        .as_array()
+        .expect("a steps array")
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().expect("a step name").to_owned(),
+                s.clone(),
+            )
+        })
+        .collect()
+}
+
+fn field<'a>(steps: &'a [(String, J)], step: &str, key: &str) -> &'a J {
+    &steps
+        .iter()
+        .find(|(n, _)| n == step)
+        .unwrap_or_else(|| panic!("no step {step} in {steps:?}"))
+        .1[key]
+}
+
+#[test]
+fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it() {
+    let ws = initialized();
+    let dir = ws.path();
+    write(dir, "iris.yaml", IRIS);
+
+    // First run: everything executes.
+    let first = zenml(dir, &["pipeline", "run", "iris.yaml", "--json"]).ok();
+    let json = first.json();
+    assert_eq!(json["run"]["name"], "Iris by hand#1");
+    assert_eq!(json["run"]["status"], "completed");
+    let first_steps = steps_of(&json);
+    assert_eq!(
+        first_steps
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>(),
+        STEPS
+    );
+    for (name, s) in &first_steps {
+        assert_eq!(s["status"], "completed", "{name}: {s}");
+        assert!(s["cached_from"].is_null(), "{name}: {s}");
+    }
+
+    // Second run: fully cached, each step reusing the first run's execution.
+    let second = zenml(dir, &["pipeline", "run", "iris.yaml", "--json"]).ok();
+    let json = second.json();
+    assert_eq!(json["run"]["name"], "Iris by hand#2");
+    assert_eq!(json["run"]["status"], "completed");
+    let second_steps = steps_of(&json);
+    for step in STEPS {
+        assert_eq!(field(&second_steps, step, "status"), "cached", "{step}");
+        assert_eq!(
+            field(&second_steps, step, "cached_from"),
+            field(&first_steps, step, "execution_id"),
+            "{step}"
+        );
+    }
+
+    // `run show --json` agrees, with parameters (defaults filled in) and metrics.
+    let show = zenml(dir, &["run", "show", "Iris by hand#2", "--json"])
+        .ok()
+        .json();
+    assert_eq!(show["run"]["pipeline"], "Iris by hand");
+    let shown = steps_of(&show);
+    for step in STEPS {
+        assert_eq!(field(&shown, step, "state"), "cached", "{step}");
+        assert!(field(&shown, step, "cached_from").is_i64(), "{step}");
+    }
+    assert_eq!(
+        field(&shown, "trainer", "params"),
+        &serde_json::json!({"alpha": 0.5, "label": "species", "max_iterations": 50})
+    );
+    assert_eq!(
+        field(&shown, "trainer", "source"),
+        "quickstart::LogisticTrainer"
+    );
+    assert_eq!(field(&shown, "trainer", "kind"), "trainer");
+    let first_show = zenml(dir, &["run", "show", "Iris by hand#1", "--json"])
+        .ok()
+        .json();
+    let first_shown = steps_of(&first_show);
+    let accuracy = field(&first_shown, "evaluator", "metrics")["accuracy"]
+        .as_f64()
+        .expect("an accuracy");
+    assert!((0.8..=1.0).contains(&accuracy), "{accuracy}");
+    assert!(field(&first_shown, "trainer", "duration_ms").as_i64() >= Some(0));
+    // A run can be named by its id too.
+    let id = first_show["run"]["id"]
+        .as_i64()
+        .expect("a run id")
+        .to_string();
+    assert_eq!(
+        zenml(dir, &["run", "show", &id, "--json"]).ok().json(),
+        first_show
+    );
+
+    // The table for people.
+    let text = zenml(dir, &["run", "show", "Iris by hand#2"]).ok().stdout;
+    assert!(
+        text.starts_with("run Iris by hand#2 (id ")
+            && text.contains("of pipeline `Iris by hand`: completed"),
+        "{text}"
+    );
+    for step in STEPS {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(step))
+            .unwrap_or_else(|| panic!("no line for {step} in\n{text}"));
+        assert!(line.contains("cached (from "), "{line}");
+    }
+    assert!(
+        text.contains("alpha=0.5 label=\"species\" max_iterations=50"),
+        "{text}"
+    );
+
+    // Pipelines and runs.
+    let list = zenml(dir, &["pipeline", "list"]).ok().stdout;
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("Iris by hand"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.contains("  2  ") && row.contains("Iris by hand#2") && row.contains("completed"),
+        "{row}"
+    );
+    let list = zenml(dir, &["pipeline", "list", "--json"]).ok().json();
+    assert_eq!(list[0]["name"], "Iris by hand");
+    assert_eq!(list[0]["runs"], 2);
+    assert_eq!(list[0]["last_run"]["name"], "Iris by hand#2");
+
+    let runs = zenml(dir, &["run", "list", "--json"]).ok().json();
+    let names: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Iris by hand#1", "Iris by hand#2"]);
+    let runs = zenml(dir, &["run", "list", "--pipeline", "Iris by hand"])
+        .ok()
+        .stdout;
+    assert!(
+        runs.lines().next().unwrap().starts_with("id  run"),
+        "{runs}"
+    );
+    assert_eq!(runs.lines().count(), 3, "{runs}");
+    let e = zenml(dir, &["run", "list", "--pipeline", "Nope"]);
+    assert_eq!(e.one_error(), "error: no pipeline `Nope` in the repository");
+    let e = zenml(dir, &["run", "show", "Nope#1"]);
+    assert_eq!(e.one_error(), "error: no run `Nope#1` in the repository");
+
+    // The recorded definition: complete (defaults written out), equal to what the runs recorded.
+    let got = zenml(dir, &["pipeline", "get", "Iris by hand"]).ok().stdout;
+    let repo = Repository::open(dir).unwrap();
+    assert_eq!(got, repo.get_run("Iris by hand#1").unwrap().config);
+    assert_eq!(got, repo.get_run("Iris by hand#2").unwrap().config);
+    for line in [
+        "template: training",
+        "      seed: 42",
+        "      train_ratio: 0.7",
+        "      label: species",
+        "      max_iterations: 50",
+        "    source: quickstart::LogisticTrainer@1",
+        "      train: preprocesser.train",
+    ] {
+        assert!(
+            got.lines().any(|l| l == line),
+            "`{line}` missing from\n{got}"
+        );
+    }
+    let e = zenml(dir, &["pipeline", "get", "Nope"]);
+    assert_eq!(e.one_error(), "error: no pipeline `Nope` is recorded");
+
+    // The steps this binary links: the quickstart's, with docs and defaults, and the built-ins.
+    let steps = zenml(dir, &["step", "list"]).ok().stdout;
+    for line in [
+        "quickstart::LogisticTrainer@1  (trainer)  Multinomial logistic regression (linfa), on every numeric column but the label.",
+        "    alpha: f64 = 1.0  L2 regularisation strength.",
+        "    max_iterations: u32 = 100  The optimiser's iteration budget.",
+        "quickstart::ClassificationMetrics@1  (evaluator)  Accuracy and macro-averaged F1 on the eval split.",
+        "    path: String (required)  The file, relative to the working directory or absolute.",
+    ] {
+        assert!(
+            steps.lines().any(|l| l == line),
+            "`{line}` missing from\n{steps}"
+        );
+    }
+    let steps = zenml(dir, &["step", "list", "--json"]).ok().json();
+    let trainer = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "quickstart::LogisticTrainer")
+        .expect("the quickstart's trainer is listed");
+    assert_eq!(trainer["version"], 1);
+    assert_eq!(trainer["kind"], "trainer");
+    assert_eq!(trainer["params"][1]["name"], "alpha");
+    assert_eq!(trainer["params"][1]["default"], 1.0);
+    assert_eq!(trainer["params"][1]["required"], false);
+
+    // Step versions: one version, one code fingerprint, an execution per run.
+    let versions = zenml(
+        dir,
+        &["step", "versions", "quickstart::LogisticTrainer", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
+    assert_eq!(versions[0]["version"], 1);
+    assert_eq!(versions[0]["executions"], 2);
+    assert_eq!(
+        versions[0]["code_fingerprints"].as_array().unwrap().len(),
+        1
+    );
+    let text = zenml(dir, &["step", "versions", "quickstart::LogisticTrainer"])
+        .ok()
+        .stdout;
+    assert!(
+        text.lines().nth(1).unwrap().starts_with("1        2  "),
+        "{text}"
+    );
+    let text = zenml(dir, &["step", "versions", "quickstart::Nothing"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        text,
+        "Step `quickstart::Nothing` has not run in this repository.\n"
+    );
+
+    // Artifacts: the datasource's table, read by the first split and reused by the second.
+    let data_id = field(&first_shown, "datasource", "outputs")["data"]
+        .as_i64()
+        .expect("the datasource's output");
+    let shown = zenml(dir, &["artifact", "show", &data_id.to_string(), "--json"])
+        .ok()
+        .json();
+    assert_eq!(shown["artifact"]["type"], "zenml.Table");
+    assert_eq!(shown["producer"]["step"], "datasource");
+    let readers: Vec<(&str, &str)> = shown["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["step"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(readers, [("split", "complete"), ("split", "cached")]);
+    let text = zenml(dir, &["artifact", "show", &data_id.to_string()])
+        .ok()
+        .stdout;
+    assert!(
+        text.starts_with(&format!(
+            "artifact {data_id}\n  type:         zenml.Table\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("  produced by:  datasource (execution "),
+        "{text}"
+    );
+    let e = zenml(dir, &["artifact", "show", "999999"]);
+    assert_eq!(
+        e.one_error(),
+        "error: no artifact `999999` in the repository"
+    );
+
+    // Lineage: from the evaluator's metrics back to the datasource.
+    let metrics_id = field(&first_shown, "evaluator", "outputs")["metrics"]
+        .as_i64()
+        .expect("the evaluator's output");
+    let lineage = zenml(
+        dir,
+        &["artifact", "lineage", &metrics_id.to_string(), "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(lineage["artifact"]["id"], metrics_id);
+    assert_eq!(lineage["producer"]["step"], "evaluator");
+    let preprocesser = &lineage["inputs"]["eval"];
+    assert_eq!(preprocesser["producer"]["step"], "preprocesser");
+    let split = &preprocesser["inputs"]["eval"];
+    assert_eq!(split["producer"]["step"], "split");
+    let datasource = &split["inputs"]["data"];
+    assert_eq!(datasource["producer"]["step"], "datasource");
+    assert_eq!(datasource["artifact"]["id"], data_id);
+    assert_eq!(datasource["inputs"], serde_json::json!({}));
+    assert_eq!(lineage["inputs"]["model"]["producer"]["step"], "trainer");
+    assert_eq!(
+        lineage["inputs"]["model"]["producer"]["params"]["alpha"],
+        0.5
+    );
+    let text = zenml(dir, &["artifact", "lineage", &metrics_id.to_string()])
+        .ok()
+        .stdout;
+    let first_line = text.lines().next().unwrap();
+    assert!(
+        first_line.starts_with(&format!("artifact {metrics_id} ")),
+        "{text}"
+    );
+    assert!(first_line.contains("from step `evaluator`"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("data ← artifact ")
+                && l.contains("from step `datasource`")),
+        "{text}"
+    );
+
+    // Compare: one row per run, the trainer's parameters beside the evaluator's metrics; the
+    // cached run shows the metrics of the execution it reused.
+    let rows = zenml(dir, &["pipeline", "compare", "--json"]).ok().json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["run"], "Iris by hand#1");
+    assert_eq!(rows[0]["trainer"], "quickstart::LogisticTrainer@1");
+    assert_eq!(rows[0]["trainer_cached"], false);
+    assert_eq!(rows[1]["trainer_cached"], true);
+    assert_eq!(rows[0]["params"]["alpha"], 0.5);
+    assert_eq!(rows[0]["metrics"]["accuracy"], accuracy);
+    assert_eq!(rows[1]["metrics"], rows[0]["metrics"]);
+    let text = zenml(dir, &["pipeline", "compare"]).ok().stdout;
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "run",
+            "pipeline",
+            "alpha",
+            "label",
+            "max_iterations",
+            "accuracy",
+            "f1_macro"
+        ]
+    );
+
+    // Clearing the cache: the next run recomputes every step, with progress on stderr.
+    let cleared = zenml(dir, &["cache", "clear"]).ok();
+    assert_eq!(
+        cleared.stdout,
+        "5 cached execution(s) will no longer be reused\n"
+    );
+    let third = zenml(dir, &["pipeline", "run", "iris.yaml"]).ok();
+    assert_eq!(third.stdout, "");
+    assert!(
+        third.stderr.contains("Run `Iris by hand#3` completed")
+            && third.stderr.contains("5 ran, 0 cached"),
+        "{third:#?}"
+    );
+    let shown = steps_of(
+        &zenml(dir, &["run", "show", "Iris by hand#3", "--json"])
+            .ok()
+            .json(),
+    );
+    for step in STEPS {
+        assert_eq!(field(&shown, step, "state"), "complete", "{step}");
+    }
+    // … and caches again afterwards.
+    let quiet = zenml(dir, &["pipeline", "run", "iris.yaml", "--quiet"]).ok();
+    assert_eq!(quiet.stdout, "Iris by hand#4\n");
+    assert_eq!(quiet.stderr, "");
+    let third = steps_of(
+        &zenml(dir, &["run", "show", "Iris by hand#3", "--json"])
+            .ok()
+            .json(),
+    );
+    let fourth = steps_of(
+        &zenml(dir, &["run", "show", "Iris by hand#4", "--json"])
+            .ok()
+            .json(),
+    );
+    for step in STEPS {
+        assert_eq!(field(&fourth, step, "state"), "cached", "{step}");
+        assert_eq!(
+            field(&fourth, step, "cached_from"),
+            field(&third, step, "id"),
+            "{step}"
+        );
+    }
+
+    // Commands find the repository from a subdirectory, or with -C.
+    let sub = dir.join("some").join("where");
+    std::fs::create_dir_all(&sub).unwrap();
+    let runs = zenml(&sub, &["run", "list", "--json"]).ok().json();
+    assert_eq!(runs.as_array().unwrap().len(), 4);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let runs = zenml(
+        elsewhere.path(),
+        &["-C", dir.to_str().unwrap(), "run", "list", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(runs.as_array().unwrap().len(), 4);
+}
+
+/// What the stores hold: pipelines, runs, executions, and the artifact folder's files.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    pipelines: Vec<PipelineRecord>,
+    runs: Vec<RunRecord>,
+    executions: usize,
+    step_types: usize,
+    files: BTreeSet<PathBuf>,
+}
+
+fn snapshot(dir: &Path) -> Snapshot {
+    let repo = Repository::open(dir).expect("the repository opens");
+    let runs = repo.get_runs(None).expect("the runs");
+    let executions = runs
+        .iter()
+        .map(|r| repo.get_run_steps(r).expect("a run's steps").len())
+        .sum();
+    let mut files = BTreeSet::new();
+    let mut todo = vec![dir.join(".zenml").join("artifacts")];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("the artifact folder") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.insert(path);
+            }
+        }
+    }
+    Snapshot {
+        pipelines: repo.get_pipelines().expect("the pipelines"),
+        runs,
+        executions,
+        step_types: repo
+            .metadata_store()
+            .step_types(None)
+            .expect("the step types")
+            .len(),
+        files,
+    }
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` is not in\n{text}"))
+        + 1
+}
+
+fn replaced(from: &str, to: &str) -> String {
+    assert!(IRIS.contains(from), "`{from}` is not in the config");
+    IRIS.replacen(from, to, 1)
+}
+
+/// The same steps as a general pipeline, without the training template's fixed wiring.
+const DAG: &str = "\
+version: 1
+name: Iris DAG
+steps:
+  datasource:
+    source: zenml_core::steps::CsvDatasource@1
+    args:
+      path: examples/data/iris.csv
+  split:
+    source: zenml_core::steps::RandomSplit@1
+    inputs:
+      data: datasource.data
+  scaler:
+    source: zenml_core::steps::StandardScaler@1
+    inputs:
+      train: split.train
+      eval: split.eval
+";
+
+#[test]
+fn every_bad_config_fails_with_one_clear_error_and_touches_nothing() {
+    let ws = initialized();
+    let dir = ws.path();
+    write(dir, "iris.yaml", IRIS);
+    zenml(dir, &["pipeline", "run", "iris.yaml", "--quiet"]).ok();
+    let before = snapshot(dir);
+    assert_eq!(before.runs.len(), 1);
+    assert!(!before.files.is_empty());
+
+    // (config, the text the error must contain, the line it must name (by a needle), if any)
+    let cases: Vec<(String, &str, Option<&str>)> = vec![
+        // Malformed YAML: an unclosed quote (the parser reports where the file ends).
+        (
+            replaced("exclude: species", "exclude: \"species"),
+            "while scanning a quoted scalar",
+            None,
+        ),
+        // An unknown format version.
+        (
+            replaced("version: 1", "version: 2"),
+            "config format version 2 is not supported (this build reads version 1)",
+            Some("version: 2"),
+        ),
+        // An unknown source, with the close registered ones.
+        (
+            replaced("quickstart::LogisticTrainer@1", "quickstart::LogisticTrainr@1"),
+            "step `trainer`: no step `quickstart::LogisticTrainr` is registered in this binary; \
+             did you mean `quickstart::LogisticTrainer`?",
+            Some("LogisticTrainr@1"),
+        ),
+        // A known source at an unknown version.
+        (
+            replaced("quickstart::LogisticTrainer@1", "quickstart::LogisticTrainer@2"),
+            "step `trainer`: step `quickstart::LogisticTrainer` is registered at version 1, not 2",
+            Some("LogisticTrainer@2"),
+        ),
+        // A missing required parameter.
+        (
+            replaced("    args:\n      path: examples/data/iris.csv\n", ""),
+            "step `datasource`: missing parameter `path` of `zenml_core::steps::CsvDatasource` \
+             (String, no default)",
+            Some("CsvDatasource@1"),
+        ),
+        // An unknown parameter.
+        (
+            replaced("      alpha: 0.5", "      alpha: 0.5\n      learning_rate: 0.1"),
+            "step `trainer`: unknown parameter `learning_rate` for `quickstart::LogisticTrainer`; \
+             its parameters are: label, alpha, max_iterations",
+            Some("learning_rate"),
+        ),
+        // A wrong parameter type.
+        (
+            replaced("alpha: 0.5", "alpha: \"fast\""),
+            "step `trainer`: parameter `alpha` of `quickstart::LogisticTrainer`: expected f64, \
+             found string \"fast\"",
+            Some("alpha:"),
+        ),
+        // An integer out of range for its field.
+        (
+            replaced("max_iterations: 50", "max_iterations: 5000000000"),
+            "step `trainer`: parameter `max_iterations` of `quickstart::LogisticTrainer`: \
+             5000000000 is out of range for u32 (0..=4294967295)",
+            Some("max_iterations:"),
+        ),
+        (
+            replaced("max_iterations: 50", "max_iterations: -1"),
+            "-1 is out of range for u32",
+            Some("max_iterations:"),
+        ),
+        // Wiring to a missing step, and to a missing output.
+        (
+            DAG.replace("data: datasource.data", "data: source.data"),
+            "step `split`: input `data` is wired to `source.data`, but there is no step `source` \
+             (its steps: datasource, split, scaler)",
+            Some("    inputs:\n      data: source"),
+        ),
+        (
+            DAG.replace("data: datasource.data", "data: datasource.table"),
+            "step `split`: input `data` is wired to `datasource.table`, but step `datasource` has \
+             no output `table` (its outputs: data)",
+            Some("    inputs:\n      data: datasource.table"),
+        ),
+        // A cycle.
+        (
+            format!(
+                "{DAG}  again:\n    source: zenml_core::steps::StandardScaler@1\n    inputs:\n      train: scaler.train\n      eval: scaler.eval\n"
+            )
+            .replace("train: split.train", "train: again.train"),
+            "pipeline `Iris DAG` has a cycle: ",
+            None,
+        ),
+        // A training config whose fixed wiring was changed.
+        (
+            replaced(
+                "    source: quickstart::ClassificationMetrics@1\n",
+                "    source: quickstart::ClassificationMetrics@1\n    inputs: { model: trainer.model, eval: split.eval }\n",
+            ),
+            "step `evaluator`: a training pipeline's wiring is fixed; `evaluator` reads eval: \
+             preprocesser.eval, model: trainer.model",
+            Some("inputs: { model"),
+        ),
+        // A step of the wrong kind in a slot.
+        (
+            replaced(
+                "    source: quickstart::ClassificationMetrics@1",
+                "    source: quickstart::LogisticTrainer@1",
+            ),
+            "step `evaluator`: the `evaluator` slot takes a step of kind evaluator, but \
+             `quickstart::LogisticTrainer` is of kind trainer",
+            Some("  evaluator:"),
+        ),
+        // Unknown keys, at the top and in a step.
+        (
+            format!("{IRIS}schedule: daily\n"),
+            "unknown field `schedule`, expected one of `version`, `name`, `template`, `steps`, \
+             `cache`",
+            Some("schedule:"),
+        ),
+        (
+            replaced("    args:\n      alpha", "    params:\n      alpha"),
+            "steps.trainer: unknown field `params`, expected one of `source`, `args`, `inputs`, \
+             `cache`",
+            Some("params:"),
+        ),
+    ];
+
+    for (text, expected, line) in &cases {
+        write(dir, "bad.yaml", text);
+        let out = zenml(dir, &["pipeline", "run", "bad.yaml"]);
+        let error = out.one_error();
+        assert!(
+            error.contains(expected),
+            "expected `{expected}` in\n{error}\n\n{text}"
+        );
+        match line {
+            Some(needle) => {
+                // A needle `a\nb` names the line of `a`, found as the line before `b`'s.
+                let n = match needle.split_once('\n') {
+                    Some((_, next)) => line_of(text, next) - 1,
+                    None => line_of(text, needle),
+                };
+                assert!(
+                    error.starts_with(&format!("error: bad.yaml:{n}:")),
+                    "expected line {n} in\n{error}\n\n{text}"
+                );
+            }
+            // Where the parser decides: still a line number.
+            None => assert!(
+                error
+                    .strip_prefix("error: bad.yaml:")
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit())),
+                "{error}"
+            ),
+        }
+        assert_eq!(snapshot(dir), before, "the stores changed after\n{error}");
+    }
+
+    // A config file that is not there.
+    let out = zenml(dir, &["pipeline", "run", "missing.yaml"]);
+    assert!(
+        out.one_error()
+            .starts_with("error: missing.yaml: cannot read the config: "),
+        "{out:#?}"
+    );
+
+    // A valid config under the name of a recorded pipeline with another definition.
+    write(dir, "changed.yaml", &replaced("alpha: 0.5", "alpha: 0.25"));
+    let out = zenml(dir, &["pipeline", "run", "changed.yaml"]);
+    assert_eq!(
+        out.one_error(),
+        "error: pipeline `Iris by hand` has already run with another definition, and a pipeline \
+         that has run is immutable: run a copy under a new name (`pipeline.copy(\"Iris by hand \
+         v2\")`)"
+    );
+    assert_eq!(snapshot(dir), before);
+}
+
+#[test]
+fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
+    let ws = initialized();
+    let dir = ws.path();
+    let root = std::fs::canonicalize(dir).unwrap();
+    let config_file = dir.join(".zenml").join("config.yaml");
+    #[cfg(unix)]
+    let mode = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    #[cfg(unix)]
+    assert_eq!(mode(&config_file), 0o600);
+
+    let out = zenml(dir, &["init"]);
+    assert_eq!(
+        out.one_error(),
+        format!(
+            "error: a zenml repository already exists at {}",
+            root.display()
+        )
+    );
+
+    let show = zenml(dir, &["config", "show"]).ok().stdout;
+    assert_eq!(
+        show,
+        format!(
+            "repository: {root}\nmetadata:   sqlite:{root}/.zenml/metadata.db\nartifacts:  file://{root}/.zenml/artifacts\n",
+            root = root.display()
+        )
+    );
+    let json = zenml(dir, &["config", "show", "--json"]).ok().json();
+    assert_eq!(json["root"], root.to_str().unwrap());
+    assert_eq!(
+        json["metadata"],
+        serde_json::json!({"type": "sqlite", "path": "metadata.db"})
+    );
+    assert_eq!(json["artifacts"]["url"], "artifacts");
+    assert!(json["error"].is_null());
+
+    // An artifact store URL of an unknown scheme: refused, the config unchanged.
+    let saved = std::fs::read(&config_file).unwrap();
+    let out = zenml(
+        dir,
+        &["config", "artifacts", "set", "ftp://example.org/artifacts"],
+    );
+    assert_eq!(
+        out.one_error(),
+        "error: unknown artifact store scheme `ftp://` in `ftp://example.org/artifacts`; this \
+         binary knows: file, memory (s3, gs and az need the zenml features of the same names)"
+    );
+    assert_eq!(std::fs::read(&config_file).unwrap(), saved);
+
+    // Another local folder.
+    let out = zenml(dir, &["config", "artifacts", "set", "store"]).ok();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Saved.\n  metadata:  sqlite:{root}/.zenml/metadata.db\n  artifacts: file://{root}/.zenml/store\n",
+            root = root.display()
+        )
+    );
+
+    // MySQL with the password in an environment variable: the file names the variable only.
+    let secret = "pw-from-the-environment-4711";
+    let env = [("ZENML_TEST_DB_PASSWORD", secret)];
+    let set = [
+        "config",
+        "metadata",
+        "set",
+        "mysql",
+        "--host",
+        "db.example.org",
+        "--user",
+        "ml",
+        "--database",
+        "zenml",
+        "--password-env",
+        "ZENML_TEST_DB_PASSWORD",
+    ];
+    let out = zenml_env(dir, &set, &env);
+    assert_eq!(out.code, 0, "{out:#?}");
+    // This binary does not link the MySQL backend: saved, with a note.
+    assert!(
+        out.stdout
+            .starts_with("Saved, but the stores cannot be opened yet: "),
+        "{out:#?}"
+    );
+    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    let file = std::fs::read_to_string(&config_file).unwrap();
+    assert!(
+        file.contains("password_env: ZENML_TEST_DB_PASSWORD"),
+        "{file}"
+    );
+    assert!(!file.contains(secret), "{file}");
+    #[cfg(unix)]
+    assert_eq!(mode(&config_file), 0o600);
+
+    // `config show` works although the stores cannot be opened, and shows no password.
+    let out = zenml_env(dir, &["config", "show"], &env);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("metadata:   mysql://ml@db.example.org:3306/zenml\n"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout
+            .contains("warning:    the stores cannot be opened: "),
+        "{out:#?}"
+    );
+    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    let out = zenml_env(dir, &["config", "show", "--json"], &env);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let json = out.json();
+    assert_eq!(json["metadata"]["type"], "mysql");
+    assert_eq!(json["metadata"]["password_env"], "ZENML_TEST_DB_PASSWORD");
+    assert!(json["metadata"]["password"].is_null());
+    assert!(json["error"].is_string());
+    assert!(!out.stdout.contains(secret));
+
+    // A password given on the command line is stored (readable by the owner only) and never
+    // printed.
+    let secret = "pw-on-the-command-line-0815";
+    let mut set = set.to_vec();
+    set.truncate(set.len() - 2);
+    set.extend(["--password", secret]);
+    let out = zenml(dir, &set);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    #[cfg(unix)]
+    assert_eq!(mode(&config_file), 0o600);
+    assert!(
+        std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(secret)
+    );
+    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+        let out = zenml(dir, args);
+        assert_eq!(out.code, 0, "{out:#?}");
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "{out:#?}"
+        );
+    }
+    assert_eq!(
+        zenml(dir, &["config", "show", "--json"]).json()["metadata"]["password"],
+        "(set in config.yaml)"
+    );
+    // Both ways at once is a malformed command line.
+    let mut both = set.clone();
+    both.extend(["--password-env", "X"]);
+    assert_eq!(zenml(dir, &both).code, 2);
+
+    // Commands that need the stores fail clearly; the config can be set back.
+    let out = zenml(dir, &["run", "list"]);
+    assert!(
+        out.one_error()
+            .contains("no `mysql` metadata store backend is linked"),
+        "{out:#?}"
+    );
+    let out = zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
+    assert!(
+        out.stdout.starts_with("Saved.\n  metadata:  sqlite:"),
+        "{out:#?}"
+    );
+    assert!(
+        !std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(secret)
+    );
+    assert_eq!(
+        zenml(dir, &["run", "list"]).ok().stdout,
+        "No runs recorded yet.\n"
+    );
+}
+
+#[test]
+fn a_malformed_command_line_exits_2_and_no_repository_exits_1() {
+    let nowhere = tempfile::tempdir().unwrap();
+    let dir = nowhere.path();
+    // Without a command: the help, on stderr.
+    let out = zenml(dir, &[]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.stderr.contains("Usage: zenml [OPTIONS] <COMMAND>"),
+        "{out:#?}"
+    );
+    for args in [
+        &["frobnicate"][..],
+        &["pipeline", "frobnicate"],
+        &["pipeline", "run"],
+        &["artifact", "show", "not-a-number"],
+        &["run", "list", "--no-such-flag"],
+    ] {
+        let out = zenml(dir, args);
+        assert_eq!(out.code, 2, "{args:?}: {out:#?}");
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert!(out.stderr.starts_with("error: "), "{args:?}: {out:#?}");
+        assert!(
+            out.stderr.contains("Usage:") || out.stderr.contains("--help"),
+            "{args:?}: {out:#?}"
+        );
+    }
+    let help = zenml(dir, &["--help"]).ok();
+    assert!(help.stdout.contains("Usage:"), "{help:#?}");
+    let version = zenml(dir, &["--version"]).ok();
+    assert!(version.stdout.starts_with("zenml "), "{version:#?}");
+
+    let root = std::fs::canonicalize(dir).unwrap();
+    let expected = format!(
+        "error: no zenml repository (.zenml/) in {} or any parent directory; run `zenml init` \
+         there first",
+        root.display()
+    );
+    write(dir, "iris.yaml", IRIS);
+    for args in [
+        &["config", "show"][..],
+        &["config", "artifacts", "set", "elsewhere"],
+        &["pipeline", "list"],
+        &["pipeline", "get", "Pipeline A"],
+        &["pipeline", "run", "iris.yaml"],
+        &["pipeline", "compare"],
+        &["run", "list"],
+        &["run", "show", "Pipeline A#1"],
+        &["step", "versions", "quickstart::LogisticTrainer"],
+        &["artifact", "show", "1"],
+        &["artifact", "lineage", "1"],
+        &["cache", "clear"],
+    ] {
+        let out = zenml(dir, args);
+        assert_eq!(out.one_error(), expected, "{args:?}");
+    }
+    assert!(!dir.join(".zenml").exists());
+    // Listing the linked steps needs no repository.
+    assert!(
+        zenml(dir, &["step", "list"])
+            .ok()
+            .stdout
+            .contains("quickstart::LogisticTrainer@1")
+    );
+}
+
+#[test]
+fn the_generic_binary_explains_that_it_does_not_link_the_example_steps() {
+    let ws = workspace();
+    let dir = ws.path();
+    generic_zenml(dir, &["init"]).ok();
+    write(dir, "iris.yaml", IRIS);
+    let before = snapshot(dir);
+
+    let out = generic_zenml(dir, &["pipeline", "run", "iris.yaml"]);
+    let error = out.one_error();
+    let line = line_of(IRIS, "quickstart::LogisticTrainer@1");
+    assert!(
+        error.starts_with(&format!(
+            "error: iris.yaml:{line}: step `trainer`: no step `quickstart::LogisticTrainer` is \
+             registered in this binary; only the steps of crates linked into the running binary \
+             are registered"
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains("a binary of your own whose `main` calls `zenml::cli::main()`"),
+        "{error}"
+    );
+    assert_eq!(snapshot(dir), before);
+
+    // It lists only zenml's own steps.
+    let steps = generic_zenml(dir, &["step", "list"]).ok().stdout;
+    assert!(
+        steps.contains("zenml_core::steps::CsvDatasource@1"),
+        "{steps}"
+    );
+    assert!(!steps.contains("quickstart::"), "{steps}");
+
+    // A config of zenml's own steps runs in it.
+    write(dir, "dag.yaml", DAG);
+    let out = generic_zenml(dir, &["pipeline", "run", "dag.yaml", "--json"]).ok();
+    assert_eq!(out.json()["run"]["status"], "completed");
+}
+
+/// The issue's acceptance, across processes: the quickstart (process 1) runs Pipeline A and B;
+/// later processes rebuild Pipeline A from the store, and a changed copy reuses its first steps.
+#[test]
+fn pipeline_a_is_rebuilt_from_the_store_in_a_new_process_and_a_changed_copy_reuses_its_steps() {
+    let ws = workspace();
+    let dir = ws.path();
+    let out = Command::new(quickstart())
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:#?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("Pipeline A#1") && stdout.contains("Pipeline B#1"),
+        "{stdout}"
+    );
+
+    // What process 1 recorded.
+    let repo = Repository::open(dir).unwrap();
+    let a = repo.get_run("Pipeline A#1").unwrap();
+    let b = repo.get_run("Pipeline B#1").unwrap();
+    assert_eq!(a.config, repo.get_pipelines().unwrap()[0].config);
+
+    // `pipeline get` gives the config that ran, and Pipeline B is A's config with its name and
+    // the trainer's parameter changed: process 1 rebuilt A from the store to copy it.
+    let got = zenml(dir, &["pipeline", "get", "Pipeline A"]).ok().stdout;
+    assert_eq!(got, a.config);
+    assert_eq!(
+        b.config,
+        got.replace("name: Pipeline A", "name: Pipeline B")
+            .replace("      alpha: 1.0\n", "      alpha: 0.01\n")
+    );
+
+    // Rebuilt in a new process and run again under its own name: the same definition (the
+    // store accepts it), every step reused.
+    write(dir, "a.yaml", &got);
+    let again = zenml(dir, &["pipeline", "run", "a.yaml", "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["run"]["name"], "Pipeline A#2");
+    let a_steps = steps_of(
+        &zenml(dir, &["run", "show", "Pipeline A#1", "--json"])
+            .ok()
+            .json(),
+    );
+    let again_steps = steps_of(&again);
+    for step in STEPS {
+        assert_eq!(field(&again_steps, step, "status"), "cached", "{step}");
+        assert_eq!(
+            field(&again_steps, step, "cached_from"),
+            field(&a_steps, step, "id"),
+            "{step}"
+        );
+    }
+
+    // A copy with a changed trainer parameter: datasource, split and preprocesser are reused from
+    // Pipeline A's run; trainer and evaluator run (the evaluator because the model changed).
+    let copy = got
+        .replace("name: Pipeline A", "name: Pipeline C")
+        .replace("      alpha: 1.0\n", "      alpha: 0.3\n");
+    assert_ne!(copy, got);
+    write(dir, "c.yaml", &copy);
+    let c = zenml(dir, &["pipeline", "run", "c.yaml", "--json"])
+        .ok()
+        .json();
+    assert_eq!(c["run"]["name"], "Pipeline C#1");
+    let c_steps = steps_of(&c);
+    for step in ["datasource", "split", "preprocesser"] {
+        assert_eq!(field(&c_steps, step, "status"), "cached", "{step}");
+        assert_eq!(
+            field(&c_steps, step, "cached_from"),
+            field(&a_steps, step, "id"),
+            "{step}"
+        );
+    }
+    for step in ["trainer", "evaluator"] {
+        assert_eq!(field(&c_steps, step, "status"), "completed", "{step}");
+    }
+    let recorded = Repository::open(dir)
+        .unwrap()
+        .get_run("Pipeline C#1")
+        .unwrap();
+    assert_eq!(recorded.config, copy);
+
+    let rows = zenml(dir, &["pipeline", "compare", "--json"]).ok().json();
+    let rows: Vec<(&str, &J)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["run"].as_str().unwrap(), &r["params"]))
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [
+            "Pipeline A#1",
+            "Pipeline B#1",
+            "Pipeline A#2",
+            "Pipeline C#1"
+        ]
+    );
+    assert_eq!(rows[3].1["alpha"], 0.3);
+    assert_eq!(rows[1].1["alpha"], 0.01);
+}
