@@ -1090,7 +1090,7 @@ fn other_invalid_pipelines_are_refused() {
         matches!(e.kind(), ConfigErrorKind::Pipeline(PipelineError::Empty(n)) if n == "empty"),
         "{e:?}"
     );
-    let e = load_err(&bad("name: good", "name: good/bad"));
+    let e = load_err(&bad("name: good", "name: \"good#bad\""));
     assert!(
         matches!(
             e.kind(),

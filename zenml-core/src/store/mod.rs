@@ -106,10 +106,21 @@ pub fn open_metadata_store(
     let name = config.backend();
     match inventory::iter::<MetadataBackend>().find(|b| b.name == name) {
         Some(b) => (b.open)(config, base),
-        None => Err(MetadataError::Incompatible(format!(
-            "no `{name}` metadata store backend is linked into this binary (enable the `{name}` \
-             feature of the zenml crate)"
-        ))),
+        None => {
+            let mut linked: Vec<&str> = inventory::iter::<MetadataBackend>()
+                .map(|b| b.name)
+                .collect();
+            linked.sort_unstable();
+            Err(MetadataError::Incompatible(format!(
+                "no `{name}` metadata store backend is linked into this binary (it has: {}); \
+                 build it with the zenml feature that provides `{name}`",
+                if linked.is_empty() {
+                    "none".to_owned()
+                } else {
+                    linked.join(", ")
+                }
+            )))
+        }
     }
 }
 
