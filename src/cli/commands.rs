@@ -13,7 +13,7 @@ use zenml_core::runner::{QuietProgress, RunError, human_duration};
 use zenml_core::store::{ExecutionRecord, MetadataConfig, open_artifact_store};
 
 use super::format::{
-    artifact_json, date, execution_json, json_out, metrics_json, params_json, params_text,
+    artifact_json, date, execution_json, header, json_out, metrics_json, params_json, params_text,
     run_json, size, table, value_json,
 };
 use super::{
@@ -195,13 +195,9 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
         PipelineCommand::List(j) => {
             let pipelines = repo.get_pipelines()?;
             let runs = repo.get_runs(None)?;
-            let mut rows = vec![vec![
-                "pipeline".to_owned(),
-                "runs".to_owned(),
-                "last run".to_owned(),
-                "status".to_owned(),
-                "started".to_owned(),
-            ]];
+            let mut rows = vec![header(&[
+                "pipeline", "runs", "last run", "status", "started",
+            ])];
             let mut items = Vec::new();
             for p in &pipelines {
                 let mine: Vec<_> = runs.iter().filter(|r| r.pipeline_id == p.id).collect();
@@ -325,12 +321,9 @@ fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliE
                 writeln!(out, "No runs recorded yet.")?;
                 return Ok(());
             }
-            let mut rows = vec![
-                ["id", "run", "pipeline", "status", "started", "took"]
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect::<Vec<_>>(),
-            ];
+            let mut rows = vec![header(&[
+                "id", "run", "pipeline", "status", "started", "took",
+            ])];
             for r in &runs {
                 rows.push(vec![
                     r.id.to_string(),
@@ -371,20 +364,15 @@ fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliE
                 run.status,
                 date(run.started_ms)
             )?;
-            let mut rows = vec![
-                [
-                    "step",
-                    "state",
-                    "took",
-                    "source",
-                    "parameters",
-                    "metrics",
-                    "outputs",
-                ]
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect::<Vec<_>>(),
-            ];
+            let mut rows = vec![header(&[
+                "step",
+                "state",
+                "took",
+                "source",
+                "parameters",
+                "metrics",
+                "outputs",
+            ])];
             for e in &steps {
                 rows.push(step_row(e));
             }
@@ -507,12 +495,12 @@ fn step_versions(
         writeln!(out, "Step `{source}` has not run in this repository.")?;
         return Ok(());
     }
-    let mut rows = vec![
-        ["version", "executions", "last used", "code fingerprints"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect::<Vec<_>>(),
-    ];
+    let mut rows = vec![header(&[
+        "version",
+        "executions",
+        "last used",
+        "code fingerprints",
+    ])];
     for v in &versions {
         rows.push(vec![
             v.version.to_string(),

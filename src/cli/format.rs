@@ -46,6 +46,11 @@ pub(super) fn table(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Resul
     Ok(())
 }
 
+/// A table's header row.
+pub(super) fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// Pretty JSON followed by a newline.
 pub(super) fn json_out(out: &mut dyn Write, value: &J) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;

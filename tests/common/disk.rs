@@ -3,13 +3,13 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use zenml::Repository;
 use zenml::artifact::io::content_key;
 use zenml::runner::QuietProgress;
 use zenml::store::ArtifactRecord;
+use zenml_core::store::conformance::mlmd::MlmdReader;
 
 /// A repository made with `Repository::init` in a fresh temporary directory: SQLite metadata
 /// in `.zenml/metadata.db`, artifacts in `.zenml/artifacts/`. Runs print nothing.
@@ -73,48 +73,12 @@ pub fn copy_iris(dest: &Path) -> PathBuf {
     dest.to_owned()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Google's ML Metadata reader, as in the stores' tests: `ZENML_TEST_MLMD_PYTHON` names a python
-// with ml-metadata 1.17.1; the reader script is `ZENML_TEST_MLMD_READER`, or else
-// `shared/mlmd/mlmd_read.py` next to the workspace.
-
-/// The environment variable naming a python with ml-metadata 1.17.1.
-pub const PYTHON_VAR: &str = "ZENML_TEST_MLMD_PYTHON";
-/// The environment variable naming the reader script.
-pub const READER_VAR: &str = "ZENML_TEST_MLMD_READER";
-
-fn env_path(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+/// Google's ML Metadata reader, if the environment names one (else why not).
+pub fn mlmd_reader() -> Result<MlmdReader, String> {
+    MlmdReader::from_env(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
-/// The python to run the reader with, if the environment names one.
-pub fn mlmd_python() -> Option<PathBuf> {
-    env_path(PYTHON_VAR)
-}
-
-/// Runs Google's reader on the SQLite store `db` and parses its JSON summary.
-pub fn mlmd_read(python: &Path, db: &Path) -> serde_json::Value {
-    let script = env_path(READER_VAR).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/mlmd/mlmd_read.py")
-    });
-    assert!(
-        script.is_file(),
-        "{} is missing; set {READER_VAR} to mlmd_read.py",
-        script.display()
-    );
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(db)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ml_metadata could not read the store ({}):\n{}\n{stdout}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("unreadable JSON ({e}):\n{stdout}"))
+/// Runs the reader on the SQLite store `db` and parses its JSON summary.
+pub fn mlmd_read(reader: &MlmdReader, db: &Path) -> serde_json::Value {
+    reader.read(db).unwrap_or_else(|e| panic!("{e}"))
 }

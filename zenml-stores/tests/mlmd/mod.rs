@@ -3,71 +3,27 @@
 //! COMPLETE, FAILED and CACHED executions, artifacts, events and metrics.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value as Json;
 use zenml_core::artifact::BaseType;
 use zenml_core::hash::Hash128;
 use zenml_core::param::{EnumSpec, ParamType, Params, ScalarType, Value};
 use zenml_core::step::StepKind;
+use zenml_core::store::conformance::mlmd::MlmdReader;
 use zenml_core::store::{
     ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataStore, NewArtifact,
     NewExecution, PipelineRecord, RunRecord, RunStatus, StepTypeSpec,
 };
 
-/// The environment variable naming a python with ml-metadata 1.17.1.
-pub(crate) const PYTHON_VAR: &str = "ZENML_TEST_MLMD_PYTHON";
-/// The environment variable naming the reader script itself (overrides the next one).
-pub(crate) const READER_VAR: &str = "ZENML_TEST_MLMD_READER";
-/// The environment variable naming the `shared` folder (default: `../shared` from the workspace
-/// root).
-pub(crate) const SHARED_VAR: &str = "ZENML_SHARED_DIR";
-
-pub(crate) fn python() -> Option<PathBuf> {
-    env_path(PYTHON_VAR)
+/// Google's reader, if the environment names one (else why not).
+pub(crate) fn reader() -> Result<MlmdReader, String> {
+    MlmdReader::from_env(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
-fn env_path(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-fn reader_script() -> PathBuf {
-    env_path(READER_VAR).unwrap_or_else(|| {
-        env_path(SHARED_VAR)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-            .join("mlmd/mlmd_read.py")
-    })
-}
-
-/// Runs the reader on `db` and parses its JSON (Python's `NaN`/`Infinity` become strings).
-pub(crate) fn read(python: &Path, db: &Path) -> Json {
-    let script = reader_script();
-    assert!(
-        script.is_file(),
-        "{} is missing; set {READER_VAR} to mlmd_read.py, or {SHARED_VAR} to the folder \
-         holding mlmd/mlmd_read.py",
-        script.display()
-    );
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(db)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ml_metadata could not read the store ({}):\n{}\n{stdout}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sanitized = stdout
-        .replace(": NaN", ": \"NaN\"")
-        .replace(": -Infinity", ": \"-Infinity\"")
-        .replace(": Infinity", ": \"Infinity\"");
-    serde_json::from_str(&sanitized).unwrap_or_else(|e| panic!("unreadable JSON ({e}):\n{stdout}"))
+/// Runs the reader on `db` and parses its JSON.
+pub(crate) fn read(reader: &MlmdReader, db: &Path) -> Json {
+    reader.read(db).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What the realistic store holds, as the store itself reads it back.

@@ -6,3 +6,4 @@
 
 pub mod artifact;
 pub mod metadata;
+pub mod mlmd;
