@@ -40,15 +40,42 @@
 //! ```
 //!
 //! A training pipeline fills fixed slots, which are wired for you (the quickstart example has a
-//! whole one):
+//! whole one, with a linfa trainer and an evaluator):
 //!
-//! ```ignore
+//! ```
+//! # extern crate zenml_core as zenml;
+//! use zenml::prelude::*;
+//! use zenml::steps::{CsvDatasource, RandomSplit, StandardScaler};
+//!
+//! /// Predicts the most frequent class of the training data.
+//! #[step]
+//! pub struct Majority {
+//!     /// The label column.
+//!     #[param(default = "species")]
+//!     pub label: String,
+//! }
+//!
+//! #[step]
+//! impl TrainerStep for Majority {
+//!     type Model = i64;
+//!     fn train(&self, _ctx: &mut StepContext, train: &Table, _eval: &Table) -> StepResult<i64> {
+//!         let mut counts = std::collections::BTreeMap::new();
+//!         for label in train.column_f64(&self.label)? {
+//!             *counts.entry(label as i64).or_insert(0) += 1;
+//!         }
+//!         Ok(counts.into_iter().max_by_key(|(_, n)| *n).map_or(0, |(class, _)| class))
+//!     }
+//! }
+//!
 //! let p = TrainingPipeline::new("Pipeline A")
 //!     .add_datasource(CsvDatasource::new("data/iris.csv"))
 //!     .add_split(RandomSplit::default())
-//!     .add_preprocesser(StandardScaler::default())
-//!     .add_trainer(MyTrainer::default())
-//!     .add_evaluator(MyEvaluator::default());
+//!     .add_preprocesser(StandardScaler { exclude: "species".into() })
+//!     .add_trainer(Majority::default());
+//! p.validate()?;
+//! let trainer = p.step("trainer").expect("the trainer slot is filled");
+//! assert_eq!(trainer.inputs()[0], ("train".to_owned(), "preprocesser.train".to_owned()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! | slot | step name | inputs | mandatory |
