@@ -114,10 +114,10 @@ fn dummy(krate: &Path, ident: &syn::Ident) -> TokenStream {
                 variants: &[],
             };
             fn variant_name(&self) -> &'static ::core::primitive::str {
-                ::core::unimplemented!()
+                ::core::unreachable!("a stand-in emitted beside a compile error")
             }
             fn from_variant_name(_: &::core::primitive::str) -> ::core::option::Option<Self> {
-                ::core::unimplemented!()
+                ::core::unreachable!("a stand-in emitted beside a compile error")
             }
         }
     })

@@ -300,7 +300,7 @@ fn dummy(s: &StepStruct<'_>, type_ok: &[bool]) -> TokenStream {
         quote! {
             impl #ident {
                 #vis fn #ctor(#(_: #tys),*) -> Self {
-                    ::core::unimplemented!()
+                    ::core::unreachable!("a stand-in emitted beside a compile error")
                 }
             }
         }
@@ -313,7 +313,7 @@ fn dummy(s: &StepStruct<'_>, type_ok: &[bool]) -> TokenStream {
         quote! {
             impl ::core::default::Default for #ident {
                 fn default() -> Self {
-                    ::core::unimplemented!()
+                    ::core::unreachable!("a stand-in emitted beside a compile error")
                 }
             }
         }
@@ -344,15 +344,15 @@ fn stand_in_step_params(p: &TokenStream, ident: &syn::Ident) -> TokenStream {
             const DOC: &'static ::core::primitive::str = "";
             const PARAM_SPECS: &'static [#p::ParamSpec] = &[];
             fn params(&self) -> #p::Params {
-                ::core::unimplemented!()
+                ::core::unreachable!("a stand-in emitted beside a compile error")
             }
             fn from_params(
                 _: &#p::Params,
             ) -> ::core::result::Result<Self, #p::ParamError> {
-                ::core::unimplemented!()
+                ::core::unreachable!("a stand-in emitted beside a compile error")
             }
             fn clone_step(&self) -> Self {
-                ::core::unimplemented!()
+                ::core::unreachable!("a stand-in emitted beside a compile error")
             }
         }
     }
