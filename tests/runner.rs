@@ -130,6 +130,25 @@ fn a_pipeline_that_has_run_is_immutable() {
     repo.run(&dag("fixed", 1.0, 1.0).copy("fixed v2")).unwrap();
 }
 
+#[test]
+fn a_recorded_config_in_other_words_is_the_same_pipeline() {
+    let repo = memory_repo();
+    let p = dag("worded", 1.0, 0.0);
+    // The definition as another writer (or a person) might have recorded it: other key order,
+    // flow style, a comment.
+    let reworded = format!(
+        "# written elsewhere\n{}",
+        p.to_yaml()
+            .replace("version: 1\nname: worded\n", "name: worded\nversion: 1\n")
+    );
+    assert_ne!(reworded, p.to_yaml());
+    repo.metadata_store()
+        .register_pipeline("worded", &reworded)
+        .unwrap();
+    let summary = repo.run(&p).unwrap();
+    assert_eq!(summary.executed().len(), 5);
+}
+
 fn invalid(p: &Pipeline) -> PipelineError {
     let repo = memory_repo();
     match repo.run(p) {

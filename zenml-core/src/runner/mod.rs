@@ -295,6 +295,7 @@ impl Runner {
         let config = pipeline.to_yaml();
         if let Some(existing) = self.metadata.pipeline_by_name(pipeline.name())?
             && existing.config != config
+            && !same_definition(&existing.config, pipeline)
         {
             return Err(RunError::Immutable(pipeline.name().to_owned()));
         }
@@ -751,6 +752,12 @@ impl RunEnv<'_> {
         }
         Ok(true)
     }
+}
+
+/// Does the recorded config describe `pipeline`, though its text differs (written by another
+/// version of the config writer, or by hand)? Compared as parsed configs.
+fn same_definition(recorded: &str, pipeline: &Pipeline) -> bool {
+    crate::pipeline::PipelineConfig::from_yaml(recorded).is_ok_and(|c| c == pipeline.to_config())
 }
 
 fn elapsed_ms(started: Instant) -> i64 {
