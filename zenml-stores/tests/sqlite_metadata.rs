@@ -56,6 +56,7 @@ conformance!(
     execution_lifecycle,
     parameter_values,
     cached_executions,
+    cached_execution_batches,
     cache_lookup,
     cache_invalidation,
     lineage,

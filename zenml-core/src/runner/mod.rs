@@ -18,7 +18,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::artifact::io::{
@@ -328,6 +328,8 @@ impl Runner {
             runner: self,
             pipeline,
             run: &run,
+            deferred: Mutex::new(Vec::new()),
+            recorded: Mutex::new(HashMap::new()),
         };
 
         std::thread::scope(|scope| {
@@ -359,10 +361,15 @@ impl Runner {
                     let tx = tx.clone();
                     let env = &env;
                     running += 1;
-                    scope.spawn(move || {
-                        let outcome = env.execute(planned, inputs);
-                        let _ = tx.send((i, outcome));
-                    });
+                    if running == 1 && ready.is_empty() {
+                        // Nothing else could run now: no thread needed (a chain never spawns).
+                        let _ = tx.send((i, env.execute(planned, inputs)));
+                    } else {
+                        scope.spawn(move || {
+                            let outcome = env.execute(planned, inputs);
+                            let _ = tx.send((i, outcome));
+                        });
+                    }
                 }
                 if running == 0 {
                     break;
@@ -401,6 +408,13 @@ impl Runner {
                 summaries[i] = Some(summary);
             }
         });
+        env.record_deferred()?;
+        let recorded = std::mem::take(&mut *locked(&env.recorded));
+        for s in summaries.iter_mut().flatten() {
+            if s.status == StepStatus::Cached {
+                s.execution_id = recorded.get(&s.name).copied();
+            }
+        }
 
         let steps: Vec<StepSummary> = summaries
             .into_iter()
@@ -459,9 +473,38 @@ struct RunEnv<'a> {
     runner: &'a Runner,
     pipeline: &'a Pipeline,
     run: &'a RunRecord,
+    /// Cache hits whose CACHED executions are not recorded yet, by step name. They are recorded
+    /// together, in one call, before any step starts to execute and when the run ends: a fully
+    /// cached run writes its record in one transaction instead of one per step. (Lost in a crash,
+    /// they leave nothing inconsistent: they only record reuse.)
+    deferred: Mutex<Vec<(String, NewExecution, CacheHit)>>,
+    /// The ids the deferred executions were recorded under, by step name.
+    recorded: Mutex<HashMap<String, Id>>,
+}
+
+/// How many deferred cached executions are recorded at once at most.
+const DEFERRED_BATCH: usize = 64;
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl RunEnv<'_> {
+    /// Records the deferred cached executions.
+    fn record_deferred(&self) -> Result<(), MetadataError> {
+        let batch = std::mem::take(&mut *locked(&self.deferred));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (names, executions): (Vec<String>, Vec<(NewExecution, CacheHit)>) = batch
+            .into_iter()
+            .map(|(name, execution, hit)| (name, (execution, hit)))
+            .unzip();
+        let ids = self.runner.metadata.record_cached_executions(&executions)?;
+        locked(&self.recorded).extend(names.into_iter().zip(ids));
+        Ok(())
+    }
+
     fn execute(
         &self,
         planned: &PlannedStep,
@@ -570,6 +613,7 @@ impl RunEnv<'_> {
         let external = match guarded(|| step.external_fingerprint(&ctx)) {
             Ok(x) => x,
             Err(failure) => {
+                self.record_deferred()?;
                 let id = md.begin_execution(&new_execution)?;
                 summary.execution_id = Some(id);
                 md.fail_execution(id, &failure.to_string(), &[], elapsed_ms(started))?;
@@ -613,19 +657,27 @@ impl RunEnv<'_> {
             && let Some(hit) = md.find_cached(key)?
             && self.outputs_intact(&hit, &planned.outputs)?
         {
-            let id = md.record_cached_execution(&new_execution, &hit)?;
             summary.status = StepStatus::Cached;
-            summary.execution_id = Some(id);
             summary.cached_from = Some(hit.execution_id);
             // In declared order, as for an executed step.
-            let mut outputs = hit.outputs;
+            let mut outputs = hit.outputs.clone();
             outputs.sort_by_key(|(name, _)| {
                 planned.outputs.iter().position(|o| o.name == name.as_str())
             });
             summary.outputs = outputs;
+            let full = {
+                let mut deferred = locked(&self.deferred);
+                deferred.push((planned.name.clone(), new_execution, hit));
+                deferred.len() >= DEFERRED_BATCH
+            };
+            if full {
+                self.record_deferred()?;
+            }
             return Ok(());
         }
 
+        // Executions are recorded in the order steps finished with them.
+        self.record_deferred()?;
         let id = md.begin_execution(&new_execution)?;
         summary.execution_id = Some(id);
         runner.options.progress.event(&ProgressEvent::StepStarted {

@@ -214,6 +214,34 @@ impl Inner {
     }
 
     /// Checks a new execution and turns it into one in `state`, without recording it.
+    /// The CACHED execution that reuses `hit`, checked, not yet recorded.
+    fn cached_execution(
+        &self,
+        execution: &NewExecution,
+        hit: &CacheHit,
+    ) -> Result<Execution, MetadataError> {
+        let mut e = self.new_execution(execution, ExecutionState::Cached)?;
+        let reused = self
+            .executions
+            .get(&hit.execution_id)
+            .ok_or_else(|| not_found("execution", hit.execution_id))?;
+        if reused.state != ExecutionState::Complete {
+            return Err(MetadataError::Conflict(format!(
+                "execution {} is {}, not complete: its outputs cannot be reused",
+                hit.execution_id, reused.state
+            )));
+        }
+        for (_, a) in &hit.outputs {
+            self.artifact(a.id)?;
+        }
+        let outputs: Vec<(String, Id)> =
+            hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
+        e.outputs = sorted_by_name(&outputs, "output")?;
+        e.cached_from = Some(hit.execution_id);
+        e.duration_ms = Some(0);
+        Ok(e)
+    }
+
     fn new_execution(
         &self,
         new: &NewExecution,
@@ -528,28 +556,30 @@ impl MetadataStore for MemoryMetadataStore {
         hit: &CacheHit,
     ) -> Result<Id, MetadataError> {
         let mut inner = self.lock();
-        let mut e = inner.new_execution(execution, ExecutionState::Cached)?;
-        let reused = inner
-            .executions
-            .get(&hit.execution_id)
-            .ok_or_else(|| not_found("execution", hit.execution_id))?;
-        if reused.state != ExecutionState::Complete {
-            return Err(MetadataError::Conflict(format!(
-                "execution {} is {}, not complete: its outputs cannot be reused",
-                hit.execution_id, reused.state
-            )));
-        }
-        for (_, a) in &hit.outputs {
-            inner.artifact(a.id)?;
-        }
-        let outputs: Vec<(String, Id)> =
-            hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
-        e.outputs = sorted_by_name(&outputs, "output")?;
-        e.cached_from = Some(hit.execution_id);
-        e.duration_ms = Some(0);
+        let e = inner.cached_execution(execution, hit)?;
         let id = inner.next_id();
         inner.executions.insert(id, e);
         Ok(id)
+    }
+
+    fn record_cached_executions(
+        &self,
+        executions: &[(NewExecution, CacheHit)],
+    ) -> Result<Vec<Id>, MetadataError> {
+        let mut inner = self.lock();
+        // All or none: check every one before recording any.
+        let built = executions
+            .iter()
+            .map(|(execution, hit)| inner.cached_execution(execution, hit))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(built
+            .into_iter()
+            .map(|e| {
+                let id = inner.next_id();
+                inner.executions.insert(id, e);
+                id
+            })
+            .collect())
     }
 
     fn find_cached(&self, cache_key: Hash128) -> Result<Option<CacheHit>, MetadataError> {
@@ -730,6 +760,10 @@ mod tests {
         #[test]
         fn cached_executions() {
             suite::cached_executions(&fresh);
+        }
+        #[test]
+        fn cached_execution_batches() {
+            suite::cached_execution_batches(&fresh);
         }
         #[test]
         fn cache_lookup() {

@@ -550,6 +550,20 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
         hit: &CacheHit,
     ) -> Result<Id, MetadataError>;
 
+    /// Records several cached executions, in order, all or none: each as
+    /// [`record_cached_execution`](MetadataStore::record_cached_execution) would. Returns their
+    /// ids in the order given. A fully cached run records its executions this way, in one
+    /// transaction where the backend can, instead of one transaction per step.
+    fn record_cached_executions(
+        &self,
+        executions: &[(NewExecution, CacheHit)],
+    ) -> Result<Vec<Id>, MetadataError> {
+        executions
+            .iter()
+            .map(|(execution, hit)| self.record_cached_execution(execution, hit))
+            .collect()
+    }
+
     /// The newest COMPLETE execution with this cache key whose key was not invalidated, with its
     /// outputs. The caller checks that the outputs still exist.
     fn find_cached(&self, cache_key: Hash128) -> Result<Option<CacheHit>, MetadataError>;

@@ -91,6 +91,9 @@ pub(crate) struct Shared {
     /// Ends with `/`.
     uri_base: String,
     pub(crate) runtime: StoreRuntime,
+    /// For a local folder, the folder: what is known of an object without reading it is then
+    /// asked of the file system directly, on the caller's thread.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl ObjectArtifactStore {
@@ -121,6 +124,7 @@ impl ObjectArtifactStore {
                 uri_base,
                 describe,
                 runtime,
+                local_root: None,
             }),
             part_size: DEFAULT_PART_SIZE,
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
@@ -155,7 +159,11 @@ impl ObjectArtifactStore {
         let fs = LocalFileSystem::new_with_prefix(&canonical)
             .map_err(|e| config("open", &e))?
             .with_fsync(fsync);
-        Self::new(Arc::new(fs), Path::default(), url.as_str())
+        let mut store = Self::new(Arc::new(fs), Path::default(), url.as_str())?;
+        if let Some(shared) = Arc::get_mut(&mut store.shared) {
+            shared.local_root = Some(canonical);
+        }
+        Ok(store)
     }
 
     /// Artifacts in memory, for tests and throwaway runs; they go with the last handle on the
@@ -299,6 +307,9 @@ impl Shared {
     }
 
     fn head_location(&self, location: &Path) -> Result<Option<ObjectInfo>, ArtifactStoreError> {
+        if let Some(root) = &self.local_root {
+            return local_head(&root.join(location.as_ref())).map_err(|e| self.backend(e));
+        }
         let (store, location) = (self.store.clone(), location.clone());
         self.run(async move {
             match store.head(&location).await {
@@ -386,6 +397,33 @@ impl ArtifactStore for ObjectArtifactStore {
         let location = self.shared.location(key)?;
         self.shared.delete_location(&location)
     }
+}
+
+/// What the file system knows of the object at `path`, with the ETag `object_store` gives a
+/// local file (inode, modification time in microseconds and size), so that tags recorded through
+/// either agree.
+fn local_head(path: &std::path::Path) -> std::io::Result<Option<ObjectInfo>> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+        .unwrap_or_default()
+        .as_micros();
+    let size = meta.len();
+    Ok(Some(ObjectInfo {
+        size,
+        etag: Some(format!("\"{inode:x}-{mtime:x}-{size:x}\"")),
+    }))
 }
 
 fn open_backend(

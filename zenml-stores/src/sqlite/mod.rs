@@ -72,6 +72,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use zenml_core::hash::Hash128;
 use zenml_core::step::StepKind;
@@ -201,6 +202,11 @@ impl SqliteMetadataStore {
         let setup = |conn: &mut Connection| -> Result<ContextTypes> {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.set_prepared_statement_cache_capacity(128);
+            // Plans that do not depend on bound values. Without this, SQLite marks a statement
+            // whose plan might change with a bound value for re-preparing, and the statement
+            // cache clears the bindings of every statement it takes back, which expires such a
+            // statement: every cached statement would be compiled again on each use.
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
             let types = schema::open(conn, &location)?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             // Checkpoint the WAL into the database every 10,000 pages (40 MB) rather than every
@@ -487,6 +493,21 @@ impl MetadataStore for SqliteMetadataStore {
     ) -> Result<Id, MetadataError> {
         self.write("record_cached_execution", |tx| {
             tx.record_cached_execution(execution, hit)
+        })
+    }
+
+    fn record_cached_executions(
+        &self,
+        executions: &[(NewExecution, CacheHit)],
+    ) -> Result<Vec<Id>, MetadataError> {
+        if executions.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write("record_cached_executions", |tx| {
+            executions
+                .iter()
+                .map(|(execution, hit)| tx.record_cached_execution(execution, hit))
+                .collect()
         })
     }
 

@@ -46,6 +46,7 @@ pub fn run_all(factory: StoreFactory<'_>) {
     execution_lifecycle(factory);
     parameter_values(factory);
     cached_executions(factory);
+    cached_execution_batches(factory);
     cache_lookup(factory);
     cache_invalidation(factory);
     lineage(factory);
@@ -1080,6 +1081,70 @@ pub fn cached_executions(factory: StoreFactory<'_>) {
         "refused cached executions record nothing"
     );
     assert_eq!(b.execution(input_exec).state, ExecutionState::Complete);
+}
+
+/// Several cached executions recorded at once: in order, each as if recorded alone, all or none.
+pub fn cached_execution_batches(factory: StoreFactory<'_>) {
+    let b = bench(factory);
+    let s = &b.store;
+    let (e1, x) = b.produce(&b.exec("first", Some(key(1))), "x");
+    let mut second = b.exec("second", Some(key(2)));
+    second.inputs = vec![("x".to_owned(), x.id)];
+    let (e2, y) = b.produce(&second, "y");
+    let (hit1, hit2) = (b.hit(key(1)), b.hit(key(2)));
+
+    let run2 = ok(s.begin_run(b.pipeline.id, "run 2"), "begin_run");
+    let in_run2 = |e: NewExecution| NewExecution {
+        run_id: run2.id,
+        ..e
+    };
+    assert_eq!(
+        ok(s.record_cached_executions(&[]), "an empty batch"),
+        Vec::<Id>::new()
+    );
+    let recorded = ok(
+        s.record_cached_executions(&[
+            (in_run2(b.exec("first", Some(key(1)))), hit1.clone()),
+            (in_run2(second.clone()), hit2.clone()),
+        ]),
+        "record_cached_executions",
+    );
+    assert_eq!(recorded.len(), 2);
+    assert!(recorded[0] < recorded[1], "ids follow the order given");
+    assert_eq!(ids(&ok(s.executions(run2.id), "executions")), recorded);
+    for (id, from, step, output) in [
+        (recorded[0], e1, "first", ("model", x.id)),
+        (recorded[1], e2, "second", ("model", y.id)),
+    ] {
+        let rec = b.execution(id);
+        assert_eq!(rec.state, ExecutionState::Cached);
+        assert_eq!(rec.step_name, step);
+        assert_eq!(rec.cached_from, Some(from));
+        assert_eq!(rec.outputs, vec![(output.0.to_owned(), output.1)]);
+    }
+    assert_eq!(
+        b.execution(recorded[1]).inputs,
+        vec![("x".to_owned(), x.id)]
+    );
+
+    // One bad item refuses the whole batch.
+    let running = b.begin(&b.exec("running", Some(key(3))));
+    let bad = CacheHit {
+        execution_id: running,
+        outputs: hit1.outputs.clone(),
+    };
+    expect_conflict(
+        s.record_cached_executions(&[
+            (in_run2(b.exec("first", Some(key(1)))), hit1),
+            (in_run2(b.exec("running", Some(key(3)))), bad),
+        ]),
+        "a batch reusing a RUNNING execution",
+    );
+    assert_eq!(
+        ids(&ok(s.executions(run2.id), "executions")),
+        recorded,
+        "a refused batch records nothing"
+    );
 }
 
 /// Cache lookup: the newest COMPLETE execution with the key; never RUNNING, FAILED or CACHED.
