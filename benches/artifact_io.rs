@@ -91,16 +91,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let artifact = write_artifact(&store, &kind, &value)?;
         write.push(started.elapsed());
         write_growth = max_growth(write_growth, memory.growth());
-        let record = ArtifactRecord {
-            id: 1,
-            uri: artifact.uri,
-            hash: artifact.hash,
-            size: artifact.size,
-            type_name: artifact.type_name,
-            materializer: artifact.materializer,
-            etag: artifact.etag,
-            created_ms: 0,
-        };
+        let record = artifact.recorded(1, 0);
 
         // Read: verify and materialize into a temporary file.
         sync();

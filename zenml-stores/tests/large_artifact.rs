@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 
 use zenml_core::artifact::io::{read_artifact, verify_artifact, write_artifact};
 use zenml_core::artifact::{ArtifactKind, FileArtifact};
-use zenml_core::store::{ArtifactRecord, ArtifactStore};
+use zenml_core::store::ArtifactStore;
 use zenml_stores::object::ObjectArtifactStore;
 
 /// The most the resident set may grow while a large artifact is written or read.
@@ -87,16 +87,7 @@ fn a_large_file_artifact_streams_in_bounded_memory() {
         "writing a {size}-byte artifact grew the resident set by {write_growth} bytes"
     );
 
-    let record = ArtifactRecord {
-        id: 1,
-        uri: artifact.uri,
-        hash: artifact.hash,
-        size: artifact.size,
-        type_name: artifact.type_name,
-        materializer: artifact.materializer,
-        etag: artifact.etag,
-        created_ms: 0,
-    };
+    let record = artifact.recorded(1, 0);
     let (back, read_growth) = peak_growth(|| read_artifact(&store, &kind, &record));
     let back = back.expect("reading the artifact");
     assert!(

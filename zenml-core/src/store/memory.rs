@@ -502,16 +502,7 @@ impl MetadataStore for MemoryMetadataStore {
         let mut events = Vec::with_capacity(outputs.len());
         for (name, a) in outputs {
             let id = inner.next_id();
-            let record = ArtifactRecord {
-                id,
-                uri: a.uri.clone(),
-                hash: a.hash,
-                size: a.size,
-                type_name: a.type_name.clone(),
-                materializer: a.materializer.clone(),
-                etag: a.etag.clone(),
-                created_ms: now,
-            };
+            let record = a.recorded(id, now);
             inner.artifacts.insert(id, record.clone());
             records.push(record);
             events.push((name.clone(), id));

@@ -372,6 +372,22 @@ pub struct NewArtifact {
     pub etag: Option<String>,
 }
 
+impl NewArtifact {
+    /// The record of this artifact once recorded under `id` at `created_ms`.
+    pub fn recorded(&self, id: Id, created_ms: i64) -> ArtifactRecord {
+        ArtifactRecord {
+            id,
+            uri: self.uri.clone(),
+            hash: self.hash,
+            size: self.size,
+            type_name: self.type_name.clone(),
+            materializer: self.materializer.clone(),
+            etag: self.etag.clone(),
+            created_ms,
+        }
+    }
+}
+
 /// A recorded artifact.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArtifactRecord {

@@ -498,16 +498,7 @@ impl Tx<'_> {
                 &etag,
             )?;
         }
-        Ok(ArtifactRecord {
-            id,
-            uri: a.uri.clone(),
-            hash: a.hash,
-            size: a.size,
-            type_name: a.type_name.clone(),
-            materializer: a.materializer.clone(),
-            etag: a.etag.clone(),
-            created_ms: self.now,
-        })
+        Ok(a.recorded(id, self.now))
     }
 
     /// Sets a finished execution's state, metrics, duration and error.

@@ -180,16 +180,7 @@ fn assert_same(got: &[u8], expected: &[u8], what: &str) {
 }
 
 fn record(artifact: NewArtifact) -> ArtifactRecord {
-    ArtifactRecord {
-        id: 1,
-        uri: artifact.uri,
-        hash: artifact.hash,
-        size: artifact.size,
-        type_name: artifact.type_name,
-        materializer: artifact.materializer,
-        etag: artifact.etag,
-        created_ms: 0,
-    }
+    artifact.recorded(1, 0)
 }
 
 /// Writes `value` through the glue, checks what it reports against the store, reads it back.
