@@ -6,20 +6,7 @@ use serde_json::{Value as J, json};
 use zenml_core::param::{Params, Value};
 use zenml_core::store::{ArtifactRecord, ExecutionRecord, RunRecord};
 
-/// An error and its sources, `: `-separated, without repeating a source already in the text.
-pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let next = c.to_string();
-        if !s.contains(&next) {
-            s.push_str(": ");
-            s.push_str(&next);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub(super) use zenml_core::runner::error_chain;
 
 /// Writes rows as a table whose first row is the header; columns are padded to their widest
 /// cell.

@@ -825,8 +825,9 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, crate::step::BoxError>) -> Result<T,
     }
 }
 
-/// An error and its sources, `: `-separated.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources, `: `-separated, without repeating a source whose text is already
+/// in the message: how failures are reported to people.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
