@@ -28,7 +28,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use zenml::artifact::io::{content_key, read_artifact, write_artifact};
+use zenml::artifact::io::{ContentStore, content_key};
 use zenml::artifact::{ArtifactKind, FileArtifact};
 use zenml::backends::object::ObjectArtifactStore;
 use zenml::store::{ArtifactRecord, ArtifactStore};
@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         sync();
         let memory = Memory::start();
         let started = Instant::now();
-        let artifact = write_artifact(&store, &kind, &value)?;
+        let artifact = ContentStore::new(&store).write(&kind, &value)?.artifact;
         write.push(started.elapsed());
         write_growth = max_growth(write_growth, memory.growth());
         let record = artifact.recorded(1, 0);
@@ -97,7 +97,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         sync();
         let memory = Memory::start();
         let started = Instant::now();
-        let back = read_artifact(&store, &kind, &record)?;
+        let back = ContentStore::new(&store).read(&kind, &record)?;
         read.push(started.elapsed());
         read_growth = max_growth(read_growth, memory.growth());
         back_size = back

@@ -130,7 +130,7 @@ fn fill(store: &dyn MetadataStore, n: usize) -> Result<(), Box<dyn std::error::E
         params: vec![("i".into(), <i64 as zenml::param::Param>::TYPE)],
     })?;
     let pipeline = store.register_pipeline("filler", "version: 1\nname: filler\nsteps: {}\n")?;
-    let run = store.begin_run(pipeline.id, "")?;
+    let run = store.begin_run(pipeline.id, "", "bench")?;
     let started = Instant::now();
     for i in 0..n {
         let i64 = i64::try_from(i)?;

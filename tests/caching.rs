@@ -14,13 +14,13 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use disk::*;
-use zenml::artifact::io::{ArtifactError, content_key, verify_artifact};
+use zenml::artifact::io::{ContentStore, Damage, Repair, content_key};
 use zenml::artifact::{Inputs, Outputs};
 use zenml::hash::Hash128;
 use zenml::param::{Params, Value};
 use zenml::prelude::*;
-use zenml::repository::RepositoryError;
-use zenml::runner::{RunError, RunSummary, StepFailure, StepStatus};
+
+use zenml::runner::{RunSummary, StepStatus, Verify};
 use zenml::step::{DynStep, IntoDynStep, StepInfo, StepKind, StepParams};
 use zenml::steps::{CsvDatasource, RandomSplit, StandardScaler};
 use zenml::store::{ArtifactRecord, ExecutionState, NewExecution, StepTypeSpec};
@@ -502,7 +502,9 @@ impl Trained {
             (record.hash, &record.uri),
             (self.model.hash, &self.model.uri)
         );
-        verify_artifact(self.r.repo.artifact_store().as_ref(), record).expect("the model verifies");
+        ContentStore::new(self.r.repo.artifact_store().as_ref())
+            .verify(record)
+            .expect("the model verifies");
         let model: std::sync::Arc<Centroids> = self
             .r
             .repo
@@ -547,6 +549,9 @@ fn a_deleted_artifact_is_recomputed_and_republished() {
         &["datasource", "split", "preprocesser", "evaluator"],
     );
     reused_from(&rerun, &t.first, &["evaluator"]);
+    assert_eq!(rerun.repairs.len(), 1, "{:#?}", rerun.repairs);
+    assert_eq!(rerun.repairs[0].step, "trainer");
+    assert_eq!(rerun.repairs[0].report.damage, Damage::Missing);
     t.repaired(&rerun);
 }
 
@@ -582,6 +587,17 @@ fn an_artifact_altered_in_place_is_not_trusted() {
             t.bytes,
             "{what}"
         );
+        assert_eq!(rerun.repairs.len(), 1, "{what}: {:#?}", rerun.repairs);
+        let report = &rerun.repairs[0].report;
+        assert_eq!(report.repair, Repair::Removed, "{what}");
+        if what == "same size" {
+            assert!(matches!(report.damage, Damage::Altered(_)), "{report:?}");
+        } else {
+            assert!(
+                matches!(report.damage, Damage::WrongSize { .. }),
+                "{report:?}"
+            );
+        }
         t.repaired(&rerun);
     }
 }
@@ -602,6 +618,11 @@ fn an_altered_artifact_is_repaired_by_a_run_without_cache() {
         let off = t.r.repo.options().clone().with_cache(false);
         let rerun = t.r.repo.run_with(&t.pipeline, off).unwrap();
         expect(&t.r.repo, &rerun, &SLOTS, &[]);
+        // Found while the trainer wrote its model again: no recorded artifact to name yet.
+        assert_eq!(rerun.repairs.len(), 1, "{:#?}", rerun.repairs);
+        assert_eq!(rerun.repairs[0].step, "trainer");
+        assert_eq!(rerun.repairs[0].artifact_id, None);
+        assert_eq!(rerun.repairs[0].report.repair, Repair::Rewritten);
         t.repaired(&rerun);
     }
 }
@@ -643,66 +664,156 @@ fn an_artifact_rewritten_with_identical_bytes_is_still_a_hit_and_its_etag_is_upd
     assert_eq!(t.r.repo.get_artifact(t.model.id).unwrap().etag, now);
 }
 
-#[test]
-fn a_damaged_input_is_never_used_and_the_next_run_recomputes_it() {
-    // The preprocesser's `train` table is damaged in place while its modification time is put
-    // back: the ETag cannot tell, so the preprocesser is still a hit. A trainer with a new
-    // parameter must read it from the store: reading verifies the bytes and the trainer fails,
-    // naming the artifact. The next run does not trust the damaged object again.
-    let t = trained();
-    let train = output(&t.first, "preprocesser", "train").clone();
-    let path = t.r.artifact_file(&train);
-    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
+/// Flips one byte of an artifact's file in place and puts its modification time back, as bit
+/// rot does: the size and the ETag stay as recorded.
+fn rot(r: &DiskRepo, record: &ArtifactRecord) {
+    let path = r.artifact_file(record);
+    let mtime = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("the artifact's modification time");
+    let mut bytes = std::fs::read(&path).expect("the artifact's bytes");
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
-    let mut file = std::fs::File::options().write(true).open(&path).unwrap();
-    std::io::Write::write_all(&mut file, &bytes).unwrap();
-    file.set_modified(mtime).unwrap();
+    let mut file = std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open the artifact's file");
+    std::io::Write::write_all(&mut file, &bytes).expect("alter the artifact in place");
+    file.set_modified(mtime)
+        .expect("put the modification time back");
     drop(file);
-    let key = content_key(train.hash);
-    assert_eq!(
-        t.r.repo.artifact_store().head(&key).unwrap().unwrap().etag,
-        train.etag,
-        "the ETag did not change"
-    );
+    let now = r
+        .repo
+        .artifact_store()
+        .head(&content_key(record.hash))
+        .expect("head")
+        .expect("the object is there");
+    assert_eq!(now.etag, record.etag, "the ETag did not change");
+}
+
+#[test]
+fn a_damaged_input_is_never_used_its_producer_is_recomputed_and_the_repair_reported() {
+    // The preprocesser's `train` table rots: the quick check cannot tell, so the preprocesser
+    // is still a hit. A trainer with a new parameter must read it: reading verifies the bytes,
+    // the damage is reported by name, and the preprocesser is computed again in the same run
+    // before the trainer reads its output.
+    let t = trained();
+    let train = output(&t.first, "preprocesser", "train").clone();
+    rot(&t.r, &train);
 
     let b = t.pipeline.copy("B").add_trainer(CentroidTrainer {
         shrink: 0.25,
         ..CentroidTrainer::default()
     });
-    let err = t.r.repo.run(&b).unwrap_err();
-    let RepositoryError::Run(RunError::Step {
-        step,
-        failure,
-        summary,
-        ..
-    }) = err
-    else {
-        panic!("expected the trainer to fail, got {err:?}");
-    };
-    assert_eq!(step, "trainer");
-    match &failure {
-        StepFailure::Artifact(ArtifactError::Corrupted { uri, .. }) => {
-            assert_eq!(uri, &train.uri);
-        }
-        other => panic!("expected a corrupted input, got {other:?}"),
-    }
+    let run = t.r.repo.run(&b).unwrap();
+    assert_eq!(run.repairs.len(), 1, "{:#?}", run.repairs);
+    let repaired = &run.repairs[0];
     assert_eq!(
-        summary.step("evaluator").unwrap().status,
-        StepStatus::Skipped
+        (repaired.step.as_str(), repaired.output.as_str()),
+        ("preprocesser", "train")
     );
+    assert_eq!(repaired.artifact_id, Some(train.id));
+    assert_eq!(repaired.report.uri, train.uri);
+    assert!(
+        matches!(repaired.report.damage, Damage::Altered(ref m) if m.expected == train.hash),
+        "{repaired:?}"
+    );
+    assert_eq!(repaired.report.repair, Repair::Removed);
+    let message = repaired.to_string();
+    for part in [
+        format!("artifact {}", train.id),
+        "output `train` of step `preprocesser`".to_owned(),
+        "altered".to_owned(),
+        "computed again".to_owned(),
+    ] {
+        assert!(message.contains(&part), "`{message}` says {part}");
+    }
 
-    let retry = t.r.repo.run(&b).unwrap();
+    let status = |name: &str| run.step(name).unwrap().status;
+    assert_eq!(status("datasource"), StepStatus::Cached);
+    assert_eq!(status("split"), StepStatus::Cached);
+    assert_eq!(status("preprocesser"), StepStatus::Completed);
+    assert_eq!(status("trainer"), StepStatus::Completed);
+    assert_eq!(status("evaluator"), StepStatus::Completed);
+    // The run's record shows the reuse that found the damage, then the step computed again.
+    let recorded = t.r.repo.get_run_steps(&run.run).unwrap();
+    let preprocesser: Vec<ExecutionState> = recorded
+        .iter()
+        .filter(|e| e.step_name == "preprocesser")
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(
+        preprocesser,
+        [ExecutionState::Cached, ExecutionState::Complete]
+    );
+    let again = output(&run, "preprocesser", "train");
+    assert_eq!(again.hash, train.hash, "the same bytes, computed again");
+    ContentStore::new(t.r.repo.artifact_store().as_ref())
+        .verify(again)
+        .unwrap();
+
+    // Nothing damaged is left: the next run reuses everything, reporting nothing.
+    let next = t.r.repo.run(&b).unwrap();
+    expect(&t.r.repo, &next, &[], &SLOTS);
+    assert!(next.repairs.is_empty());
+}
+
+#[test]
+fn with_full_verification_a_rotten_output_is_never_a_cache_hit() {
+    let t = trained();
+    rot(&t.r, &t.model);
+    // The quick check trusts the size and the ETag: the whole pipeline is a hit.
+    let quick = t.r.repo.run(&t.pipeline).unwrap();
+    expect(&t.r.repo, &quick, &[], &SLOTS);
+    assert!(quick.repairs.is_empty());
+
+    let full = t.r.repo.options().clone().with_verify(Verify::Full);
+    let rerun = t.r.repo.run_with(&t.pipeline, full).unwrap();
     expect(
         &t.r.repo,
-        &retry,
-        &["preprocesser", "trainer", "evaluator"],
-        &["datasource", "split"],
+        &rerun,
+        &["trainer"],
+        &["datasource", "split", "preprocesser", "evaluator"],
     );
-    let repaired = output(&retry, "preprocesser", "train");
-    assert_eq!(repaired.hash, train.hash);
-    verify_artifact(t.r.repo.artifact_store().as_ref(), repaired).unwrap();
+    assert_eq!(rerun.repairs.len(), 1, "{:#?}", rerun.repairs);
+    assert_eq!(rerun.repairs[0].step, "trainer");
+    assert_eq!(rerun.repairs[0].artifact_id, Some(t.model.id));
+    assert!(matches!(rerun.repairs[0].report.damage, Damage::Altered(_)));
+    t.repaired(&rerun);
+}
+
+#[test]
+fn a_folder_where_an_artifact_should_be_is_moved_aside_and_the_artifact_recomputed() {
+    let t = trained();
+    let path = t.r.artifact_file(&t.model);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("note.txt"), b"someone's file").unwrap();
+
+    let rerun = t.r.repo.run(&t.pipeline).unwrap();
+    expect(
+        &t.r.repo,
+        &rerun,
+        &["trainer"],
+        &["datasource", "split", "preprocesser", "evaluator"],
+    );
+    assert_eq!(rerun.repairs.len(), 1, "{:#?}", rerun.repairs);
+    let report = &rerun.repairs[0].report;
+    assert_eq!(
+        report.damage,
+        Damage::NotAnObject {
+            found: "a folder".to_owned()
+        }
+    );
+    let Repair::MovedAside(to) = &report.repair else {
+        panic!("the folder is moved aside: {report:?}");
+    };
+    assert_eq!(
+        std::fs::read(Path::new(to).join("note.txt")).unwrap(),
+        b"someone's file",
+        "what was moved aside is kept"
+    );
+    t.repaired(&rerun);
 }
 
 #[test]
@@ -714,7 +825,7 @@ fn a_cache_entry_without_every_declared_output_is_not_reused() {
     let trainer = t.first.step("trainer").unwrap();
     let key = trainer.cache_key.unwrap();
     let pipeline = md.pipeline_by_name("A").unwrap().unwrap();
-    let run = md.begin_run(pipeline.id, &pipeline.config).unwrap();
+    let run = md.begin_run(pipeline.id, &pipeline.config, "test").unwrap();
     let step_type_id = md
         .register_step_type(&StepTypeSpec {
             source: CentroidTrainer::SOURCE.to_owned(),

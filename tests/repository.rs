@@ -153,12 +153,29 @@ fn a_broken_config_file_is_a_clear_error() {
     Repository::save_config_at(&root, &config).unwrap();
     Repository::open(dir).unwrap();
 
-    // init with stores that cannot be opened leaves nothing behind.
+    // init with an artifact store this binary cannot open is refused before anything is made.
     let fresh = tempfile::tempdir().unwrap();
     let mut bad = RepositoryConfig::default();
     bad.artifacts.url = "ftp://host/x".into();
     assert!(Repository::init_with(fresh.path(), bad).is_err());
     assert!(!fresh.path().join(".zenml").exists());
+
+    // A metadata store that cannot be made publishes no config (so no later command finds a
+    // half-made repository) and removes nothing; fixed, `init` uses what is there.
+    let fresh = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(fresh.path().join(".zenml")).unwrap();
+    let foreign = fresh.path().join(".zenml/metadata.db");
+    std::fs::write(&foreign, b"not a database at all, but someone's bytes").unwrap();
+    assert!(Repository::init(fresh.path()).is_err());
+    assert!(!fresh.path().join(".zenml/config.yaml").exists());
+    assert_eq!(
+        std::fs::read(&foreign).unwrap(),
+        b"not a database at all, but someone's bytes",
+        "nothing was overwritten"
+    );
+    std::fs::remove_file(&foreign).unwrap();
+    Repository::init(fresh.path()).unwrap();
+    Repository::open(fresh.path()).unwrap();
 }
 
 #[test]

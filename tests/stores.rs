@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use disk::*;
-use zenml::artifact::io::{content_key, verify_artifact};
+use zenml::artifact::io::{ContentStore, content_key};
 use zenml::backends::object::ObjectArtifactStore;
 use zenml::backends::sqlite::SqliteMetadataStore;
 use zenml::hash::Hash128;
@@ -256,7 +256,9 @@ fn two_processes_run_pipelines_against_one_repository_at_once() {
                         "output `{name}` of execution {} is missing",
                         e.id
                     );
-                    verify_artifact(artifacts.as_ref(), &record).unwrap();
+                    ContentStore::new(artifacts.as_ref())
+                        .verify(&record)
+                        .unwrap();
                 }
                 let run = md.run(e.run_id.unwrap()).unwrap();
                 if !run.pipeline_name.contains("never cached") {

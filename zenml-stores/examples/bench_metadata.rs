@@ -103,7 +103,7 @@ fn fill_start(store: &dyn MetadataStore, executions: u64) -> Result<Fill, Metada
 /// Runs `first..first + n` of the fill: five executions each, every one computed.
 fn fill_runs(store: &dyn MetadataStore, f: &Fill, first: u64, n: u64) -> Result<(), MetadataError> {
     for r in first..first + n {
-        let run = store.begin_run(f.pipeline, "version: 1\nname: bench\n")?;
+        let run = store.begin_run(f.pipeline, "version: 1\nname: bench\n", "bench")?;
         let mut previous: Option<Id> = None;
         for (s, ty) in f.types.iter().enumerate() {
             let e = store.begin_execution(&NewExecution {
@@ -242,7 +242,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     misses.report("find_cached, miss");
 
-    let run = store.begin_run(f.pipeline, "version: 1\nname: bench\n")?;
+    let run = store.begin_run(f.pipeline, "version: 1\nname: bench\n", "bench")?;
     let new = |r: u64, s: usize| NewExecution {
         run_id: run.id,
         step_type_id: f.types[s],
@@ -295,7 +295,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let store = SqliteMetadataStore::open(&path)?;
         mark(0);
         let p = store.register_pipeline("bench", "version: 1\nname: bench\n")?;
-        let run = store.begin_run(p.id, "version: 1\nname: bench\n")?;
+        let run = store.begin_run(p.id, "version: 1\nname: bench\n", "bench")?;
         mark(1);
         let r = (i as u64 * 7919) % f.runs;
         for (s, spec) in specs.iter().enumerate() {

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 
-use zenml_core::artifact::io::{read_artifact, verify_artifact, write_artifact};
+use zenml_core::artifact::io::ContentStore;
 use zenml_core::artifact::{ArtifactKind, FileArtifact};
 use zenml_core::store::ArtifactStore;
 use zenml_stores::object::ObjectArtifactStore;
@@ -78,8 +78,11 @@ fn a_large_file_artifact_streams_in_bounded_memory() {
     let store = ObjectArtifactStore::local(dir.path().join("artifacts")).expect("a local store");
     let kind = ArtifactKind::of::<FileArtifact>();
 
-    let (artifact, write_growth) =
-        peak_growth(|| write_artifact(&store, &kind, &FileArtifact::new(&source)));
+    let (artifact, write_growth) = peak_growth(|| {
+        ContentStore::new(&store)
+            .write(&kind, &FileArtifact::new(&source))
+            .map(|w| w.artifact)
+    });
     let artifact = artifact.expect("writing the artifact");
     assert_eq!(artifact.size, size);
     assert!(
@@ -88,7 +91,7 @@ fn a_large_file_artifact_streams_in_bounded_memory() {
     );
 
     let record = artifact.recorded(1, 0);
-    let (back, read_growth) = peak_growth(|| read_artifact(&store, &kind, &record));
+    let (back, read_growth) = peak_growth(|| ContentStore::new(&store).read(&kind, &record));
     let back = back.expect("reading the artifact");
     assert!(
         read_growth < LIMIT,
@@ -111,7 +114,9 @@ fn a_large_file_artifact_streams_in_bounded_memory() {
         .read_exact(&mut expected)
         .expect("read");
     assert_eq!(head, expected);
-    verify_artifact(&store, &record).expect("the stored object verifies");
+    ContentStore::new(&store)
+        .verify(&record)
+        .expect("the stored object verifies");
     assert!(
         store
             .head(&zenml_core::artifact::io::content_key(record.hash))

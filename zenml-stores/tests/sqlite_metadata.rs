@@ -19,8 +19,8 @@ use zenml_core::param::{ParamType, Params, ScalarType, Value};
 use zenml_core::step::StepKind;
 use zenml_core::store::conformance::metadata as suite;
 use zenml_core::store::{
-    ExecutionState, MetadataConfig, MetadataError, MetadataStore, NewArtifact, NewExecution,
-    RunStatus, StepTypeSpec, open_metadata_store,
+    ExecutionState, MetadataConfig, MetadataError, MetadataStore, MissingStore, NewArtifact,
+    NewExecution, OpenMode, RunStatus, StepTypeSpec, open_metadata_store,
 };
 use zenml_stores::sqlite::SqliteMetadataStore;
 
@@ -63,6 +63,9 @@ conformance!(
     executions_of_step,
     artifact_etag,
     concurrent_writers,
+    running_runs,
+    artifact_pages,
+    pipeline_name_race,
 );
 
 #[test]
@@ -97,7 +100,7 @@ fn write_cycles(store: &dyn MetadataStore, tag: &str, cycles: u32) {
         .expect("register_step_type");
     for i in 0..cycles {
         let run = store
-            .begin_run(pipeline.id, "name: shared\n")
+            .begin_run(pipeline.id, "name: shared\n", "writer")
             .expect("begin_run");
         let e = store
             .begin_execution(&NewExecution {
@@ -497,7 +500,12 @@ fn refuses_a_foreign_database_without_touching_it() {
         b"this is not a database, just some bytes of text......",
     )
     .expect("write");
-    expect_incompatible(&garbage, "not a SQLite database");
+    match SqliteMetadataStore::open(&garbage) {
+        Err(MetadataError::Damaged { detail, .. }) => {
+            assert!(detail.contains("not a SQLite database"), "{detail}");
+        }
+        other => panic!("expected a Damaged error, got {other:?}"),
+    }
 }
 
 #[test]
@@ -533,7 +541,8 @@ fn opens_through_the_backend_registry_relative_to_base() {
     let config = MetadataConfig::Sqlite {
         path: PathBuf::from("metadata.db"),
     };
-    let store = open_metadata_store(&config, dir.path()).expect("open through the registry");
+    let store = open_metadata_store(&config, dir.path(), OpenMode::Create)
+        .expect("open through the registry");
     assert!(store.describe().starts_with("sqlite:"));
     store.register_pipeline("p", "").expect("write");
     assert!(dir.path().join("metadata.db").is_file());
@@ -541,7 +550,7 @@ fn opens_through_the_backend_registry_relative_to_base() {
     let missing = MetadataConfig::Sqlite {
         path: dir.path().join("no/such/folder/metadata.db"),
     };
-    match open_metadata_store(&missing, dir.path()) {
+    match open_metadata_store(&missing, dir.path(), OpenMode::Create) {
         Err(e @ MetadataError::Backend { .. }) => {
             let message = e.to_string();
             assert!(
@@ -562,7 +571,7 @@ fn bulk_loads_commit_together_or_not_at_all() {
         .bulk(|s| {
             write_cycles(s, "bulk", 3);
             // A failing call inside undoes only itself.
-            assert!(s.begin_run(987_654_321, "").is_err());
+            assert!(s.begin_run(987_654_321, "", "bulk").is_err());
             Ok(())
         })
         .expect("bulk load");
@@ -612,4 +621,186 @@ fn ml_metadata_reads_the_store() {
     };
     let json = mlmd::read(&reader, &path);
     mlmd::check(&json, &written);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A store that is missing, emptied, removed or replaced; read-only stores; older stores
+
+#[track_caller]
+fn expect_missing<T: std::fmt::Debug>(result: Result<T, MetadataError>, problem: MissingStore) {
+    match result {
+        Err(MetadataError::Missing { problem: p, store }) => {
+            assert_eq!(p, problem, "{store}");
+            assert!(store.starts_with("sqlite:"), "{store}");
+        }
+        other => panic!("expected a missing store ({problem:?}), got {other:?}"),
+    }
+}
+
+#[test]
+fn an_existing_store_is_opened_never_created() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    for mode in [OpenMode::Existing, OpenMode::ReadOnly] {
+        expect_missing(
+            SqliteMetadataStore::open_with(&path, mode),
+            MissingStore::NoDatabase,
+        );
+        assert!(!path.exists(), "{mode:?} creates nothing");
+    }
+    std::fs::write(&path, b"").expect("an empty file");
+    for mode in [OpenMode::Existing, OpenMode::ReadOnly] {
+        expect_missing(
+            SqliteMetadataStore::open_with(&path, mode),
+            MissingStore::Empty,
+        );
+        assert_eq!(std::fs::metadata(&path).expect("stat").len(), 0);
+    }
+    // Create makes the store in the empty file; then every mode opens it.
+    let store = SqliteMetadataStore::open_with(&path, OpenMode::Create).expect("create");
+    write_cycles(&store, "x", 1);
+    drop(store);
+    for mode in [OpenMode::Existing, OpenMode::ReadOnly, OpenMode::Create] {
+        let store = SqliteMetadataStore::open_with(&path, mode).expect("open");
+        assert_eq!(store.runs(None).expect("read").len(), 1, "{mode:?}");
+    }
+}
+
+#[test]
+fn a_read_only_store_reads_and_refuses_every_write() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    write_cycles(&SqliteMetadataStore::open(&path).expect("create"), "r", 2);
+    let before = std::fs::read(&path).expect("read");
+    let store = SqliteMetadataStore::open_read_only(&path).expect("open read-only");
+    assert_eq!(store.runs(None).expect("read").len(), 2);
+    assert!(store.pipeline_by_name("shared").expect("read").is_some());
+    match store.register_pipeline("new", "") {
+        Err(MetadataError::ReadOnly { store, detail }) => {
+            assert!(store.starts_with("sqlite:"), "{store}");
+            assert!(detail.contains("register_pipeline"), "{detail}");
+        }
+        other => panic!("expected a read-only refusal, got {other:?}"),
+    }
+    assert!(matches!(
+        store.invalidate_cache(None),
+        Err(MetadataError::ReadOnly { .. })
+    ));
+    drop(store);
+    assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn a_database_removed_or_replaced_while_in_use_is_noticed_and_not_written() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let store = SqliteMetadataStore::open(&path).expect("create");
+    write_cycles(&store, "before", 1);
+
+    std::fs::remove_file(&path).expect("remove the database");
+    expect_missing(store.register_pipeline("p", ""), MissingStore::Removed);
+    expect_missing(store.runs(None), MissingStore::Removed);
+    assert!(!path.exists(), "nothing is written where the file was");
+
+    // Another file appears under the name: still not this store's file.
+    drop(SqliteMetadataStore::open(&path).expect("a new store at the same path"));
+    expect_missing(store.register_pipeline("p", ""), MissingStore::Replaced);
+    let other = SqliteMetadataStore::open(&path).expect("reopen the new one");
+    assert!(
+        other.pipelines().expect("read").is_empty(),
+        "the store that was replaced wrote nothing into the new file"
+    );
+    drop(other);
+
+    // Truncated in place.
+    let store = SqliteMetadataStore::open(&path).expect("open");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(0))
+        .expect("truncate");
+    expect_missing(store.pipelines(), MissingStore::Empty);
+}
+
+#[test]
+fn an_older_store_is_migrated_and_a_read_only_open_leaves_it_as_it_is() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let running = {
+        let store = SqliteMetadataStore::open(&path).expect("create");
+        write_cycles(&store, "old", 2);
+        let p = store
+            .register_pipeline("still running", "")
+            .expect("register");
+        store.begin_run(p.id, "", "old owner").expect("begin").id
+    };
+    // What version 1 looked like: no owner table.
+    raw(&path)
+        .execute_batch("DROP TABLE zenml_run_owner; UPDATE zenml_schema SET version = 1;")
+        .expect("make it a version 1 store");
+
+    let ro = SqliteMetadataStore::open_read_only(&path).expect("read a version 1 store");
+    assert_eq!(ro.runs(None).expect("read").len(), 3);
+    drop(ro);
+    assert_eq!(
+        count(&raw(&path), "SELECT max(version) FROM zenml_schema"),
+        1,
+        "reading does not migrate"
+    );
+
+    let store = SqliteMetadataStore::open_with(&path, OpenMode::Existing).expect("migrate");
+    assert_eq!(
+        count(&raw(&path), "SELECT max(version) FROM zenml_schema"),
+        2
+    );
+    let listed = store.running_runs().expect("running runs");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].run.id, running);
+    assert_eq!(listed[0].owner, "", "its owner is not known");
+    assert!(
+        store
+            .interrupt_run(running, listed[0].heartbeat_ms, "gone")
+            .expect("interrupt")
+            .is_some()
+    );
+    assert_eq!(
+        store.run(running).expect("read").status,
+        RunStatus::Interrupted
+    );
+}
+
+#[test]
+fn strings_ml_metadata_would_misread_round_trip() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let store = SqliteMetadataStore::open(&path).expect("create");
+    for name in ["__MLMD_NULL__", "mlmd-struct::x", "zenml-escaped::y"] {
+        let p = store.register_pipeline(name, name).expect("register");
+        assert_eq!((p.name.as_str(), p.config.as_str()), (name, name));
+        assert_eq!(
+            store.pipeline_by_name(name).expect("read").map(|p| p.id),
+            Some(p.id)
+        );
+        let run = store.begin_run(p.id, name, "o").expect("begin");
+        assert_eq!(run.name, format!("{name}#1"));
+        assert_eq!(
+            store.run_by_name(&run.name).expect("read").map(|r| r.id),
+            Some(run.id)
+        );
+        assert_eq!(store.run(run.id).expect("read").config, name);
+    }
+    let raw_names: Vec<String> = {
+        let conn = raw(&path);
+        let mut stmt = conn
+            .prepare("SELECT name FROM Context ORDER BY id")
+            .expect("prepare");
+        stmt.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("names")
+    };
+    assert!(
+        !raw_names.iter().any(|n| n == "__MLMD_NULL__"),
+        "ML Metadata's NULL is never stored as a name: {raw_names:?}"
+    );
 }

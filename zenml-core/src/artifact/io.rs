@@ -1,9 +1,31 @@
-//! Writing artifacts into an artifact store and reading them back, hashing as the bytes stream.
+//! Content-addressed artifacts over any artifact store: [`ContentStore`].
+//!
+//! Every guarantee about an artifact's bytes lives here, so that every backend gets it without
+//! repeating it: bytes are hashed (xxh3-128) while they stream in and published under a key
+//! derived from the hash ([`content_key`]); every read verifies the bytes against the recorded
+//! hash while they stream out; and damage found on the way (a missing object, altered bytes,
+//! something that is not an object where one should be) is reported as a [`Damage`] and repaired
+//! where that is possible, by removing what is damaged so that the artifact is published afresh
+//! the next time it is computed.
+//!
+//! # What a cache hit checks
+//!
+//! Reading an artifact always verifies every byte. Reusing one (a cache hit) must stay cheap, so
+//! by default ([`Verify::Quick`]) it checks what the store knows without reading the bytes: that
+//! the object exists with its recorded size and, where the store has version tags (ETags; a
+//! local file's is derived from its inode, modification time and size), that the tag is the one
+//! recorded when the object was published or last verified. An object whose tag changed is read
+//! and hashed before it is trusted. What the quick check cannot see is a change that keeps the
+//! size and the tag: bytes altered in place with the modification time put back, which is what
+//! bit rot on a disk looks like. Such damage is still caught the moment a step reads the bytes,
+//! by `zenml artifact verify`, and, with [`Verify::Full`] (a repository setting), before every
+//! cache hit, at the price of reading every reused output.
 
+use std::fmt;
 use std::io::{self, BufWriter, Read, Write};
 
 use crate::hash::{Hash128, HashMismatch, HashingWriter, VerifyingReader};
-use crate::store::{ArtifactRecord, ArtifactStore, ArtifactStoreError, NewArtifact, ObjectInfo};
+use crate::store::{ArtifactRecord, ArtifactStore, ArtifactStoreError, NewArtifact};
 
 use super::{AnyValue, ArtifactKind, MaterializeError};
 
@@ -23,14 +45,156 @@ pub enum ArtifactError {
         #[source]
         source: MaterializeError,
     },
-    /// The stored bytes do not match the recorded hash: the artifact was altered or damaged.
-    #[error("artifact {uri} is corrupted: {mismatch}")]
-    Corrupted {
+    /// The stored object is not what was recorded: missing, altered or damaged.
+    #[error("artifact {uri} is damaged: {damage}")]
+    Damaged {
         /// The artifact's URI.
         uri: String,
-        /// The hashes.
-        mismatch: HashMismatch,
+        /// Its recorded hash.
+        hash: Hash128,
+        /// What is wrong.
+        damage: Damage,
     },
+}
+
+impl ArtifactError {
+    /// The damage, if this is a damaged artifact.
+    pub fn damage(&self) -> Option<&Damage> {
+        match self {
+            ArtifactError::Damaged { damage, .. } => Some(damage),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with a stored object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Damage {
+    /// There is no object where the artifact's bytes should be.
+    Missing,
+    /// Something that is not an object stands where the bytes should be (a folder, in a local
+    /// store).
+    NotAnObject {
+        /// What stands there.
+        found: String,
+    },
+    /// The object has another size than recorded (known without reading it).
+    WrongSize {
+        /// The recorded size.
+        expected: u64,
+        /// The object's size.
+        found: u64,
+    },
+    /// The bytes do not hash to the recorded hash.
+    Altered(HashMismatch),
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Damage::Missing => f.write_str("its bytes are missing from the artifact store"),
+            Damage::NotAnObject { found } => {
+                write!(f, "{found} stands where its bytes should be")
+            }
+            Damage::WrongSize { expected, found } => write!(
+                f,
+                "its stored object has {found} bytes where {expected} were recorded"
+            ),
+            Damage::Altered(m) => write!(f, "its bytes were altered ({m})"),
+        }
+    }
+}
+
+/// What was done about damage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Repair {
+    /// Nothing could be done here (a missing object is recomputed by the step that produces it).
+    Nothing,
+    /// The damaged object was removed, so that nothing can use it and the next write of the
+    /// artifact publishes it afresh.
+    Removed,
+    /// What stood in the way was moved aside, to this place (kept, never deleted).
+    MovedAside(String),
+    /// The object was written again, intact, by the step that produced it.
+    Rewritten,
+}
+
+impl fmt::Display for Repair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Repair::Nothing => f.write_str("nothing to remove"),
+            Repair::Removed => f.write_str("the damaged object was removed"),
+            Repair::MovedAside(to) => write!(f, "it was moved aside to {to}"),
+            Repair::Rewritten => f.write_str("the object was written again, intact"),
+        }
+    }
+}
+
+/// Damage found in the artifact store, and what was done about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamageReport {
+    /// The URI of the damaged object.
+    pub uri: String,
+    /// The hash its bytes should have.
+    pub hash: Hash128,
+    /// What was wrong.
+    pub damage: Damage,
+    /// What was done.
+    pub repair: Repair,
+}
+
+impl fmt::Display for DamageReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}; {}", self.uri, self.damage, self.repair)
+    }
+}
+
+/// How reused outputs are checked before a cache hit is accepted (see the [module
+/// docs](self#what-a-cache-hit-checks)).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Verify {
+    /// Trust an object whose size and version tag are those recorded; read and hash the others.
+    #[default]
+    Quick,
+    /// Read and hash every reused object.
+    Full,
+}
+
+impl Verify {
+    /// `"quick"` or `"full"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verify::Quick => "quick",
+            Verify::Full => "full",
+        }
+    }
+}
+
+impl fmt::Display for Verify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What [`ContentStore::check`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Checked {
+    /// The object is there and can be reused. `retag` is the object's current version tag when
+    /// it differs from the recorded one and the bytes were verified: record it, so the next quick
+    /// check need not read them.
+    Intact {
+        /// The tag to record, if it changed.
+        retag: Option<Option<String>>,
+    },
+    /// The object is damaged.
+    Damaged(Damage),
 }
 
 /// The key under which bytes with `hash` are stored: `ab/ab12…` (the first two hex digits fan the
@@ -42,133 +206,273 @@ pub fn content_key(hash: Hash128) -> String {
 
 const BUF: usize = 256 * 1024;
 
-/// Writes `value` of `kind` into `store`, hashing the bytes as they stream, and publishes them
-/// content-addressed. Returns the artifact to record.
-///
-/// Publishing keeps an object that already sits at the content key, so that object is checked
-/// first: one of another size, or whose bytes do not hash to the key, was damaged (truncated or
-/// altered in place, for instance) and is replaced, so that writing the artifact again repairs
-/// the store. Checking an existing object of the right size reads it once.
-pub fn write_artifact(
-    store: &dyn ArtifactStore,
-    kind: &ArtifactKind,
-    value: &(dyn std::any::Any + Send + Sync),
-) -> Result<NewArtifact, ArtifactError> {
-    let (artifact, stored_size) = publish_value(store, kind, value)?;
-    if stored_size == artifact.size {
-        return Ok(artifact);
+/// An artifact just written: what to record, and damage that was repaired on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    /// The artifact to record.
+    pub artifact: NewArtifact,
+    /// A damaged object that stood at the artifact's content key and was replaced.
+    pub repaired: Option<DamageReport>,
+}
+
+/// Content-addressed, verified artifacts over an [`ArtifactStore`] (see the [module
+/// docs](self)).
+#[derive(Clone, Copy)]
+pub struct ContentStore<'a> {
+    store: &'a dyn ArtifactStore,
+}
+
+impl fmt::Debug for ContentStore<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ContentStore")
+            .field(&self.store.describe())
+            .finish()
     }
-    store.delete(&content_key(artifact.hash))?;
-    Ok(publish_value(store, kind, value)?.0)
 }
 
-/// Writes and publishes `value`; returns the artifact and the size of the object now at its key.
-fn publish_value(
-    store: &dyn ArtifactStore,
-    kind: &ArtifactKind,
-    value: &(dyn std::any::Any + Send + Sync),
-) -> Result<(NewArtifact, u64), ArtifactError> {
-    let writer = store.create()?;
-    let mut hashing = HashingWriter::new(BufWriter::with_capacity(BUF, writer));
-    let materialize = |source| ArtifactError::Materialize {
-        what: format!("of type {}", kind.type_name()),
-        source,
-    };
-    kind.write(value, &mut hashing).map_err(materialize)?;
-    let (buffered, hash, size) = hashing.into_parts();
-    let writer = buffered
-        .into_inner()
-        .map_err(|e| materialize(MaterializeError::Io(e.into_error())))?;
-    let key = content_key(hash);
-    drop_if_damaged(store, &key, hash, size)?;
-    let info: ObjectInfo = writer.publish(&key)?;
-    let artifact = NewArtifact {
-        uri: store.uri(&key),
-        hash,
-        size,
-        type_name: kind.type_name().into_owned(),
-        base_type: kind.base_type(),
-        materializer: kind.materializer_tag(),
-        etag: info.etag,
-    };
-    Ok((artifact, info.size))
-}
+impl<'a> ContentStore<'a> {
+    /// Content addressing over `store`.
+    pub fn new(store: &'a dyn ArtifactStore) -> Self {
+        ContentStore { store }
+    }
 
-/// Removes the object at `key` if there is one whose bytes are not `size` bytes hashing to
-/// `hash`, so that publishing those bytes puts a sound object there.
-fn drop_if_damaged(
-    store: &dyn ArtifactStore,
-    key: &str,
-    hash: Hash128,
-    size: u64,
-) -> Result<(), ArtifactError> {
-    let Some(info) = store.head(key)? else {
-        return Ok(());
-    };
-    if info.size == size {
-        let reader = match store.open(key) {
-            Ok(r) => r,
-            // Removed meanwhile (by another writer that found it damaged): nothing to check.
-            Err(ArtifactStoreError::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let checked =
-            VerifyingReader::new(io::BufReader::with_capacity(BUF, reader), hash, Some(size))
-                .finish();
-        match checked {
-            Ok(()) => return Ok(()),
-            Err(e) if hash_mismatch(&e).is_none() => {
-                return Err(ArtifactError::Materialize {
-                    what: store.uri(key),
-                    source: MaterializeError::Io(e),
-                });
-            }
-            Err(_) => {}
+    /// The store underneath.
+    pub fn store(&self) -> &'a dyn ArtifactStore {
+        self.store
+    }
+
+    /// The URI of the object holding bytes with `hash`.
+    pub fn uri(&self, hash: Hash128) -> String {
+        self.store.uri(&content_key(hash))
+    }
+
+    fn damaged(&self, hash: Hash128, uri: &str, damage: Damage) -> ArtifactError {
+        ArtifactError::Damaged {
+            uri: uri.to_owned(),
+            hash,
+            damage,
         }
     }
-    store.delete(key)?;
-    Ok(())
-}
 
-/// Reads the artifact `record` as `kind`, verifying its hash while it streams.
-pub fn read_artifact(
-    store: &dyn ArtifactStore,
-    kind: &ArtifactKind,
-    record: &ArtifactRecord,
-) -> Result<AnyValue, ArtifactError> {
-    let key = content_key(record.hash);
-    let reader = store.open(&key)?;
-    let mut verifying = VerifyingReader::new(
-        io::BufReader::with_capacity(BUF, reader),
-        record.hash,
-        Some(record.size),
-    );
-    let value = kind.read(&mut verifying);
-    // Whatever the materializer did, the bytes must hash right: read what it left and check.
-    let checked = verifying.finish();
-    match (value, checked) {
-        (_, Err(e)) | (Err(MaterializeError::Io(e)), Ok(())) => Err(io_to_artifact(record, e)),
-        (Err(source), Ok(())) => Err(ArtifactError::Materialize {
-            what: record.uri.clone(),
+    /// Writes `value` of `kind`, hashing the bytes as they stream, and publishes them at their
+    /// content key. An object already there is kept when intact (identical content is stored
+    /// once); a damaged one (of another size, altered, or something that is not an object) is
+    /// replaced, and reported in [`Written::repaired`]. Checking an existing object of the right
+    /// size reads it once.
+    pub fn write(
+        &self,
+        kind: &ArtifactKind,
+        value: &(dyn std::any::Any + Send + Sync),
+    ) -> Result<Written, ArtifactError> {
+        let writer = self.store.create()?;
+        let mut hashing = HashingWriter::new(BufWriter::with_capacity(BUF, writer));
+        let materialize = |source| ArtifactError::Materialize {
+            what: format!("of type {}", kind.type_name()),
             source,
-        }),
-        (Ok(v), Ok(())) => Ok(v),
+        };
+        kind.write(value, &mut hashing).map_err(materialize)?;
+        let (buffered, hash, size) = hashing.into_parts();
+        let writer = buffered
+            .into_inner()
+            .map_err(|e| materialize(MaterializeError::Io(e.into_error())))?;
+        let key = content_key(hash);
+        let uri = self.store.uri(&key);
+        let mut repaired = match self.existing_damage(&key, hash, size)? {
+            Some(damage) => {
+                let repair = self.repair(hash, &damage)?;
+                Some(DamageReport {
+                    uri: uri.clone(),
+                    hash,
+                    damage,
+                    repair,
+                })
+            }
+            None => None,
+        };
+        let info = writer.publish(&key)?;
+        if info.size != size {
+            // Another writer published a damaged object in between: it cannot be trusted.
+            return Err(self.damaged(
+                hash,
+                &uri,
+                Damage::WrongSize {
+                    expected: size,
+                    found: info.size,
+                },
+            ));
+        }
+        if let Some(report) = &mut repaired
+            && report.repair == Repair::Removed
+        {
+            report.repair = Repair::Rewritten;
+        }
+        Ok(Written {
+            artifact: NewArtifact {
+                uri,
+                hash,
+                size,
+                type_name: kind.type_name().into_owned(),
+                base_type: kind.base_type(),
+                materializer: kind.materializer_tag(),
+                etag: info.etag,
+            },
+            repaired,
+        })
     }
-}
 
-/// Reads all bytes of the artifact `record` and checks them against its hash.
-pub fn verify_artifact(
-    store: &dyn ArtifactStore,
-    record: &ArtifactRecord,
-) -> Result<(), ArtifactError> {
-    let reader = store.open(&content_key(record.hash))?;
-    VerifyingReader::new(
-        io::BufReader::with_capacity(BUF, reader),
-        record.hash,
-        Some(record.size),
-    )
-    .finish()
-    .map_err(|e| io_to_artifact(record, e))
+    /// What is wrong with the object at `key` that should hold `size` bytes hashing to `hash`,
+    /// if there is one and it is damaged.
+    fn existing_damage(
+        &self,
+        key: &str,
+        hash: Hash128,
+        size: u64,
+    ) -> Result<Option<Damage>, ArtifactError> {
+        let info = match self.store.head(key) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(None),
+            Err(ArtifactStoreError::NotAnObject { found, .. }) => {
+                return Ok(Some(Damage::NotAnObject { found }));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if info.size != size {
+            return Ok(Some(Damage::WrongSize {
+                expected: size,
+                found: info.size,
+            }));
+        }
+        match self.verify_hash(key, hash, size) {
+            Ok(()) => Ok(None),
+            // Removed meanwhile (by another writer that found it damaged): nothing to check.
+            Err(ArtifactError::Damaged {
+                damage: Damage::Missing,
+                ..
+            }) => Ok(None),
+            Err(ArtifactError::Damaged { damage, .. }) => Ok(Some(damage)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the object holding `hash`, as a verifying stream of `size` bytes.
+    fn open(
+        &self,
+        hash: Hash128,
+        size: u64,
+        uri: &str,
+    ) -> Result<VerifyingReader<io::BufReader<Box<dyn Read + Send>>>, ArtifactError> {
+        let reader = match self.store.open(&content_key(hash)) {
+            Ok(r) => r,
+            Err(ArtifactStoreError::NotFound { .. }) => {
+                return Err(self.damaged(hash, uri, Damage::Missing));
+            }
+            Err(ArtifactStoreError::NotAnObject { found, .. }) => {
+                return Err(self.damaged(hash, uri, Damage::NotAnObject { found }));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(VerifyingReader::new(
+            io::BufReader::with_capacity(BUF, reader),
+            hash,
+            Some(size),
+        ))
+    }
+
+    /// Reads every byte at `key` and checks it against `hash` and `size`.
+    fn verify_hash(&self, key: &str, hash: Hash128, size: u64) -> Result<(), ArtifactError> {
+        let uri = self.store.uri(key);
+        let checked = self.open(hash, size, &uri)?.finish();
+        checked.map_err(|e| self.io_error(hash, &uri, e))
+    }
+
+    /// Reads the artifact `record` as `kind`, verifying its hash while it streams. Damage is
+    /// [`ArtifactError::Damaged`]; the bytes are never used unless they are intact.
+    pub fn read(
+        &self,
+        kind: &ArtifactKind,
+        record: &ArtifactRecord,
+    ) -> Result<AnyValue, ArtifactError> {
+        let mut verifying = self.open(record.hash, record.size, &record.uri)?;
+        let value = kind.read(&mut verifying);
+        // Whatever the materializer did, the bytes must hash right: read what it left and check.
+        let checked = verifying.finish();
+        match (value, checked) {
+            (_, Err(e)) | (Err(MaterializeError::Io(e)), Ok(())) => {
+                Err(self.io_error(record.hash, &record.uri, e))
+            }
+            (Err(source), Ok(())) => Err(ArtifactError::Materialize {
+                what: record.uri.clone(),
+                source,
+            }),
+            (Ok(v), Ok(())) => Ok(v),
+        }
+    }
+
+    /// Reads all bytes of the artifact `record` and checks them against its hash.
+    pub fn verify(&self, record: &ArtifactRecord) -> Result<(), ArtifactError> {
+        let checked = self.open(record.hash, record.size, &record.uri)?.finish();
+        checked.map_err(|e| self.io_error(record.hash, &record.uri, e))
+    }
+
+    /// Checks that the object of `record` can be reused, as `verify` says (see the [module
+    /// docs](self#what-a-cache-hit-checks)). Damage is not repaired here: see
+    /// [`ContentStore::repair`].
+    pub fn check(&self, record: &ArtifactRecord, verify: Verify) -> Result<Checked, ArtifactError> {
+        let key = content_key(record.hash);
+        let info = match self.store.head(&key) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(Checked::Damaged(Damage::Missing)),
+            Err(ArtifactStoreError::NotAnObject { found, .. }) => {
+                return Ok(Checked::Damaged(Damage::NotAnObject { found }));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if info.size != record.size {
+            return Ok(Checked::Damaged(Damage::WrongSize {
+                expected: record.size,
+                found: info.size,
+            }));
+        }
+        let tagged = info.etag.is_some() && info.etag == record.etag;
+        if tagged && verify == Verify::Quick {
+            return Ok(Checked::Intact { retag: None });
+        }
+        match self.verify(record) {
+            Ok(()) => Ok(Checked::Intact {
+                retag: (!tagged).then_some(info.etag),
+            }),
+            Err(ArtifactError::Damaged { damage, .. }) => Ok(Checked::Damaged(damage)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Clears damage at the content key of `hash`, so that nothing uses it and the artifact is
+    /// published afresh the next time it is written: removes a damaged object, moves aside
+    /// whatever else stands there. A missing object needs nothing.
+    pub fn repair(&self, hash: Hash128, damage: &Damage) -> Result<Repair, ArtifactError> {
+        let key = content_key(hash);
+        Ok(match damage {
+            Damage::Missing => Repair::Nothing,
+            Damage::NotAnObject { .. } => match self.store.move_aside(&key)? {
+                Some(to) => Repair::MovedAside(to),
+                None => Repair::Nothing,
+            },
+            Damage::WrongSize { .. } | Damage::Altered(_) => {
+                self.store.delete(&key)?;
+                Repair::Removed
+            }
+        })
+    }
+
+    fn io_error(&self, hash: Hash128, uri: &str, e: io::Error) -> ArtifactError {
+        if let Some(m) = hash_mismatch(&e) {
+            return self.damaged(hash, uri, Damage::Altered(m.clone()));
+        }
+        ArtifactError::Materialize {
+            what: uri.to_owned(),
+            source: MaterializeError::Io(e),
+        }
+    }
 }
 
 /// The hash mismatch a verifying read failed with, if that is why it failed.
@@ -177,19 +481,6 @@ fn hash_mismatch(e: &io::Error) -> Option<&HashMismatch> {
         return None;
     }
     e.get_ref().and_then(|i| i.downcast_ref::<HashMismatch>())
-}
-
-fn io_to_artifact(record: &ArtifactRecord, e: io::Error) -> ArtifactError {
-    if let Some(m) = hash_mismatch(&e) {
-        return ArtifactError::Corrupted {
-            uri: record.uri.clone(),
-            mismatch: m.clone(),
-        };
-    }
-    ArtifactError::Materialize {
-        what: record.uri.clone(),
-        source: MaterializeError::Io(e),
-    }
 }
 
 /// Copies `reader` into `writer` with a large buffer; for benchmarks and tools.

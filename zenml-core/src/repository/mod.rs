@@ -17,11 +17,28 @@
 //!   path: metadata.db        # relative to .zenml/
 //! artifacts:
 //!   url: artifacts           # a folder relative to .zenml/, or s3://…, gs://…, az://…
+//! cache:                     # optional
+//!   verify: full             # hash reused outputs before every cache hit (default: quick)
 //! ```
 //!
 //! A MySQL metadata store is named with `type: mysql` and `host`, `port`, `user`, `database`,
 //! and preferably `password_env` (the name of an environment variable holding the password)
 //! rather than `password`.
+//!
+//! # Creating, opening, and a store that disappeared
+//!
+//! [`Repository::init`] creates the stores first and publishes `config.yaml` last, atomically
+//! and only if there is none: of several processes creating one repository at once, exactly one
+//! publishes its config and the others open the repository it made ([`Repository::open_or_init`]
+//! does this). Nothing a process created is ever removed when it loses that race or fails, so no
+//! process can delete what another is using.
+//!
+//! Because a config is published only once its stores exist, a config names a metadata store
+//! that existed: [`Repository::open`] never creates one. A metadata store whose database was
+//! deleted, truncated or damaged is reported ([`RepositoryError::MetadataLost`]) instead of being
+//! replaced by an empty one, which would silently restart the history at run `#1` and orphan
+//! every artifact; starting afresh is a deliberate step ([`Repository::recreate_metadata_store`],
+//! `zenml init --new-metadata-store`).
 
 mod compare;
 mod queries;
@@ -33,9 +50,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::pipeline::{ConfigError, Pipeline};
-use crate::runner::{RunError, RunOptions, RunSummary, Runner};
+use crate::runner::{RunError, RunOptions, RunSummary, Runner, Verify};
 use crate::store::{
-    ArtifactStore, ArtifactStoreError, MetadataConfig, MetadataError, MetadataStore,
+    ArtifactStore, ArtifactStoreError, MetadataConfig, MetadataError, MetadataStore, OpenMode,
     open_artifact_store, open_metadata_store,
 };
 
@@ -56,6 +73,24 @@ pub struct RepositoryConfig {
     pub metadata: MetadataConfig,
     /// The artifact store.
     pub artifacts: ArtifactsConfig,
+    /// How the cache checks what it reuses (written only when not the default).
+    #[serde(default, skip_serializing_if = "CacheConfig::is_default")]
+    pub cache: CacheConfig,
+}
+
+/// The `cache:` section of `config.yaml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How reused outputs are checked before a cache hit is accepted ([`Verify`]).
+    #[serde(default)]
+    pub verify: Verify,
+}
+
+impl CacheConfig {
+    fn is_default(&self) -> bool {
+        *self == CacheConfig::default()
+    }
 }
 
 /// The `artifacts:` section of `config.yaml`.
@@ -76,6 +111,7 @@ impl Default for RepositoryConfig {
             artifacts: ArtifactsConfig {
                 url: "artifacts".to_owned(),
             },
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -86,8 +122,9 @@ impl RepositoryConfig {
         serde_norway::to_string(self).unwrap_or_default()
     }
 
-    /// Parses a config.
+    /// Parses a config (a leading byte-order mark is ignored).
     pub fn from_yaml(text: &str) -> Result<Self, String> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let config: RepositoryConfig = serde_norway::from_str(text).map_err(|e| e.to_string())?;
         if config.version != REPOSITORY_CONFIG_VERSION {
             return Err(format!(
@@ -106,9 +143,32 @@ pub enum RepositoryError {
     /// No `.zenml/` in the directory or any parent.
     #[error("no zenml repository (.zenml/) in {} or any parent directory; run `zenml init` there first", .0.display())]
     NotFound(PathBuf),
+    /// A repository is looked for from a path that is not a directory.
+    #[error("{} is not a directory: a repository is found from the directory it is in or under", .0.display())]
+    NotADirectory(PathBuf),
+    /// The repository's metadata store is missing, emptied or damaged: the history it recorded
+    /// cannot be read. Nothing was created or changed.
+    #[error(
+        "{source}; the repository's runs, lineage and cache were recorded there: {}",
+        recovery(.root, .source)
+    )]
+    MetadataLost {
+        /// The repository's root.
+        root: PathBuf,
+        /// What is wrong with the store.
+        #[source]
+        source: MetadataError,
+    },
     /// `init` where a repository exists.
     #[error("a zenml repository already exists at {}", .0.display())]
     AlreadyExists(PathBuf),
+    /// A new metadata store was asked for where one exists and holds a zenml store.
+    #[error(
+        "the metadata store of the repository at {} exists and holds its history; nothing was \
+         changed (a new store replaces only one that is missing or empty)",
+        .0.display()
+    )]
+    StoreExists(PathBuf),
     /// `config.yaml` cannot be read or written, or is invalid.
     #[error("{}: {message}", path.display())]
     Config {
@@ -185,44 +245,90 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RepositoryError + '_ {
 }
 
 impl Repository {
-    /// Creates a repository in `dir` (with the default stores) and opens it.
+    /// Creates a repository in `dir` (with the default stores) and opens it; `dir` is created
+    /// if missing.
     pub fn init(dir: impl AsRef<Path>) -> Result<Repository, RepositoryError> {
         Repository::init_with(dir, RepositoryConfig::default())
     }
 
-    /// Creates a repository in `dir` with the given stores and opens it.
+    /// Creates a repository in `dir` with the given stores and opens it; `dir` is created if
+    /// missing.
+    ///
+    /// The stores are created first (an existing zenml metadata store at the configured place
+    /// is kept and used), then `.zenml/config.yaml` is published atomically, only if there is
+    /// none: if another process published one first, this is
+    /// [`RepositoryError::AlreadyExists`] and that repository is left as it is. A failure
+    /// publishes no config, and removes nothing: another process may be using what was made (an
+    /// artifact store URL this binary cannot open is refused before anything is made).
     pub fn init_with(
         dir: impl AsRef<Path>,
         config: RepositoryConfig,
     ) -> Result<Repository, RepositoryError> {
         let dir = dir.as_ref();
         let zdir = dir.join(REPOSITORY_DIR);
-        if zdir.join(CONFIG_FILE).exists() {
+        let config_path = zdir.join(CONFIG_FILE);
+        let already = |dir: &Path| {
             // `dir` may be `.`: name the folder itself.
             let at = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-            return Err(RepositoryError::AlreadyExists(at));
+            RepositoryError::AlreadyExists(at)
+        };
+        if config_path.exists() {
+            return Err(already(dir));
         }
-        let created = !zdir.exists();
+        if dir.exists() && !dir.is_dir() {
+            return Err(RepositoryError::NotADirectory(dir.to_owned()));
+        }
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let root = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+        let zdir = root.join(REPOSITORY_DIR);
+        // The stores before the config: a published config always names stores that exist. The
+        // artifact store first: a URL this binary cannot open is refused before anything is
+        // made.
+        let artifacts = open_artifact_store(&config.artifacts.url, &zdir)?;
         std::fs::create_dir_all(&zdir).map_err(io_err(&zdir))?;
-        let opened = write_config(&zdir.join(CONFIG_FILE), &config).and_then(|()| {
-            let root = std::fs::canonicalize(dir).map_err(io_err(dir))?;
-            Repository::open_root(root, config)
-        });
-        if opened.is_err() {
-            // Leave nothing half-made behind: a config without working stores would be found
-            // by every later command.
-            let _ = std::fs::remove_file(zdir.join(CONFIG_FILE));
-            if created {
-                let _ = std::fs::remove_dir_all(&zdir);
-            }
+        let metadata = open_metadata_store(&config.metadata, &zdir, OpenMode::Create)?;
+        if !publish_config(&zdir.join(CONFIG_FILE), &config)? {
+            return Err(already(&root));
         }
-        opened
+        Ok(Repository::assemble(root, config, metadata, artifacts))
     }
 
-    /// Opens the repository that holds `dir` (found by walking up from it).
+    /// Opens the repository that holds `dir` (found by walking up from it), to read and write.
+    ///
+    /// Its metadata store must exist: one that is missing, empty or damaged is
+    /// [`RepositoryError::MetadataLost`], and nothing is created.
     pub fn open(dir: impl AsRef<Path>) -> Result<Repository, RepositoryError> {
         let (root, config) = Repository::find_config(dir)?;
-        Repository::open_root(root, config)
+        Repository::open_root(root, config, OpenMode::Existing)
+    }
+
+    /// Opens the repository that holds `dir` to read it only: nothing is created or written, so
+    /// a repository on a read-only file system, or one whose files this process may only read,
+    /// can be listed and inspected. Running a pipeline needs [`Repository::open`].
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Repository, RepositoryError> {
+        let (root, config) = Repository::find_config(dir)?;
+        Repository::open_root(root, config, OpenMode::ReadOnly)
+    }
+
+    /// Starts a new, empty history for the repository that holds `dir`, whose metadata store is
+    /// missing or empty: creates the store its config names, then opens the repository. The
+    /// records of the old store are not recovered (its artifacts stay in the artifact store and
+    /// are stored again as new runs produce them).
+    ///
+    /// A store that exists is never replaced: one that holds a zenml store is
+    /// [`RepositoryError::AlreadyExists`], a damaged one its [`RepositoryError::MetadataLost`]
+    /// error (move the damaged file aside first).
+    pub fn recreate_metadata_store(dir: impl AsRef<Path>) -> Result<Repository, RepositoryError> {
+        let (root, config) = Repository::find_config(dir)?;
+        let zdir = root.join(REPOSITORY_DIR);
+        match open_metadata_store(&config.metadata, &zdir, OpenMode::Existing) {
+            Ok(_) => return Err(RepositoryError::StoreExists(root)),
+            Err(MetadataError::Missing { .. }) => {}
+            Err(e) => return Err(lost(&root, e)),
+        }
+        let metadata = open_metadata_store(&config.metadata, &zdir, OpenMode::Create)?;
+        let artifacts = open_artifact_store(&config.artifacts.url, &zdir)?;
+        Ok(Repository::assemble(root, config, metadata, artifacts))
     }
 
     /// The root of the repository that holds `dir` and its config, read without opening the
@@ -236,7 +342,7 @@ impl Repository {
     }
 
     /// Saves `config` as the config of the repository whose root is `root` (readable by its
-    /// owner only), without opening any store.
+    /// owner only), replacing the file atomically, without opening any store.
     pub fn save_config_at(
         root: impl AsRef<Path>,
         config: &RepositoryConfig,
@@ -248,10 +354,17 @@ impl Repository {
         write_config(&path, config)
     }
 
-    /// Opens the repository that holds `dir`, or creates one in `dir` if there is none.
+    /// Opens the repository that holds `dir`, or creates one in `dir` if there is none. Of
+    /// several processes doing this at once in a folder without a repository, one creates it
+    /// and the others open it.
     pub fn open_or_init(dir: impl AsRef<Path>) -> Result<Repository, RepositoryError> {
-        match Repository::open(dir.as_ref()) {
-            Err(RepositoryError::NotFound(_)) => Repository::init(dir),
+        let dir = dir.as_ref();
+        match Repository::open(dir) {
+            Err(RepositoryError::NotFound(_)) => match Repository::init(dir) {
+                // Created by another process meanwhile.
+                Err(RepositoryError::AlreadyExists(_)) => Repository::open(dir),
+                other => other,
+            },
             other => other,
         }
     }
@@ -259,7 +372,17 @@ impl Repository {
     /// The root of the repository that holds `dir`: the nearest directory, `dir` or a parent,
     /// with `.zenml/config.yaml`.
     pub fn find(dir: &Path) -> Result<PathBuf, RepositoryError> {
-        let start = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+        let start = match std::fs::canonicalize(dir) {
+            Ok(start) => start,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+                return Err(RepositoryError::NotFound(absolute));
+            }
+            Err(e) => return Err(io_err(dir)(e)),
+        };
+        if !start.is_dir() {
+            return Err(RepositoryError::NotADirectory(start));
+        }
         let mut cur: Option<&Path> = Some(&start);
         while let Some(d) = cur {
             if d.join(REPOSITORY_DIR).join(CONFIG_FILE).is_file() {
@@ -270,21 +393,38 @@ impl Repository {
         Err(RepositoryError::NotFound(start))
     }
 
-    fn open_root(root: PathBuf, config: RepositoryConfig) -> Result<Repository, RepositoryError> {
+    fn open_root(
+        root: PathBuf,
+        config: RepositoryConfig,
+        mode: OpenMode,
+    ) -> Result<Repository, RepositoryError> {
         let zdir = root.join(REPOSITORY_DIR);
-        let metadata = open_metadata_store(&config.metadata, &zdir)?;
+        let metadata = open_metadata_store(&config.metadata, &zdir, mode).map_err(|e| match e {
+            e @ (MetadataError::Missing { .. } | MetadataError::Damaged { .. }) => lost(&root, e),
+            e => e.into(),
+        })?;
         let artifacts = open_artifact_store(&config.artifacts.url, &zdir)?;
+        Ok(Repository::assemble(root, config, metadata, artifacts))
+    }
+
+    fn assemble(
+        root: PathBuf,
+        config: RepositoryConfig,
+        metadata: Arc<dyn MetadataStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+    ) -> Repository {
         let options = RunOptions {
-            scratch_dir: zdir.join("tmp"),
+            scratch_dir: root.join(REPOSITORY_DIR).join("tmp"),
+            verify: config.cache.verify,
             ..RunOptions::default()
         };
-        Ok(Repository {
+        Repository {
             root: Some(root),
             config,
             metadata,
             artifacts,
             options,
-        })
+        }
     }
 
     /// A repository over stores given in code, without a `.zenml/` folder (for tests and
@@ -344,6 +484,11 @@ impl Repository {
         &self.artifacts
     }
 
+    /// The artifact store as content-addressed, verified artifacts.
+    pub fn content(&self) -> crate::artifact::io::ContentStore<'_> {
+        crate::artifact::io::ContentStore::new(self.artifacts.as_ref())
+    }
+
     /// The run options.
     pub fn options(&self) -> &RunOptions {
         &self.options
@@ -387,25 +532,118 @@ fn read_config(path: &Path) -> Result<RepositoryConfig, RepositoryError> {
     })
 }
 
+/// How a failure to read a repository's metadata store can be recovered from.
+fn recovery(root: &Path, e: &MetadataError) -> String {
+    let command = format!(
+        "`zenml init --new-metadata-store {}`",
+        shell_quote(&root.to_string_lossy())
+    );
+    match e {
+        MetadataError::Damaged { .. } => format!(
+            "restore it from a backup, or move the damaged file aside (keep it: it may be \
+             recoverable) and start a new, empty history with {command}"
+        ),
+        _ => format!("restore it from a backup, or start a new, empty history with {command}"),
+    }
+}
+
+fn lost(root: &Path, source: MetadataError) -> RepositoryError {
+    RepositoryError::MetadataLost {
+        root: root.to_owned(),
+        source,
+    }
+}
+
+/// `s` as one word for a POSIX shell: as it is when it needs no quoting, else single-quoted.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The config file's text.
+fn config_text(config: &RepositoryConfig) -> String {
+    format!(
+        "# zenml repository config: the metadata store and the artifact store.\n{}",
+        config.to_yaml()
+    )
+}
+
+/// Writes `config` to a new file beside `path` with a name no other process uses, readable by
+/// its owner only (it may hold a password), and flushed to disk. Returns the file's path.
+fn write_temp_config(path: &Path, config: &RepositoryConfig) -> Result<PathBuf, RepositoryError> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = path.with_extension(format!("yaml.{}-{n}-{nanos:x}.tmp", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let written = (|| {
+        let mut f = opts.open(&tmp)?;
+        std::io::Write::write_all(&mut f, config_text(config).as_bytes())?;
+        f.sync_all()
+    })();
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(io_err(&tmp)(e))
+        }
+    }
+}
+
+/// Publishes `config` at `path` only if there is no file there: `true` if this call published
+/// it, `false` if one was there (or appeared meanwhile). Readers never see a partial file.
+fn publish_config(path: &Path, config: &RepositoryConfig) -> Result<bool, RepositoryError> {
+    let tmp = write_temp_config(path, config)?;
+    // A hard link is created only where no file is: the atomic "create if absent" of a whole,
+    // already written file.
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(path);
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
 /// Writes the config readable by its owner only (it may hold a password), replacing the file
 /// atomically.
 fn write_config(path: &Path, config: &RepositoryConfig) -> Result<(), RepositoryError> {
-    let tmp = path.with_extension("yaml.tmp");
-    let text = format!(
-        "# zenml repository config: the metadata store and the artifact store.\n{}",
-        config.to_yaml()
-    );
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
+    let tmp = write_temp_config(path, config)?;
+    match std::fs::rename(&tmp, path) {
+        Ok(()) => {
+            sync_dir(path);
+            Ok(())
         }
-        let mut f = opts.open(&tmp).map_err(io_err(&tmp))?;
-        std::io::Write::write_all(&mut f, text.as_bytes()).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(io_err(path)(e))
+        }
     }
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Flushes the folder holding `path`, so that a new name in it survives a power loss (best
+/// effort: not every platform can open a folder).
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
 }

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use crate::artifact::io::read_artifact;
 use crate::artifact::{Artifact, ArtifactKind};
 use crate::hash::Hash128;
 use crate::pipeline::Pipeline;
@@ -177,7 +176,7 @@ impl Repository {
         record: &ArtifactRecord,
     ) -> Result<Arc<T>, RepositoryError> {
         let kind = ArtifactKind::of::<T>();
-        let value = read_artifact(self.artifacts.as_ref(), &kind, record)?;
+        let value = self.content().read(&kind, record)?;
         value.downcast::<T>().map_err(|_| RepositoryError::Unknown {
             what: "artifact of that type",
             key: record.id.to_string(),

@@ -9,9 +9,30 @@
 //! process, read from the artifact store and verified otherwise), its outputs are written
 //! content-addressed, and the execution is COMPLETE. A failing or panicking step is recorded
 //! FAILED with its error and publishes no output; no further step starts, and the run fails.
+//!
+//! # Damage in the artifact store
+//!
+//! Every byte a step reads is verified against its hash ([`ContentStore`]), and a cache hit
+//! checks the outputs it reuses as [`RunOptions::verify`] says. Damage found on the way (a
+//! missing object, altered bytes, a folder where an object should be) is never used and never
+//! repaired silently: it is reported ([`ProgressEvent::ArtifactRepaired`],
+//! [`RunSummary::repairs`]) by artifact and producing step, the damaged object is removed (or
+//! what stands in its place moved aside), and the producing step is computed again in the same
+//! run, before the step that needed its output.
+//!
+//! # Runs left behind
+//!
+//! A run records its owner (the process running it) and, while a step executes, a heartbeat.
+//! Before it starts, a run closes what dead processes left behind ([`Runner::sweep`]): runs whose
+//! process is gone become `interrupted`, their RUNNING executions FAILED; a live process, here or
+//! on another machine sharing the store, is left alone. Staged bytes older than
+//! [`RunOptions::staging_grace`] are removed from the artifact store.
 
+mod owner;
 mod progress;
 
+pub use crate::artifact::io::Verify;
+pub use owner::{HEARTBEAT_INTERVAL, LEASE};
 pub use progress::{ConsoleProgress, Progress, ProgressEvent, QuietProgress, human_duration};
 
 use std::any::Any;
@@ -19,19 +40,17 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::artifact::io::{
-    ArtifactError, content_key, read_artifact, verify_artifact, write_artifact,
-};
+use crate::artifact::io::{ArtifactError, Checked, ContentStore, DamageReport};
 use crate::artifact::{AnyValue, Inputs};
 use crate::cache::CacheKeyInput;
 use crate::hash::Hash128;
 use crate::pipeline::{Pipeline, PipelineError, PlannedStep};
 use crate::step::{IoSpec, StepContext, StepKind};
 use crate::store::{
-    ArtifactRecord, ArtifactStore, CacheHit, Id, MetadataError, MetadataStore, NewArtifact,
-    NewExecution, RunRecord, RunStatus, StepTypeSpec,
+    ArtifactRecord, ArtifactStore, ArtifactStoreError, CacheHit, Id, MetadataError, MetadataStore,
+    NewArtifact, NewExecution, RunRecord, RunStatus, StepTypeSpec,
 };
 
 use progress::ProgressLog;
@@ -48,6 +67,11 @@ pub struct RunOptions {
     pub progress: Arc<dyn Progress>,
     /// Where steps' scratch directories are made (the system's temporary directory by default).
     pub scratch_dir: PathBuf,
+    /// How the outputs a cache hit reuses are checked ([`Verify::Quick`] by default).
+    pub verify: Verify,
+    /// How long bytes may sit in the artifact store's staging area before a run takes them for
+    /// what a dead writer left behind and removes them (an hour by default).
+    pub staging_grace: Duration,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -56,6 +80,8 @@ impl std::fmt::Debug for RunOptions {
             .field("cache", &self.cache)
             .field("max_parallel", &self.max_parallel)
             .field("scratch_dir", &self.scratch_dir)
+            .field("verify", &self.verify)
+            .field("staging_grace", &self.staging_grace)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +93,8 @@ impl Default for RunOptions {
             max_parallel: std::thread::available_parallelism().map_or(2, usize::from),
             progress: Arc::new(ConsoleProgress),
             scratch_dir: std::env::temp_dir().join("zenml-scratch"),
+            verify: Verify::Quick,
+            staging_grace: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -98,6 +126,13 @@ impl RunOptions {
     #[must_use]
     pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
         self.progress = progress;
+        self
+    }
+
+    /// Sets how reused outputs are checked.
+    #[must_use]
+    pub fn with_verify(mut self, verify: Verify) -> Self {
+        self.verify = verify;
         self
     }
 }
@@ -137,6 +172,40 @@ pub struct StepSummary {
     pub error: Option<String>,
 }
 
+/// Damage a run found in the artifact store: whose output it was, what was wrong and what was
+/// done. The producing step was computed again in the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repaired {
+    /// The step whose output it was.
+    pub step: String,
+    /// The output's name.
+    pub output: String,
+    /// The recorded artifact the damage was found through (`None` when it was found while the
+    /// step wrote the output again).
+    pub artifact_id: Option<Id>,
+    /// What was wrong and what was done with the stored object.
+    pub report: DamageReport,
+}
+
+impl std::fmt::Display for Repaired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.artifact_id {
+            Some(id) => write!(f, "artifact {id} ")?,
+            None => f.write_str("the artifact ")?,
+        }
+        write!(
+            f,
+            "(output `{}` of step `{}`) at {} was damaged: {}; {}; step `{}` was computed again",
+            self.output,
+            self.step,
+            self.report.uri,
+            self.report.damage,
+            self.report.repair,
+            self.step
+        )
+    }
+}
+
 /// What a run did.
 #[derive(Clone, Debug)]
 pub struct RunSummary {
@@ -146,6 +215,8 @@ pub struct RunSummary {
     pub steps: Vec<StepSummary>,
     /// The whole run's time.
     pub elapsed: Duration,
+    /// Damage found in the artifact store, and repaired, in the order it was found.
+    pub repairs: Vec<Repaired>,
 }
 
 impl RunSummary {
@@ -201,12 +272,16 @@ pub enum RunError {
     /// The pipeline is invalid; nothing ran.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
-    /// A pipeline of this name ran before with another definition; nothing ran.
+    /// A pipeline of this name is recorded with another definition (it ran with it, or another
+    /// process is starting it now); nothing ran.
     #[error(
         "pipeline `{0}` has already run with another definition, and a pipeline that has run is \
          immutable: run a copy under a new name (`pipeline.copy(\"{0} v2\")`)"
     )]
     Immutable(String),
+    /// The artifact store failed outside any step.
+    #[error(transparent)]
+    Artifacts(#[from] ArtifactStoreError),
     /// The metadata store failed.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
@@ -249,11 +324,64 @@ struct Produced {
     value: Option<AnyValue>,
 }
 
+/// An input of a step about to run: where it comes from, and its value when the producing step
+/// ran in this process.
+struct Input {
+    spec: IoSpec,
+    record: ArtifactRecord,
+    value: Option<AnyValue>,
+    /// The producing step's index in the plan.
+    producer: usize,
+    /// The producing step's name.
+    producer_name: String,
+    /// The producing step's output.
+    output: String,
+}
+
 /// What executing (or reusing) one step gave.
 struct Outcome {
     summary: StepSummary,
     values: Vec<(String, AnyValue)>,
     failure: Option<StepFailure>,
+    /// The step did not start: an input it had to read was damaged (and is reported). The
+    /// producing step (its index in the plan) must run again first; the error is what the step
+    /// fails with if that does not help.
+    retry_after: Option<(usize, ArtifactError)>,
+}
+
+/// How an attempt to execute a step ended, short of failing.
+enum Attempt {
+    /// Done: executed or cached.
+    Done,
+    /// Not started: the output of the producing step (its index in the plan) it needs was
+    /// damaged.
+    Retry(usize, ArtifactError),
+}
+
+/// What a [`Runner::sweep`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sweep {
+    /// The runs whose process was gone, now `interrupted`.
+    pub interrupted: Vec<InterruptedRun>,
+    /// How many entries left in the artifact store's staging area were removed.
+    pub staging_removed: u64,
+}
+
+/// A run closed because its process was gone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InterruptedRun {
+    /// The run, as it was before it was closed.
+    pub run: RunRecord,
+    /// How many of its executions were still RUNNING (now FAILED).
+    pub executions: u64,
+    /// Why its process is known to be gone.
+    pub reason: String,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Runner {
@@ -288,19 +416,71 @@ impl Runner {
         &self.artifacts
     }
 
+    /// Closes what dead processes left behind: every run still `running` whose process is gone
+    /// (see the [module docs](self#runs-left-behind)) becomes `interrupted`, with its RUNNING
+    /// executions FAILED; a run whose process is alive, here or elsewhere, is left alone. Then
+    /// removes what has sat in the artifact store's staging area longer than
+    /// [`RunOptions::staging_grace`]. Every run does this before it starts;
+    /// `zenml repair` does it on demand.
+    pub fn sweep(&self) -> Result<Sweep, RunError> {
+        let mut sweep = self.sweep_runs()?;
+        sweep.staging_removed = self
+            .artifacts
+            .remove_stale_staging(self.options.staging_grace)?;
+        Ok(sweep)
+    }
+
+    fn sweep_runs(&self) -> Result<Sweep, RunError> {
+        let mut sweep = Sweep::default();
+        let running = self.metadata.running_runs()?;
+        if running.is_empty() {
+            return Ok(sweep);
+        }
+        let now = now_ms();
+        for r in running {
+            let owner::Liveness::Gone(why) = owner::judge(&r.owner, r.heartbeat_ms, now) else {
+                continue;
+            };
+            let reason = format!("interrupted: {why}");
+            if let Some(executions) =
+                self.metadata
+                    .interrupt_run(r.run.id, r.heartbeat_ms, &reason)?
+            {
+                self.options.progress.event(&ProgressEvent::RunInterrupted {
+                    run: &r.run.name,
+                    executions,
+                    reason: &reason,
+                });
+                sweep.interrupted.push(InterruptedRun {
+                    run: r.run,
+                    executions,
+                    reason,
+                });
+            }
+        }
+        Ok(sweep)
+    }
+
     /// Validates and runs `pipeline`, recording everything in the metadata store.
     pub fn run(&self, pipeline: &Pipeline) -> Result<RunSummary, RunError> {
         let started = Instant::now();
         let plan = pipeline.validate()?;
         let config = pipeline.to_yaml();
-        if let Some(existing) = self.metadata.pipeline_by_name(pipeline.name())?
-            && existing.config != config
-            && !same_definition(&existing.config, pipeline)
-        {
+        // Registering is conditional and atomic: of several processes starting different
+        // definitions under one new name, exactly one records its own.
+        let record = self.metadata.register_pipeline(pipeline.name(), &config)?;
+        if record.config != config && !same_definition(&record.config, pipeline) {
             return Err(RunError::Immutable(pipeline.name().to_owned()));
         }
-        let record = self.metadata.register_pipeline(pipeline.name(), &config)?;
-        let run = self.metadata.begin_run(record.id, &config)?;
+        self.sweep_runs()?;
+        // Leftovers are removed on the way; a staging area that cannot be cleaned is no reason
+        // not to run (`zenml repair` reports why).
+        let _ = self
+            .artifacts
+            .remove_stale_staging(self.options.staging_grace);
+        let run =
+            self.metadata
+                .begin_run(record.id, &config, &owner::Owner::current().to_record())?;
         let progress = &self.options.progress;
         progress.event(&ProgressEvent::RunStarted {
             pipeline: pipeline.name(),
@@ -317,19 +497,40 @@ impl Runner {
                 downstream[u].push(i);
             }
         }
+        // Where each input comes from: the producing step's index in the plan.
+        let sources: Vec<Vec<usize>> = plan
+            .steps
+            .iter()
+            .map(|s| {
+                s.inputs
+                    .iter()
+                    .map(|(_, r)| {
+                        let up = plan.steps.iter().position(|p| p.name == r.step);
+                        up.unwrap_or(usize::MAX)
+                    })
+                    .collect()
+            })
+            .collect();
         // How many consumers of a step have not started yet; its values are dropped at zero.
         let mut consumers_left: Vec<usize> = downstream.iter().map(Vec::len).collect();
         let mut produced: HashMap<(usize, String), Produced> = HashMap::new();
         let mut summaries: Vec<Option<StepSummary>> = vec![None; n];
         let mut failure: Option<(String, StepFailure)> = None;
         let mut ready: Vec<usize> = (0..n).filter(|&i| pending_upstream[i] == 0).collect();
+        // Steps that run again because an output of theirs was found damaged: whether the run
+        // again is under way or done, and the steps waiting for it.
+        let mut rerun: Vec<Option<bool>> = vec![None; n];
+        let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); n];
         let max_parallel = self.options.max_parallel.max(1);
         let env = RunEnv {
             runner: self,
             pipeline,
             run: &run,
+            content: ContentStore::new(self.artifacts.as_ref()),
             deferred: Mutex::new(Vec::new()),
             recorded: Mutex::new(HashMap::new()),
+            repairs: Mutex::new(Vec::new()),
+            heartbeat: Mutex::new(None),
         };
 
         std::thread::scope(|scope| {
@@ -339,16 +540,27 @@ impl Runner {
                 while failure.is_none() && running < max_parallel && !ready.is_empty() {
                     let i = ready.remove(0);
                     let planned = &plan.steps[i];
-                    let inputs: Vec<(IoSpec, ArtifactRecord, Option<AnyValue>)> = planned
+                    let inputs: Vec<Input> = planned
                         .inputs
                         .iter()
-                        .filter_map(|(spec, r)| {
-                            let up = plan.steps.iter().position(|s| s.name == r.step)?;
+                        .zip(&sources[i])
+                        .filter_map(|((spec, r), &up)| {
                             let p = produced.get(&(up, r.output.clone()))?;
-                            Some((spec.clone(), p.record.clone(), p.value.clone()))
+                            Some(Input {
+                                spec: spec.clone(),
+                                record: p.record.clone(),
+                                value: p.value.clone(),
+                                producer: up,
+                                producer_name: r.step.clone(),
+                                output: r.output.clone(),
+                            })
                         })
                         .collect();
-                    for &u in &planned.upstream {
+                    // A step that runs again does not look in the cache: its cached outputs
+                    // are what was found damaged. (It started once already: its inputs' values
+                    // are counted as taken.)
+                    let force = rerun[i] == Some(false);
+                    for &u in planned.upstream.iter().filter(|_| !force) {
                         consumers_left[u] -= 1;
                         if consumers_left[u] == 0 {
                             for ((step, _), p) in produced.iter_mut() {
@@ -363,10 +575,10 @@ impl Runner {
                     running += 1;
                     if running == 1 && ready.is_empty() {
                         // Nothing else could run now: no thread needed (a chain never spawns).
-                        let _ = tx.send((i, env.execute(planned, inputs)));
+                        let _ = tx.send((i, env.execute(planned, inputs, force)));
                     } else {
                         scope.spawn(move || {
-                            let outcome = env.execute(planned, inputs);
+                            let outcome = env.execute(planned, inputs, force);
                             let _ = tx.send((i, outcome));
                         });
                     }
@@ -380,13 +592,42 @@ impl Runner {
                     summary,
                     values,
                     failure: failed,
+                    retry_after,
                 } = outcome;
+                if let Some((p, error)) = retry_after {
+                    // Undo the start: the step starts again once its producer has run again.
+                    for &u in &plan.steps[i].upstream {
+                        consumers_left[u] += 1;
+                    }
+                    match rerun[p] {
+                        Some(true) => {
+                            // It ran again already, and its output is still damaged.
+                            if failure.is_none() {
+                                failure =
+                                    Some((summary.name.clone(), StepFailure::Artifact(error)));
+                            }
+                            summaries[i] = Some(StepSummary {
+                                status: StepStatus::Failed,
+                                ..summary
+                            });
+                        }
+                        Some(false) => waiting[p].push(i),
+                        None => {
+                            rerun[p] = Some(false);
+                            waiting[p].push(i);
+                            ready.push(p);
+                            ready.sort_unstable();
+                        }
+                    }
+                    continue;
+                }
                 if let Some(f) = failed {
                     if failure.is_none() {
                         failure = Some((summary.name.clone(), f));
                     }
                 } else {
-                    let keep = consumers_left[i] > 0;
+                    let again = rerun[i] == Some(false);
+                    let keep = consumers_left[i] > 0 || (again && !waiting[i].is_empty());
                     let mut values: HashMap<String, AnyValue> = values.into_iter().collect();
                     for (name, record) in &summary.outputs {
                         produced.insert(
@@ -397,10 +638,17 @@ impl Runner {
                             },
                         );
                     }
-                    for &d in &downstream[i] {
-                        pending_upstream[d] -= 1;
-                        if pending_upstream[d] == 0 {
-                            ready.push(d);
+                    if again {
+                        // Its consumers were all started before; the ones that found its
+                        // output damaged start again.
+                        rerun[i] = Some(true);
+                        ready.append(&mut waiting[i]);
+                    } else {
+                        for &d in &downstream[i] {
+                            pending_upstream[d] -= 1;
+                            if pending_upstream[d] == 0 {
+                                ready.push(d);
+                            }
                         }
                     }
                     ready.sort_unstable();
@@ -408,8 +656,11 @@ impl Runner {
                 summaries[i] = Some(summary);
             }
         });
+        env.stop_heartbeat();
         env.record_deferred()?;
         let recorded = std::mem::take(&mut *locked(&env.recorded));
+        let repairs = std::mem::take(&mut *locked(&env.repairs));
+        drop(env);
         for s in summaries.iter_mut().flatten() {
             if s.status == StepStatus::Cached {
                 s.execution_id = recorded.get(&s.name).copied();
@@ -448,6 +699,7 @@ impl Runner {
             run,
             elapsed: started.elapsed(),
             steps,
+            repairs,
         };
         progress.event(&ProgressEvent::RunFinished {
             run: &summary.run.name,
@@ -468,11 +720,18 @@ impl Runner {
     }
 }
 
+/// The thread that beats for a run while its steps execute.
+struct Heartbeat {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
 /// What every step of one run shares.
 struct RunEnv<'a> {
     runner: &'a Runner,
     pipeline: &'a Pipeline,
     run: &'a RunRecord,
+    content: ContentStore<'a>,
     /// Cache hits whose CACHED executions are not recorded yet, by step name. They are recorded
     /// together, in one call, before any step starts to execute and when the run ends: a fully
     /// cached run writes its record in one transaction instead of one per step. (Lost in a crash,
@@ -480,6 +739,11 @@ struct RunEnv<'a> {
     deferred: Mutex<Vec<(String, NewExecution, CacheHit)>>,
     /// The ids the deferred executions were recorded under, by step name.
     recorded: Mutex<HashMap<String, Id>>,
+    /// Damage found and repaired so far.
+    repairs: Mutex<Vec<Repaired>>,
+    /// Started with the first step that executes: a fully cached run is over before it would
+    /// beat once.
+    heartbeat: Mutex<Option<Heartbeat>>,
 }
 
 /// How many deferred cached executions are recorded at once at most.
@@ -505,11 +769,57 @@ impl RunEnv<'_> {
         Ok(())
     }
 
-    fn execute(
-        &self,
-        planned: &PlannedStep,
-        inputs: Vec<(IoSpec, ArtifactRecord, Option<AnyValue>)>,
-    ) -> Outcome {
+    /// Starts beating for the run, once.
+    fn start_heartbeat(&self) {
+        let mut heartbeat = locked(&self.heartbeat);
+        if heartbeat.is_some() {
+            return;
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let metadata = Arc::clone(&self.runner.metadata);
+        let run = self.run.id;
+        let spawned = std::thread::Builder::new()
+            .name("zenml-heartbeat".to_owned())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(HEARTBEAT_INTERVAL)
+                {
+                    // A missed beat is made up by the next; a store that fails for longer
+                    // fails the run's own writes too.
+                    let _ = metadata.heartbeat(run);
+                }
+            });
+        // Without a thread the run goes on; only its liveness is judged by its start.
+        if let Ok(thread) = spawned {
+            *heartbeat = Some(Heartbeat { stop, thread });
+        }
+    }
+
+    fn stop_heartbeat(&self) {
+        if let Some(Heartbeat { stop, thread }) = locked(&self.heartbeat).take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+
+    /// Reports damage found in the store.
+    fn report(&self, step: &str, output: &str, artifact_id: Option<Id>, report: DamageReport) {
+        let repaired = Repaired {
+            step: step.to_owned(),
+            output: output.to_owned(),
+            artifact_id,
+            report,
+        };
+        self.runner
+            .options
+            .progress
+            .event(&ProgressEvent::ArtifactRepaired {
+                repaired: &repaired,
+            });
+        locked(&self.repairs).push(repaired);
+    }
+
+    fn execute(&self, planned: &PlannedStep, inputs: Vec<Input>, force: bool) -> Outcome {
         let started = Instant::now();
         let mut summary = StepSummary {
             name: planned.name.clone(),
@@ -522,11 +832,17 @@ impl RunEnv<'_> {
             error: None,
         };
         let mut values = Vec::new();
-        let result = self.execute_inner(planned, inputs, &mut summary, &mut values, started);
+        let result = self.execute_inner(planned, inputs, force, &mut summary, &mut values, started);
         summary.elapsed = started.elapsed();
         let progress = &self.runner.options.progress;
         match result {
-            Ok(()) => {
+            Ok(Attempt::Retry(producer, error)) => Outcome {
+                summary,
+                values: Vec::new(),
+                failure: None,
+                retry_after: Some((producer, error)),
+            },
+            Ok(Attempt::Done) => {
                 match summary.status {
                     StepStatus::Cached => progress.event(&ProgressEvent::StepCached {
                         step: &planned.name,
@@ -542,6 +858,7 @@ impl RunEnv<'_> {
                     summary,
                     values,
                     failure: None,
+                    retry_after: None,
                 }
             }
             Err(failure) => {
@@ -557,6 +874,7 @@ impl RunEnv<'_> {
                     summary,
                     values: Vec::new(),
                     failure: Some(failure),
+                    retry_after: None,
                 }
             }
         }
@@ -565,11 +883,12 @@ impl RunEnv<'_> {
     fn execute_inner(
         &self,
         planned: &PlannedStep,
-        inputs: Vec<(IoSpec, ArtifactRecord, Option<AnyValue>)>,
+        inputs: Vec<Input>,
+        force: bool,
         summary: &mut StepSummary,
         values: &mut Vec<(String, AnyValue)>,
         started: Instant,
-    ) -> Result<(), StepFailure> {
+    ) -> Result<Attempt, StepFailure> {
         let runner = self.runner;
         let md = runner.metadata.as_ref();
         let node = &self.pipeline.steps()[planned.index];
@@ -605,20 +924,14 @@ impl RunEnv<'_> {
             code_fingerprint: info.code_fingerprint,
             inputs: inputs
                 .iter()
-                .map(|(spec, record, _)| (spec.name.to_string(), record.id))
+                .map(|input| (input.spec.name.to_string(), input.record.id))
                 .collect(),
         };
 
         // The fingerprint of external data is taken by the step's own code: guard it like `run`.
         let external = match guarded(|| step.external_fingerprint(&ctx)) {
             Ok(x) => x,
-            Err(failure) => {
-                self.record_deferred()?;
-                let id = md.begin_execution(&new_execution)?;
-                summary.execution_id = Some(id);
-                md.fail_execution(id, &failure.to_string(), &[], elapsed_ms(started))?;
-                return Err(failure);
-            }
+            Err(failure) => return self.fail_unstarted(&new_execution, summary, failure, started),
         };
         let key = CacheKeyInput {
             source: info.source,
@@ -627,7 +940,7 @@ impl RunEnv<'_> {
             params: &new_execution.params,
             inputs: inputs
                 .iter()
-                .map(|(spec, record, _)| (spec.name.as_ref(), record.hash))
+                .map(|input| (input.spec.name.as_ref(), input.record.hash))
                 .collect(),
             outputs: planned
                 .outputs
@@ -652,10 +965,11 @@ impl RunEnv<'_> {
         let cache = runner.options.cache
             && self.pipeline.cache_enabled()
             && node.cache_enabled()
-            && !blind_source;
+            && !blind_source
+            && !force;
         if cache
             && let Some(hit) = md.find_cached(key)?
-            && self.outputs_intact(&hit, &planned.outputs)?
+            && self.outputs_intact(planned, &hit)?
         {
             summary.status = StepStatus::Cached;
             summary.cached_from = Some(hit.execution_id);
@@ -673,17 +987,49 @@ impl RunEnv<'_> {
             if full {
                 self.record_deferred()?;
             }
-            return Ok(());
+            return Ok(Attempt::Done);
+        }
+
+        // The inputs are read before anything is recorded, so that a damaged one sends its
+        // producer back to run instead of failing this step.
+        let mut step_inputs = Inputs::new();
+        for input in inputs {
+            let value = match input.value {
+                Some(v) => v,
+                None => match self.content.read(&input.spec.kind, &input.record) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let Some(damage) = e.damage().cloned() else {
+                            return self.fail_unstarted(&new_execution, summary, e.into(), started);
+                        };
+                        let repair = self.content.repair(input.record.hash, &damage)?;
+                        self.report(
+                            &input.producer_name,
+                            &input.output,
+                            Some(input.record.id),
+                            DamageReport {
+                                uri: input.record.uri.clone(),
+                                hash: input.record.hash,
+                                damage,
+                                repair,
+                            },
+                        );
+                        return Ok(Attempt::Retry(input.producer, e));
+                    }
+                },
+            };
+            step_inputs.insert(input.spec.name.to_string(), value);
         }
 
         // Executions are recorded in the order steps finished with them.
         self.record_deferred()?;
         let id = md.begin_execution(&new_execution)?;
         summary.execution_id = Some(id);
+        self.start_heartbeat();
         runner.options.progress.event(&ProgressEvent::StepStarted {
             step: &planned.name,
         });
-        match self.run_step(&mut ctx, planned, inputs, values) {
+        match self.run_step(&mut ctx, planned, step_inputs, values) {
             Ok(outputs) => {
                 let metrics = ctx.take_metrics();
                 let records = md.complete_execution(id, &outputs, &metrics, elapsed_ms(started))?;
@@ -693,7 +1039,7 @@ impl RunEnv<'_> {
                     .zip(records)
                     .collect();
                 summary.status = StepStatus::Completed;
-                Ok(())
+                Ok(Attempt::Done)
             }
             Err(failure) => {
                 values.clear();
@@ -704,31 +1050,30 @@ impl RunEnv<'_> {
         }
     }
 
-    /// Reads the inputs, runs the step's code, checks and writes its outputs.
+    /// Records a step that failed before it started as a FAILED execution.
+    fn fail_unstarted(
+        &self,
+        execution: &NewExecution,
+        summary: &mut StepSummary,
+        failure: StepFailure,
+        started: Instant,
+    ) -> Result<Attempt, StepFailure> {
+        let md = self.runner.metadata.as_ref();
+        self.record_deferred()?;
+        let id = md.begin_execution(execution)?;
+        summary.execution_id = Some(id);
+        md.fail_execution(id, &failure.to_string(), &[], elapsed_ms(started))?;
+        Err(failure)
+    }
+
+    /// Runs the step's code on its inputs, checks and writes its outputs.
     fn run_step(
         &self,
         ctx: &mut StepContext,
         planned: &PlannedStep,
-        inputs: Vec<(IoSpec, ArtifactRecord, Option<AnyValue>)>,
+        step_inputs: Inputs,
         values: &mut Vec<(String, AnyValue)>,
     ) -> Result<Vec<(String, NewArtifact)>, StepFailure> {
-        let store = self.runner.artifacts.as_ref();
-        let mut step_inputs = Inputs::new();
-        for (spec, record, value) in inputs {
-            let value = match value {
-                Some(v) => v,
-                None => read_artifact(store, &spec.kind, &record).inspect_err(|e| {
-                    if matches!(e, ArtifactError::Corrupted { .. }) {
-                        // Its version tag did not change with its bytes, so the cache check of
-                        // the step that produced it still trusts it: remove it, so that the
-                        // next run recomputes it rather than failing here again. The step
-                        // fails either way; a failure to remove adds nothing to its error.
-                        let _ = store.delete(&content_key(record.hash));
-                    }
-                })?,
-            };
-            step_inputs.insert(spec.name.to_string(), value);
-        }
         let step = self.pipeline.steps()[planned.index].step();
         let mut outputs = guarded(|| step.run(ctx, &step_inputs))?;
         drop(step_inputs);
@@ -746,10 +1091,11 @@ impl RunEnv<'_> {
                     spec.kind.type_name()
                 )));
             }
-            written.push((
-                spec.name.to_string(),
-                write_artifact(store, &spec.kind, any)?,
-            ));
+            let out = self.content.write(&spec.kind, any)?;
+            if let Some(report) = out.repaired {
+                self.report(&planned.name, &spec.name, None, report);
+            }
+            written.push((spec.name.to_string(), out.artifact));
             values.push((spec.name.to_string(), value));
         }
         let extra: Vec<&str> = outputs.names().collect();
@@ -762,13 +1108,11 @@ impl RunEnv<'_> {
         Ok(written)
     }
 
-    /// Are the cached outputs all there, with the declared names and intact bytes?
-    ///
-    /// A missing object or one of the wrong size fails at once. An object whose version tag
-    /// (ETag) still equals the one recorded when it was published is trusted; otherwise its bytes
-    /// are read and hashed. An object whose bytes no longer match its content address is deleted,
-    /// so that recomputing the step can publish it afresh.
-    fn outputs_intact(&self, hit: &CacheHit, declared: &[IoSpec]) -> Result<bool, StepFailure> {
+    /// Are the cached outputs all there, with the declared names and intact bytes (checked as
+    /// [`RunOptions::verify`] says)? Damage is reported and cleared, so that executing the step
+    /// publishes its outputs afresh.
+    fn outputs_intact(&self, planned: &PlannedStep, hit: &CacheHit) -> Result<bool, StepFailure> {
+        let declared = &planned.outputs;
         if hit.outputs.len() != declared.len()
             || !declared
                 .iter()
@@ -776,30 +1120,29 @@ impl RunEnv<'_> {
         {
             return Ok(false);
         }
-        let store = self.runner.artifacts.as_ref();
-        for (_, record) in &hit.outputs {
-            let key = content_key(record.hash);
-            let Some(info) = store.head(&key).map_err(ArtifactError::from)? else {
-                return Ok(false);
-            };
-            if info.size != record.size {
-                store.delete(&key).map_err(ArtifactError::from)?;
-                return Ok(false);
-            }
-            if info.etag.is_some() && info.etag == record.etag {
-                continue;
-            }
-            match verify_artifact(store, record) {
-                Ok(()) => {
+        for (name, record) in &hit.outputs {
+            match self.content.check(record, self.runner.options.verify)? {
+                Checked::Intact { retag: None } => {}
+                Checked::Intact { retag: Some(etag) } => {
                     self.runner
                         .metadata
-                        .set_artifact_etag(record.id, info.etag.as_deref())?;
+                        .set_artifact_etag(record.id, etag.as_deref())?;
                 }
-                Err(ArtifactError::Corrupted { .. }) => {
-                    store.delete(&key).map_err(ArtifactError::from)?;
+                Checked::Damaged(damage) => {
+                    let repair = self.content.repair(record.hash, &damage)?;
+                    self.report(
+                        &planned.name,
+                        name,
+                        Some(record.id),
+                        DamageReport {
+                            uri: record.uri.clone(),
+                            hash: record.hash,
+                            damage,
+                            repair,
+                        },
+                    );
                     return Ok(false);
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Ok(true)

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use crate::step::StepLog;
 
+use super::Repaired;
+
 /// Something that happened during a run.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -52,6 +54,22 @@ pub enum ProgressEvent<'a> {
     StepSkipped {
         /// The step.
         step: &'a str,
+    },
+    /// Damage was found in the artifact store, reported here by artifact and producing step;
+    /// the damaged object was removed (or what stood in its place moved aside) and the step is
+    /// computed again.
+    ArtifactRepaired {
+        /// What was found and done.
+        repaired: &'a Repaired,
+    },
+    /// Before the run started, a run whose process is gone was closed as interrupted.
+    RunInterrupted {
+        /// The run's name.
+        run: &'a str,
+        /// How many of its executions were still RUNNING.
+        executions: u64,
+        /// Why its process is known to be gone.
+        reason: &'a str,
     },
     /// A step logged a line through its context.
     StepLog {
@@ -138,6 +156,15 @@ impl Progress for ConsoleProgress {
             ),
             ProgressEvent::StepSkipped { step } => format!("  {step:<14} skipped"),
             ProgressEvent::StepLog { step, message } => format!("  [{step}] {message}"),
+            ProgressEvent::ArtifactRepaired { repaired } => format!("  warning: {repaired}"),
+            ProgressEvent::RunInterrupted {
+                run,
+                executions,
+                reason,
+            } => format!(
+                "Closed run `{run}` as interrupted ({executions} unfinished step(s)): {}",
+                reason.strip_prefix("interrupted: ").unwrap_or(reason)
+            ),
             ProgressEvent::RunFinished {
                 run,
                 success,

@@ -1,12 +1,13 @@
 //! The artifact store: where artifacts' bytes live, content-addressed and write-once.
 //!
-//! The store itself knows nothing of hashes: [`crate::artifact::io`] hashes the bytes as they
-//! stream into an [`ArtifactWriter`], then publishes them under a key derived from the hash. A
-//! backend provides atomic publication (a staged file renamed into place, a single put or a
-//! completed multipart upload), so a reader never sees half an artifact.
+//! The store itself knows nothing of hashes: [`crate::artifact::io::ContentStore`] hashes the
+//! bytes as they stream into an [`ArtifactWriter`], then publishes them under a key derived from
+//! the hash. A backend provides atomic publication (a staged file renamed into place, a single
+//! put or a completed multipart upload), so a reader never sees half an artifact.
 
 use std::fmt;
 use std::io::{Read, Write};
+use std::time::Duration;
 
 /// A failure of the artifact store.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,16 @@ pub enum ArtifactStoreError {
     /// A URL or configuration the store cannot use.
     #[error("{0}")]
     Config(String),
+    /// Something that is not an object stands at the key (a folder, in a local store).
+    #[error("{store}: {found} stands at `{key}`, where an object should be")]
+    NotAnObject {
+        /// The store, described.
+        store: String,
+        /// The key.
+        key: String,
+        /// What stands there (`"a folder"`).
+        found: String,
+    },
 }
 
 /// What the store knows of one stored object without reading it.
@@ -81,6 +92,24 @@ pub trait ArtifactStore: fmt::Debug + Send + Sync + 'static {
     /// Removes the object at `key` (no error if there is none). Used only to drop an object
     /// whose bytes no longer match its content address.
     fn delete(&self, key: &str) -> Result<(), ArtifactStoreError>;
+
+    /// Moves what stands at `key` and is not an object ([`ArtifactStoreError::NotAnObject`]: a
+    /// folder, in a local store) out of the way, into a place of the store's own where it is
+    /// kept; returns that place. `None` when nothing needed moving (the default, for stores
+    /// where only objects can exist).
+    fn move_aside(&self, key: &str) -> Result<Option<String>, ArtifactStoreError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Removes what writers left in the staging area longer ago than `older_than` (a process
+    /// that died while writing leaves its staged bytes behind; a live writer keeps touching
+    /// its own). Returns how many entries were removed. The default, for stores without a
+    /// staging area of their own, removes nothing.
+    fn remove_stale_staging(&self, older_than: Duration) -> Result<u64, ArtifactStoreError> {
+        let _ = older_than;
+        Ok(0)
+    }
 }
 
 /// An object being written. Dropping it without publishing discards the bytes.

@@ -16,8 +16,9 @@ use crate::param::Value;
 use crate::step::StepKind;
 use crate::store::{
     ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataBackend, MetadataConfig,
-    MetadataError, MetadataStore, NewArtifact, NewExecution, PipelineRecord, PropertyType,
-    RunRecord, RunStatus, StepTypeRecord, StepTypeSpec, sorted_by_name, stored_params,
+    MetadataError, MetadataStore, NewArtifact, NewExecution, OpenMode, PipelineRecord,
+    PropertyType, RunRecord, RunStatus, RunningRun, StepTypeRecord, StepTypeSpec, sorted_by_name,
+    stored_params,
 };
 
 /// A metadata store in memory. Cheap to create; safe to share between threads.
@@ -42,6 +43,7 @@ impl MemoryMetadataStore {
 fn open_memory(
     _config: &MetadataConfig,
     _base: &Path,
+    _mode: OpenMode,
 ) -> Result<Arc<dyn MetadataStore>, MetadataError> {
     Ok(Arc::new(MemoryMetadataStore::new()))
 }
@@ -79,6 +81,8 @@ struct Run {
     config: String,
     started_ms: i64,
     finished_ms: Option<i64>,
+    /// While running: the owner and its last heartbeat.
+    owner: Option<(String, i64)>,
 }
 
 #[derive(Debug)]
@@ -372,13 +376,9 @@ impl MetadataStore for MemoryMetadataStore {
     fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError> {
         let mut inner = self.lock();
         let now = now_ms();
-        let existing = inner.pipelines.iter_mut().find(|(_, p)| p.name == name);
+        let existing = inner.pipelines.iter().find(|(_, p)| p.name == name);
         let id = match existing {
-            Some((id, p)) => {
-                p.config = config.to_owned();
-                p.updated_ms = now.max(p.updated_ms);
-                *id
-            }
+            Some((id, _)) => *id,
             None => {
                 let id = inner.next_id();
                 inner.pipelines.insert(
@@ -418,21 +418,32 @@ impl MetadataStore for MemoryMetadataStore {
             .map(|(id, p)| pipeline_record(*id, p)))
     }
 
-    fn begin_run(&self, pipeline_id: Id, config: &str) -> Result<RunRecord, MetadataError> {
+    fn begin_run(
+        &self,
+        pipeline_id: Id,
+        config: &str,
+        owner: &str,
+    ) -> Result<RunRecord, MetadataError> {
         let mut inner = self.lock();
+        if !inner.pipelines.contains_key(&pipeline_id) {
+            return Err(not_found("pipeline", pipeline_id));
+        }
         let id = inner.next_id();
+        let now = now_ms();
         let pipeline = inner
             .pipelines
             .get_mut(&pipeline_id)
             .ok_or_else(|| not_found("pipeline", pipeline_id))?;
         pipeline.run_count += 1;
+        pipeline.updated_ms = now.max(pipeline.updated_ms);
         let run = Run {
             name: format!("{}#{}", pipeline.name, pipeline.run_count),
             pipeline_id,
             status: RunStatus::Running,
             config: config.to_owned(),
-            started_ms: now_ms(),
+            started_ms: now,
             finished_ms: None,
+            owner: Some((owner.to_owned(), now)),
         };
         inner.runs.insert(id, run);
         inner.run_record(id)
@@ -449,7 +460,71 @@ impl MetadataStore for MemoryMetadataStore {
             RunStatus::Running => None,
             _ => Some(now_ms().max(run.started_ms)),
         };
+        if status != RunStatus::Running {
+            run.owner = None;
+        }
         Ok(())
+    }
+
+    fn heartbeat(&self, run_id: Id) -> Result<(), MetadataError> {
+        let mut inner = self.lock();
+        let run = inner
+            .runs
+            .get_mut(&run_id)
+            .ok_or_else(|| not_found("run", run_id))?;
+        if let Some((_, beat)) = &mut run.owner {
+            *beat = now_ms().max(*beat);
+        }
+        Ok(())
+    }
+
+    fn running_runs(&self) -> Result<Vec<RunningRun>, MetadataError> {
+        let inner = self.lock();
+        inner
+            .runs
+            .iter()
+            .filter(|(_, r)| r.status == RunStatus::Running)
+            .map(|(id, r)| {
+                let (owner, heartbeat_ms) =
+                    r.owner.clone().unwrap_or((String::new(), r.started_ms));
+                Ok(RunningRun {
+                    run: inner.run_record(*id)?,
+                    owner,
+                    heartbeat_ms,
+                })
+            })
+            .collect()
+    }
+
+    fn interrupt_run(
+        &self,
+        run_id: Id,
+        heartbeat_ms: i64,
+        reason: &str,
+    ) -> Result<Option<u64>, MetadataError> {
+        let mut inner = self.lock();
+        let run = inner
+            .runs
+            .get_mut(&run_id)
+            .ok_or_else(|| not_found("run", run_id))?;
+        let beat = run.owner.as_ref().map_or(run.started_ms, |(_, b)| *b);
+        if run.status != RunStatus::Running || beat > heartbeat_ms {
+            return Ok(None);
+        }
+        let now = now_ms();
+        run.status = RunStatus::Interrupted;
+        run.finished_ms = Some(now.max(run.started_ms));
+        run.owner = None;
+        let mut interrupted = 0;
+        for e in inner.executions.values_mut() {
+            if e.run_id == run_id && e.state == ExecutionState::Running {
+                e.state = ExecutionState::Failed;
+                e.error = Some(reason.to_owned());
+                e.updated_ms = now.max(e.created_ms);
+                interrupted += 1;
+            }
+        }
+        Ok(Some(interrupted))
     }
 
     fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
@@ -658,6 +733,16 @@ impl MetadataStore for MemoryMetadataStore {
         self.lock().artifact(artifact_id).cloned()
     }
 
+    fn artifacts(&self, after: Id, limit: usize) -> Result<Vec<ArtifactRecord>, MetadataError> {
+        let inner = self.lock();
+        Ok(inner
+            .artifacts
+            .range(after.saturating_add(1)..)
+            .take(limit)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
     fn artifact_producer(&self, artifact_id: Id) -> Result<Option<ExecutionRecord>, MetadataError> {
         let inner = self.lock();
         inner.artifact(artifact_id)?;
@@ -713,7 +798,11 @@ mod tests {
 
     #[test]
     fn opens_through_the_backend_registry() {
-        let store = crate::store::open_metadata_store(&MetadataConfig::Memory, Path::new("."));
+        let store = crate::store::open_metadata_store(
+            &MetadataConfig::Memory,
+            Path::new("."),
+            OpenMode::Existing,
+        );
         assert!(store.is_ok_and(|s| s.describe() == "memory"));
     }
 
@@ -779,6 +868,18 @@ mod tests {
         #[test]
         fn concurrent_writers() {
             suite::concurrent_writers(&fresh);
+        }
+        #[test]
+        fn running_runs() {
+            suite::running_runs(&fresh);
+        }
+        #[test]
+        fn artifact_pages() {
+            suite::artifact_pages(&fresh);
+        }
+        #[test]
+        fn pipeline_name_race() {
+            suite::pipeline_name_race(&fresh);
         }
         #[test]
         fn run_all() {

@@ -43,6 +43,64 @@ pub enum MetadataError {
     /// a step type registered twice with different parameters, …).
     #[error("{0}")]
     Conflict(String),
+    /// The store is not where its configuration says, or not any more: its database is missing
+    /// or empty, or was removed or replaced while this process used it. Nothing was created, and
+    /// nothing was written.
+    #[error("metadata store {store} {problem}")]
+    Missing {
+        /// The store, described (`sqlite:/repo/.zenml/metadata.db`).
+        store: String,
+        /// What is wrong.
+        problem: MissingStore,
+    },
+    /// A write to a store that can only be read: opened with
+    /// [`OpenMode::ReadOnly`](super::OpenMode::ReadOnly), or in files or on a file system this
+    /// process may not write.
+    #[error("metadata store {store} is read-only: {detail}")]
+    ReadOnly {
+        /// The store, described.
+        store: String,
+        /// Why, and what was refused.
+        detail: String,
+    },
+    /// The database is damaged: not a database at all, or with malformed contents.
+    #[error("metadata store {store} is damaged: {detail}")]
+    Damaged {
+        /// The store, described.
+        store: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Why a metadata store is [missing](MetadataError::Missing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MissingStore {
+    /// There is no database where the configuration says (deleted, or moved).
+    NoDatabase,
+    /// The database is empty: its file was truncated, or replaced by an empty one.
+    Empty,
+    /// The database was removed while this process was using it.
+    Removed,
+    /// The database file was replaced by another file while this process was using it.
+    Replaced,
+}
+
+impl fmt::Display for MissingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MissingStore::NoDatabase => "does not exist (its database was deleted or moved)",
+            MissingStore::Empty => "is empty (its database file was truncated or emptied)",
+            MissingStore::Removed => {
+                "was removed while this process was using it; nothing more was written to it"
+            }
+            MissingStore::Replaced => {
+                "was replaced by another file while this process was using it; nothing more was \
+                 written to it"
+            }
+        })
+    }
 }
 
 impl MetadataError {
@@ -120,15 +178,19 @@ pub enum RunStatus {
     Completed,
     /// A step failed.
     Failed,
+    /// The process running it ended before the run did (it was killed, or its machine went
+    /// down); a later process noticed and closed the run.
+    Interrupted,
 }
 
 impl RunStatus {
-    /// `"running"`, `"completed"`, `"failed"`.
+    /// `"running"`, `"completed"`, `"failed"`, `"interrupted"`.
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 
@@ -138,6 +200,7 @@ impl RunStatus {
             "running" => RunStatus::Running,
             "completed" => RunStatus::Completed,
             "failed" => RunStatus::Failed,
+            "interrupted" => RunStatus::Interrupted,
             _ => return None,
         })
     }
@@ -323,12 +386,25 @@ pub struct PipelineRecord {
     pub id: Id,
     /// The pipeline's name (unique).
     pub name: String,
-    /// The YAML config it last ran with.
+    /// The YAML config it was recorded with: its definition, which its name keeps.
     pub config: String,
     /// When it was first recorded (milliseconds since the Unix epoch).
     pub created_ms: i64,
-    /// When its config was last recorded.
+    /// When a run of it last started (its creation time until then).
     pub updated_ms: i64,
+}
+
+/// A run whose status is still `running`, with what identifies the process running it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunningRun {
+    /// The run.
+    pub run: RunRecord,
+    /// The owner given to [`MetadataStore::begin_run`] (empty for a run recorded before owners
+    /// were).
+    pub owner: String,
+    /// When its process last said it was alive (milliseconds since the Unix epoch): the start
+    /// of the run, then each [`MetadataStore::heartbeat`].
+    pub heartbeat_ms: i64,
 }
 
 /// A recorded run (an ML Metadata context of type `zenml.pipeline_run`, child of its pipeline's).
@@ -499,7 +575,11 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// version.
     fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError>;
 
-    /// Records a pipeline, or updates the config of the recorded one of that name.
+    /// Records the pipeline `name` with its `config`, unless a pipeline of that name is
+    /// recorded: then the recorded one is returned unchanged. Checking and recording are one
+    /// atomic step, so of several processes registering one new name at once exactly one records
+    /// its config, and every other gets that record back: a name keeps the definition it was
+    /// first recorded with, and the caller compares it with its own.
     fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError>;
 
     /// Every pipeline, sorted by name.
@@ -510,11 +590,38 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
 
     /// Starts a run of a recorded pipeline (status `Running`), named `"<pipeline>#<n>"`: `n`
     /// counts the pipeline's runs from 1 and is unique even when several processes start runs at
-    /// once.
-    fn begin_run(&self, pipeline_id: Id, config: &str) -> Result<RunRecord, MetadataError>;
+    /// once. `owner` identifies the process running it; it is kept, with the time of the last
+    /// [`heartbeat`](MetadataStore::heartbeat), while the run is running (see
+    /// [`running_runs`](MetadataStore::running_runs)).
+    fn begin_run(
+        &self,
+        pipeline_id: Id,
+        config: &str,
+        owner: &str,
+    ) -> Result<RunRecord, MetadataError>;
 
-    /// Sets a run's final status and end time (setting `Running` again clears the end time).
+    /// Sets a run's final status and end time (setting `Running` again clears the end time). A
+    /// run that is no longer running forgets its owner.
     fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError>;
+
+    /// Notes that the process running `run_id` is alive, now. A run that is not running is left
+    /// alone.
+    fn heartbeat(&self, run_id: Id) -> Result<(), MetadataError>;
+
+    /// The runs whose status is `running`, oldest first, with their owners and last heartbeats.
+    fn running_runs(&self) -> Result<Vec<RunningRun>, MetadataError>;
+
+    /// Closes a run whose process ended without finishing it, in one transaction: its RUNNING
+    /// executions become FAILED with `reason` as their error, and the run `Interrupted`, with
+    /// an end time. Only a run that is still running and whose last heartbeat is not later than
+    /// `heartbeat_ms` (what the caller saw when it decided the process was gone) is closed;
+    /// returns how many executions were interrupted, or `None` when the run was left alone.
+    fn interrupt_run(
+        &self,
+        run_id: Id,
+        heartbeat_ms: i64,
+        reason: &str,
+    ) -> Result<Option<u64>, MetadataError>;
 
     /// Runs of one pipeline, or of all, oldest first. An unknown pipeline is
     /// [`MetadataError::NotFound`].
@@ -605,6 +712,10 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
 
     /// The artifact with that id.
     fn artifact(&self, artifact_id: Id) -> Result<ArtifactRecord, MetadataError>;
+
+    /// Artifacts with ids greater than `after`, by id, at most `limit`: every artifact, a page
+    /// at a time.
+    fn artifacts(&self, after: Id, limit: usize) -> Result<Vec<ArtifactRecord>, MetadataError>;
 
     /// The execution that produced an artifact (the COMPLETE one with an OUTPUT event to it, not a
     /// CACHED one that reused it). An unknown artifact is [`MetadataError::NotFound`].

@@ -16,8 +16,8 @@ pub mod conformance;
 pub use artifact::{ArtifactStore, ArtifactStoreError, ArtifactWriter, ObjectInfo};
 pub use metadata::{
     ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataError, MetadataStore,
-    NewArtifact, NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus, StepTypeRecord,
-    StepTypeSpec, sorted_by_name, stored_params,
+    MissingStore, NewArtifact, NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus,
+    RunningRun, StepTypeRecord, StepTypeSpec, sorted_by_name, stored_params,
 };
 
 use std::path::{Path, PathBuf};
@@ -70,6 +70,26 @@ impl MetadataConfig {
     }
 }
 
+/// How a metadata store is opened.
+///
+/// A repository's store is created once, when the repository (or a new store for it) is set up;
+/// afterwards it is only ever opened, so that a store that disappeared is reported instead of
+/// silently replaced by an empty one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OpenMode {
+    /// Open the store, creating it where there is none (a missing or empty database gets the
+    /// schema).
+    Create,
+    /// Open an existing store to read and write it. A missing or empty database is
+    /// [`MetadataError::Missing`]; nothing is created.
+    Existing,
+    /// Open an existing store to read it only: nothing is created or written, so a store on a
+    /// read-only file system, or in files the user may only read, can be listed and inspected.
+    /// Writes fail with [`MetadataError::ReadOnly`].
+    ReadOnly,
+}
+
 /// A metadata store backend, registered with `inventory::submit!` by the crate implementing it.
 #[derive(Debug)]
 pub struct MetadataBackend {
@@ -77,9 +97,13 @@ pub struct MetadataBackend {
     pub name: &'static str,
     /// The cargo feature of `zenml` that links it, for error messages.
     pub feature: &'static str,
-    /// Opens (creating if needed) the store; relative paths are relative to `base`.
+    /// Opens the store as `mode` says; relative paths are relative to `base`.
     #[allow(clippy::type_complexity)]
-    pub open: fn(&MetadataConfig, base: &Path) -> Result<Arc<dyn MetadataStore>, MetadataError>,
+    pub open: fn(
+        &MetadataConfig,
+        base: &Path,
+        mode: OpenMode,
+    ) -> Result<Arc<dyn MetadataStore>, MetadataError>,
 }
 
 inventory::collect!(MetadataBackend);
@@ -102,10 +126,11 @@ inventory::collect!(ArtifactBackend);
 pub fn open_metadata_store(
     config: &MetadataConfig,
     base: &Path,
+    mode: OpenMode,
 ) -> Result<Arc<dyn MetadataStore>, MetadataError> {
     let name = config.backend();
     match inventory::iter::<MetadataBackend>().find(|b| b.name == name) {
-        Some(b) => (b.open)(config, base),
+        Some(b) => (b.open)(config, base, mode),
         None => {
             let mut linked: Vec<&str> = inventory::iter::<MetadataBackend>()
                 .map(|b| b.name)

@@ -23,7 +23,12 @@
 //!   and size, so a rewritten file gets a new one.
 //!
 //! A process that dies while writing leaves its staged bytes under `.staging/` (in a local folder,
-//! a file ending in `#<n>`); they are never visible under a content key.
+//! a file ending in `#<n>`); they are never visible under a content key, and a later run removes
+//! them once they are older than a grace period ([`ArtifactStore::remove_stale_staging`]).
+//!
+//! In a local folder, something that is not a file where an object should be (a folder, say) is
+//! reported as [`ArtifactStoreError::NotAnObject`]; [`ArtifactStore::move_aside`] moves it into
+//! `.damaged/` in the store's root, where it is kept.
 
 mod reader;
 mod runtime;
@@ -34,6 +39,7 @@ use std::fmt;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
+use std::time::Duration;
 
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -48,6 +54,10 @@ use self::runtime::StoreRuntime;
 /// The first segment of every staged object's path, under the store's root. Keys may not start
 /// with it.
 pub const STAGING_PREFIX: &str = ".staging";
+
+/// Where a local store keeps what it moved aside (a folder found where an object should be).
+/// Keys may not start with it.
+pub const DAMAGED_PREFIX: &str = ".damaged";
 
 /// The default size of one part of a multipart upload: the most a writer buffers per part.
 pub const DEFAULT_PART_SIZE: usize = 8 << 20;
@@ -242,6 +252,11 @@ impl Shared {
                 "`{STAGING_PREFIX}/` is reserved for objects being written"
             )));
         }
+        if key.split('/').next() == Some(DAMAGED_PREFIX) {
+            return Err(invalid(format!(
+                "`{DAMAGED_PREFIX}/` is reserved for what was moved out of the way"
+            )));
+        }
         Ok(self.prefix.parts().chain(parts).collect())
     }
 
@@ -308,7 +323,11 @@ impl Shared {
 
     fn head_location(&self, location: &Path) -> Result<Option<ObjectInfo>, ArtifactStoreError> {
         if let Some(root) = &self.local_root {
-            return local_head(&root.join(location.as_ref())).map_err(|e| self.backend(e));
+            return match local_head(&root.join(location.as_ref())) {
+                Ok(Ok(info)) => Ok(info),
+                Ok(Err(found)) => Err(self.not_an_object(location, found)),
+                Err(e) => Err(self.backend(e)),
+            };
         }
         let (store, location) = (self.store.clone(), location.clone());
         self.run(async move {
@@ -339,6 +358,39 @@ impl Shared {
             key: key.to_owned(),
         }
     }
+
+    fn not_an_object(&self, location: &Path, found: &str) -> ArtifactStoreError {
+        let key = location
+            .as_ref()
+            .strip_prefix(self.prefix.as_ref())
+            .map_or(location.as_ref(), |k| k.trim_start_matches('/'));
+        ArtifactStoreError::NotAnObject {
+            store: self.describe.clone(),
+            key: key.to_owned(),
+            found: found.to_owned(),
+        }
+    }
+
+    /// In a local folder, what stands at `location` if it is not a file.
+    fn local_non_object(&self, location: &Path) -> Option<&'static str> {
+        let root = self.local_root.as_ref()?;
+        let meta = std::fs::symlink_metadata(root.join(location.as_ref())).ok()?;
+        non_object(&meta)
+    }
+}
+
+/// What an entry that is not a regular file is, for people.
+fn non_object(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let ty = meta.file_type();
+    if ty.is_file() {
+        None
+    } else if ty.is_dir() {
+        Some("a folder")
+    } else if ty.is_symlink() {
+        Some("a symbolic link")
+    } else {
+        Some("a special file")
+    }
 }
 
 impl ArtifactStore for ObjectArtifactStore {
@@ -368,8 +420,16 @@ impl ArtifactStore for ObjectArtifactStore {
             .map_err(|e| self.shared.backend(e))?;
         let got = match got {
             Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Err(self.shared.not_found(key)),
-            Err(e) => return Err(self.shared.backend(e)),
+            Err(e) => {
+                let location = self.shared.location(key)?;
+                if let Some(found) = self.shared.local_non_object(&location) {
+                    return Err(self.shared.not_an_object(&location, found));
+                }
+                return Err(match e {
+                    object_store::Error::NotFound { .. } => self.shared.not_found(key),
+                    e => self.shared.backend(e),
+                });
+            }
         };
         let len = got.range.end - got.range.start;
         match got.payload {
@@ -397,16 +457,116 @@ impl ArtifactStore for ObjectArtifactStore {
         let location = self.shared.location(key)?;
         self.shared.delete_location(&location)
     }
+
+    fn move_aside(&self, key: &str) -> Result<Option<String>, ArtifactStoreError> {
+        let location = self.shared.location(key)?;
+        let Some(root) = &self.shared.local_root else {
+            return Ok(None);
+        };
+        if self.shared.local_non_object(&location).is_none() {
+            return Ok(None);
+        }
+        let from = root.join(location.as_ref());
+        let aside = root.join(DAMAGED_PREFIX);
+        let to = aside.join(format!(
+            "{}-{}",
+            key.replace('/', "_"),
+            writer::unique_name()
+        ));
+        std::fs::create_dir_all(&aside)
+            .and_then(|()| std::fs::rename(&from, &to))
+            .map_err(|e| {
+                self.shared
+                    .backend(format!("cannot move {} aside: {e}", from.display()))
+            })?;
+        Ok(Some(to.display().to_string()))
+    }
+
+    fn remove_stale_staging(&self, older_than: Duration) -> Result<u64, ArtifactStoreError> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        if let Some(root) = &self.shared.local_root {
+            return remove_stale_files(
+                &root.join(self.shared.prefix.as_ref()).join(STAGING_PREFIX),
+                cutoff,
+            )
+            .map_err(|e| {
+                self.shared
+                    .backend(format!("cannot clean the staging area: {e}"))
+            });
+        }
+        let (store, prefix) = (
+            self.shared.store.clone(),
+            self.shared.prefix.clone().join(STAGING_PREFIX),
+        );
+        let cutoff_ms = cutoff
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.shared.run(async move {
+            use futures::TryStreamExt;
+            let stale: Vec<Path> = store
+                .list(Some(&prefix))
+                .try_filter_map(|meta| {
+                    let old = meta.last_modified.timestamp_millis() < cutoff_ms;
+                    async move { Ok(old.then_some(meta.location)) }
+                })
+                .try_collect()
+                .await?;
+            let mut removed = 0u64;
+            for location in stale {
+                match store.delete(&location).await {
+                    Ok(()) => removed += 1,
+                    Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(removed)
+        })
+    }
+}
+
+/// Removes the files in `dir` last modified before `cutoff`; a missing folder holds nothing.
+fn remove_stale_files(
+    dir: &std::path::Path,
+    cutoff: std::time::SystemTime,
+) -> std::io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            // Published or removed by its writer meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if !meta.is_file() || meta.modified()? >= cutoff {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
 }
 
 /// What the file system knows of the object at `path`, with the ETag `object_store` gives a
 /// local file (inode, modification time in microseconds and size), so that tags recorded through
-/// either agree.
-fn local_head(path: &std::path::Path) -> std::io::Result<Option<ObjectInfo>> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => meta,
-        Ok(_) => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+/// either agree; or what stands there instead of a file.
+fn local_head(path: &std::path::Path) -> std::io::Result<Result<Option<ObjectInfo>, &'static str>> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => match non_object(&meta) {
+            None => meta,
+            Some(found) => return Ok(Err(found)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(None)),
         Err(e) => return Err(e),
     };
     #[cfg(unix)]
@@ -420,10 +580,10 @@ fn local_head(path: &std::path::Path) -> std::io::Result<Option<ObjectInfo>> {
         .unwrap_or_default()
         .as_micros();
     let size = meta.len();
-    Ok(Some(ObjectInfo {
+    Ok(Ok(Some(ObjectInfo {
         size,
         etag: Some(format!("\"{inode:x}-{mtime:x}-{size:x}\"")),
-    }))
+    })))
 }
 
 fn open_backend(

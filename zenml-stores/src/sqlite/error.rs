@@ -1,5 +1,8 @@
 //! Errors of the SQLite store, and how they become [`MetadataError`]s.
 
+use std::path::Path;
+
+use rusqlite::ErrorCode;
 use zenml_core::store::MetadataError;
 
 /// The backend name in errors.
@@ -10,22 +13,28 @@ pub(crate) const STORE: &str = "sqlite";
 #[non_exhaustive]
 pub(crate) enum SqliteError {
     /// The database could not be opened (a missing folder, no permission, a locked file).
-    #[error("cannot open {location}: {source}{}", busy_hint(.source))]
+    #[error("cannot open {location}: {source}{hint}")]
     Open {
         /// The database (`sqlite:/path/metadata.db`).
         location: String,
         /// The failure.
         #[source]
         source: rusqlite::Error,
+        /// What the failure probably means, when it is known (`""` otherwise).
+        hint: &'static str,
     },
     /// A database call failed.
-    #[error("{op}: {source}{}", busy_hint(.source))]
+    #[error("{location}: {op}: {source}{hint}")]
     Sql {
+        /// The database.
+        location: String,
         /// The operation (`"begin_execution"`).
         op: &'static str,
         /// The failure.
         #[source]
         source: rusqlite::Error,
+        /// What the failure probably means, when it is known (`""` otherwise).
+        hint: &'static str,
     },
     /// A stored value zenml cannot read.
     #[error("{op}: unreadable record: {what}")]
@@ -37,12 +46,41 @@ pub(crate) enum SqliteError {
     },
 }
 
-fn busy_hint(e: &rusqlite::Error) -> &'static str {
+/// What a failure probably means, for people: the database held by another process too long,
+/// or a full disk (which SQLite often reports as a plain "disk I/O error").
+fn hint(e: &rusqlite::Error, path: Option<&Path>) -> &'static str {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             " (another process held the database for longer than the busy timeout)"
         }
+        Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen)
+            if path.is_some_and(super::file::file_system_full) =>
+        {
+            " (the file system holding the database is full: free some space and try again; \
+             nothing was lost)"
+        }
+        Some(ErrorCode::DiskFull) => " (the disk is full: free some space and try again)",
         _ => "",
+    }
+}
+
+/// The typed error of a failure that means the database cannot be written or is damaged.
+fn classified(e: &rusqlite::Error, location: &str, op: &str) -> Option<MetadataError> {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ReadOnly) => Some(MetadataError::ReadOnly {
+            store: location.to_owned(),
+            detail: format!(
+                "`{op}` cannot write to it ({e}): its file, its folder or its file system may \
+                 only be read by this process"
+            ),
+        }),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            Some(MetadataError::Damaged {
+                store: location.to_owned(),
+                detail: e.to_string(),
+            })
+        }
+        _ => None,
     }
 }
 
@@ -68,24 +106,46 @@ impl From<MetadataError> for Error {
 }
 
 impl Error {
-    /// The public error of a failure while opening `location`.
-    pub(crate) fn into_open_error(self, location: &str) -> MetadataError {
+    /// The public error of a failure while opening `location` (the file `path`).
+    pub(crate) fn into_open_error(self, location: &str, path: Option<&Path>) -> MetadataError {
         match self {
-            Error::Sql(source) => MetadataError::backend(
-                STORE,
-                SqliteError::Open {
-                    location: location.to_owned(),
-                    source,
-                },
-            ),
-            e => e.into_metadata("open"),
+            Error::Sql(source) => {
+                if let Some(e) = classified(&source, location, "open") {
+                    return e;
+                }
+                let hint = hint(&source, path);
+                MetadataError::backend(
+                    STORE,
+                    SqliteError::Open {
+                        location: location.to_owned(),
+                        source,
+                        hint,
+                    },
+                )
+            }
+            e => e.into_metadata("open", location),
         }
     }
 
     /// The public error, naming the operation that failed.
-    pub(crate) fn into_metadata(self, op: &'static str) -> MetadataError {
+    pub(crate) fn into_metadata(self, op: &'static str, location: &str) -> MetadataError {
         match self {
-            Error::Sql(source) => MetadataError::backend(STORE, SqliteError::Sql { op, source }),
+            Error::Sql(source) => {
+                if let Some(e) = classified(&source, location, op) {
+                    return e;
+                }
+                let path = location.strip_prefix("sqlite:").map(Path::new);
+                let hint = hint(&source, path);
+                MetadataError::backend(
+                    STORE,
+                    SqliteError::Sql {
+                        location: location.to_owned(),
+                        op,
+                        source,
+                        hint,
+                    },
+                )
+            }
             Error::Corrupt(what) => {
                 MetadataError::backend(STORE, SqliteError::Corrupt { op, what })
             }

@@ -61,6 +61,7 @@
 //! newer zenml, is refused with [`MetadataError::Incompatible`] and left untouched.
 
 mod error;
+mod file;
 mod read;
 mod schema;
 mod value;
@@ -78,8 +79,8 @@ use zenml_core::hash::Hash128;
 use zenml_core::step::StepKind;
 use zenml_core::store::{
     ArtifactRecord, CacheHit, ExecutionRecord, Id, MetadataBackend, MetadataConfig, MetadataError,
-    MetadataStore, NewArtifact, NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus,
-    StepTypeRecord, StepTypeSpec,
+    MetadataStore, MissingStore, NewArtifact, NewExecution, OpenMode, PipelineRecord, PropertyType,
+    RunRecord, RunStatus, RunningRun, StepTypeRecord, StepTypeSpec,
 };
 
 use error::{Error, Result};
@@ -95,6 +96,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct SqliteMetadataStore {
     location: String,
     path: Option<PathBuf>,
+    /// The database file as opened: every transaction first checks that the path still names
+    /// it, so that a store deleted or replaced while in use is noticed instead of written into
+    /// a file nobody will read again.
+    file: Option<file::FileId>,
+    read_only: bool,
     state: Mutex<State>,
 }
 
@@ -172,33 +178,83 @@ fn now_ms() -> i64 {
 
 impl SqliteMetadataStore {
     /// Opens the store in the SQLite file at `path`, creating the file and the schema if there
-    /// is none. The folder must exist.
+    /// is none (or the file is empty). The folder must exist.
     ///
     /// A database that is not a zenml store (another application's, or an ML Metadata store
     /// zenml did not create), or one written by a newer zenml, is refused with
     /// [`MetadataError::Incompatible`] and not modified.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, MetadataError> {
+        SqliteMetadataStore::open_with(path, OpenMode::Create)
+    }
+
+    /// Opens the store in the SQLite file at `path` as `mode` says: [`OpenMode::Create`] as
+    /// [`open`](SqliteMetadataStore::open); [`OpenMode::Existing`] refuses a missing or empty
+    /// file with [`MetadataError::Missing`] and creates nothing; [`OpenMode::ReadOnly`] also
+    /// writes nothing, not even the files SQLite keeps beside a database it writes, so a store
+    /// on a read-only file system, or one this process may only read, can still be read.
+    pub fn open_with(path: impl AsRef<Path>, mode: OpenMode) -> Result<Self, MetadataError> {
         let path = path.as_ref();
         let location = format!("sqlite:{}", path.display());
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| Error::Sql(e).into_open_error(&location))?;
-        SqliteMetadataStore::with_connection(conn, location, Some(path.to_owned()))
+        if mode != OpenMode::Create {
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.len() == 0 => {
+                    return Err(MetadataError::Missing {
+                        store: location,
+                        problem: MissingStore::Empty,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(MetadataError::Missing {
+                        store: location,
+                        problem: MissingStore::NoDatabase,
+                    });
+                }
+                Err(e) => {
+                    return Err(MetadataError::backend(
+                        error::STORE,
+                        format!("cannot open {location}: {e}"),
+                    ));
+                }
+            }
+        }
+        let flags = match mode {
+            OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            _ => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match Connection::open_with_flags(path, flags) {
+            Ok(conn) => conn,
+            Err(e) => return Err(Error::Sql(e).into_open_error(&location, Some(path))),
+        };
+        SqliteMetadataStore::with_connection(conn, location, Some(path.to_owned()), mode)
+    }
+
+    /// Opens an existing store read-only, as [`open_with`](SqliteMetadataStore::open_with)
+    /// with [`OpenMode::ReadOnly`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, MetadataError> {
+        SqliteMetadataStore::open_with(path, OpenMode::ReadOnly)
     }
 
     /// A new store in a private in-memory database, gone when the store is dropped (for tests).
     pub fn open_in_memory() -> Result<Self, MetadataError> {
-        let conn = Connection::open_in_memory().map_err(|e| Error::Sql(e).into_metadata("open"))?;
-        SqliteMetadataStore::with_connection(conn, "sqlite::memory:".to_owned(), None)
+        let conn = Connection::open_in_memory()
+            .map_err(|e| Error::Sql(e).into_metadata("open", "sqlite::memory:"))?;
+        SqliteMetadataStore::with_connection(
+            conn,
+            "sqlite::memory:".to_owned(),
+            None,
+            OpenMode::Create,
+        )
     }
 
     fn with_connection(
         mut conn: Connection,
         location: String,
         path: Option<PathBuf>,
+        mode: OpenMode,
     ) -> Result<Self, MetadataError> {
+        let read_only = mode == OpenMode::ReadOnly;
         let setup = |conn: &mut Connection| -> Result<ContextTypes> {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.set_prepared_statement_cache_capacity(128);
@@ -207,19 +263,30 @@ impl SqliteMetadataStore {
             // cache clears the bindings of every statement it takes back, which expires such a
             // statement: every cached statement would be compiled again on each use.
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-            let types = schema::open(conn, &location)?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // Checkpoint the WAL into the database every 10,000 pages (40 MB) rather than every
-            // 1,000: a checkpoint syncs the disk, and each write transaction touches a dozen or
-            // more pages. Closing the last connection still checkpoints everything and removes
-            // the WAL, so the database file alone holds every record once no process uses it.
-            conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+            let types = schema::open(conn, &location, mode)?;
+            if !read_only {
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                // Checkpoint the WAL into the database every 10,000 pages (40 MB) rather than
+                // every 1,000: a checkpoint syncs the disk, and each write transaction touches a
+                // dozen or more pages. Closing the last connection still checkpoints everything
+                // and removes the WAL, so the database file alone holds every record once no
+                // process uses it.
+                conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+            }
             Ok(types)
         };
-        let types = setup(&mut conn).map_err(|e| e.into_open_error(&location))?;
+        let types = setup(&mut conn).map_err(|e| e.into_open_error(&location, path.as_deref()))?;
+        // Taken once the schema exists: a new database is an empty file until then.
+        let file = match &path {
+            Some(p) => file::FileId::of(p)
+                .map_err(|e| MetadataError::backend(error::STORE, format!("{location}: {e}")))?,
+            None => None,
+        };
         Ok(SqliteMetadataStore {
             location,
             path,
+            file,
+            read_only,
             state: Mutex::new(State {
                 conn,
                 types,
@@ -257,12 +324,42 @@ impl SqliteMetadataStore {
         self.transaction(op, TransactionBehavior::Deferred, f)
     }
 
+    /// Checks that the database is still the file this store opened.
+    fn check_file(&self) -> Result<(), MetadataError> {
+        let (Some(path), Some(opened)) = (&self.path, &self.file) else {
+            return Ok(());
+        };
+        let problem = match file::FileId::of(path) {
+            Ok(Some(now)) if now.same_file(opened) && !now.is_empty() => return Ok(()),
+            Ok(Some(now)) if now.same_file(opened) => MissingStore::Empty,
+            Ok(Some(_)) => MissingStore::Replaced,
+            Ok(None) => MissingStore::Removed,
+            Err(e) => {
+                return Err(MetadataError::backend(
+                    error::STORE,
+                    format!("{}: {e}", self.location),
+                ));
+            }
+        };
+        Err(MetadataError::Missing {
+            store: self.location.clone(),
+            problem,
+        })
+    }
+
     fn transaction<T>(
         &self,
         op: &'static str,
         behavior: TransactionBehavior,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T, MetadataError> {
+        if self.read_only && !matches!(behavior, TransactionBehavior::Deferred) {
+            return Err(MetadataError::ReadOnly {
+                store: self.location.clone(),
+                detail: format!("it was opened to be read only, so `{op}` cannot write to it"),
+            });
+        }
+        self.check_file()?;
         let mut guard = self.lock();
         let State {
             conn,
@@ -301,7 +398,7 @@ impl SqliteMetadataStore {
         if result.is_err() && !matches!(behavior, TransactionBehavior::Deferred) {
             cache.clear();
         }
-        result.map_err(|e: Error| e.into_metadata(op))
+        result.map_err(|e: Error| e.into_metadata(op, &self.location))
     }
 
     /// Not public API: runs `f` with every call on this store inside one transaction, for
@@ -327,7 +424,7 @@ impl SqliteMetadataStore {
                 }
             }
         }
-        let sql = |e| Error::Sql(e).into_metadata("bulk");
+        let sql = |e| Error::Sql(e).into_metadata("bulk", &self.location);
         {
             let mut state = self.lock();
             if state.bulk {
@@ -359,6 +456,7 @@ impl fmt::Debug for SqliteMetadataStore {
 fn open_backend(
     config: &MetadataConfig,
     base: &Path,
+    mode: OpenMode,
 ) -> Result<Arc<dyn MetadataStore>, MetadataError> {
     match config {
         MetadataConfig::Sqlite { path } => {
@@ -367,7 +465,7 @@ fn open_backend(
             } else {
                 path.clone()
             };
-            Ok(Arc::new(SqliteMetadataStore::open(path)?))
+            Ok(Arc::new(SqliteMetadataStore::open_with(path, mode)?))
         }
         other => Err(MetadataError::Incompatible(format!(
             "the sqlite backend cannot open a `{}` metadata store",
@@ -401,6 +499,10 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError> {
+        // A recorded pipeline is only read: no write lock for the common case.
+        if let Some(record) = self.pipeline_by_name(name)? {
+            return Ok(record);
+        }
         self.write("register_pipeline", |tx| {
             let id = tx.register_pipeline(name, config)?;
             tx.pipeline_record(id)
@@ -424,15 +526,39 @@ impl MetadataStore for SqliteMetadataStore {
         })
     }
 
-    fn begin_run(&self, pipeline_id: Id, config: &str) -> Result<RunRecord, MetadataError> {
+    fn begin_run(
+        &self,
+        pipeline_id: Id,
+        config: &str,
+        owner: &str,
+    ) -> Result<RunRecord, MetadataError> {
         self.write("begin_run", |tx| {
-            let id = tx.begin_run(pipeline_id, config)?;
+            let id = tx.begin_run(pipeline_id, config, owner)?;
             tx.run_record(id)
         })
     }
 
     fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError> {
         self.write("finish_run", |tx| tx.finish_run(run_id, status))
+    }
+
+    fn heartbeat(&self, run_id: Id) -> Result<(), MetadataError> {
+        self.write("heartbeat", |tx| tx.heartbeat(run_id))
+    }
+
+    fn running_runs(&self) -> Result<Vec<RunningRun>, MetadataError> {
+        self.read("running_runs", |tx| tx.running_runs())
+    }
+
+    fn interrupt_run(
+        &self,
+        run_id: Id,
+        heartbeat_ms: i64,
+        reason: &str,
+    ) -> Result<Option<u64>, MetadataError> {
+        self.write("interrupt_run", |tx| {
+            tx.interrupt_run(run_id, heartbeat_ms, reason)
+        })
     }
 
     fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
@@ -547,6 +673,10 @@ impl MetadataStore for SqliteMetadataStore {
 
     fn artifact(&self, artifact_id: Id) -> Result<ArtifactRecord, MetadataError> {
         self.read("artifact", |tx| tx.artifact_record(artifact_id))
+    }
+
+    fn artifacts(&self, after: Id, limit: usize) -> Result<Vec<ArtifactRecord>, MetadataError> {
+        self.read("artifacts", |tx| tx.artifacts_after(after, limit))
     }
 
     fn artifact_producer(&self, artifact_id: Id) -> Result<Option<ExecutionRecord>, MetadataError> {

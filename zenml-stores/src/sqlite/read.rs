@@ -9,12 +9,12 @@ use zenml_core::param::{Params, Value};
 use zenml_core::step::StepKind;
 use zenml_core::store::{
     ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, PipelineRecord, PropertyType,
-    RunRecord, RunStatus, StepTypeRecord,
+    RunRecord, RunStatus, RunningRun, StepTypeRecord,
 };
 
 use super::error::{Error, Result, not_found};
 use super::schema::{EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE};
-use super::value::{read_double, read_value};
+use super::value::{escape, read_double, read_value, unescape, unescape_opt};
 use super::write::prop;
 use super::{StepTypeDecl, Tx};
 
@@ -37,7 +37,7 @@ macro_rules! artifact_columns {
 /// An artifact record from the columns of [`artifact_columns!`], starting at `first`.
 fn artifact_from_row(row: &Row<'_>, first: usize) -> Result<ArtifactRecord> {
     let id: Id = row.get(first)?;
-    let hash: Option<String> = row.get(first + 4)?;
+    let hash = unescape_opt(row.get(first + 4)?);
     let hash = hash
         .as_deref()
         .and_then(|h| h.parse::<Hash128>().ok())
@@ -52,8 +52,8 @@ fn artifact_from_row(row: &Row<'_>, first: usize) -> Result<ArtifactRecord> {
         hash,
         size,
         type_name: row.get(first + 3)?,
-        materializer: row.get::<_, Option<String>>(first + 6)?.unwrap_or_default(),
-        etag: row.get(first + 7)?,
+        materializer: unescape_opt(row.get(first + 6)?).unwrap_or_default(),
+        etag: unescape_opt(row.get(first + 7)?),
         created_ms: row.get(first + 2)?,
     })
 }
@@ -157,7 +157,7 @@ impl Tx<'_> {
             .query_row(params![id, self.types.pipeline], |r| r.get(0))
             .optional()?
             .ok_or_else(|| not_found("pipeline", id))?;
-        let name: Arc<str> = name.into();
+        let name: Arc<str> = unescape(name).into();
         self.cache.pipeline_names.insert(id, Arc::clone(&name));
         Ok(name)
     }
@@ -166,7 +166,7 @@ impl Tx<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT id FROM Context WHERE type_id = ?1 AND name = ?2")?
-            .query_row(params![self.types.pipeline, name], |r| r.get(0))
+            .query_row(params![self.types.pipeline, escape(name)], |r| r.get(0))
             .optional()?)
     }
 
@@ -192,10 +192,10 @@ impl Tx<'_> {
             .query_row(params![id, self.types.pipeline], |r| {
                 Ok(PipelineRecord {
                     id,
-                    name: r.get(0)?,
+                    name: unescape(r.get(0)?),
                     created_ms: r.get(1)?,
                     updated_ms: r.get(2)?,
-                    config: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    config: unescape_opt(r.get(3)?).unwrap_or_default(),
                 })
             })
             .optional()?;
@@ -247,7 +247,7 @@ impl Tx<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT id FROM Context WHERE type_id = ?1 AND name = ?2")?
-            .query_row(params![self.types.run, name], |r| r.get(0))
+            .query_row(params![self.types.run, escape(name)], |r| r.get(0))
             .optional()?)
     }
 
@@ -264,6 +264,7 @@ impl Tx<'_> {
             })
             .optional()?;
         let (name, created, pipeline_id) = row.ok_or_else(|| not_found("run", id))?;
+        let name = unescape(name);
         let pipeline_name = self.pipeline_name(pipeline_id)?;
         let mut record = RunRecord {
             id,
@@ -283,9 +284,9 @@ impl Tx<'_> {
         while let Some(row) = rows.next()? {
             let name: String = row.get(0)?;
             match name.as_str() {
-                "config" => record.config = row.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                "config" => record.config = unescape_opt(row.get(2)?).unwrap_or_default(),
                 "status" => {
-                    let status: Option<String> = row.get(2)?;
+                    let status = unescape_opt(row.get(2)?);
                     record.status =
                         status
                             .as_deref()
@@ -302,6 +303,30 @@ impl Tx<'_> {
             }
         }
         Ok(record)
+    }
+
+    /// The runs still `running`, with their owners: the rows of the owner table, which holds a
+    /// row for every run while its status is `running`.
+    pub(crate) fn running_runs(&mut self) -> Result<Vec<RunningRun>> {
+        let rows: Vec<(Id, String, i64)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT run_id, owner, heartbeat_ms FROM zenml_run_owner ORDER BY run_id",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, owner, heartbeat_ms) in rows {
+            let run = self.run_record(id)?;
+            if run.status == RunStatus::Running {
+                out.push(RunningRun {
+                    run,
+                    owner,
+                    heartbeat_ms,
+                });
+            }
+        }
+        Ok(out)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -460,6 +485,22 @@ impl Tx<'_> {
             Some(row) => artifact_from_row(row, 0),
             None => Err(not_found("artifact", id)),
         }
+    }
+
+    pub(crate) fn artifacts_after(&self, after: Id, limit: usize) -> Result<Vec<ArtifactRecord>> {
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT ",
+            artifact_columns!(),
+            " FROM Artifact a JOIN Type t ON t.id = a.type_id WHERE a.id > ?1 \
+             ORDER BY a.id LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![after, limit])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(artifact_from_row(row, 0)?);
+        }
+        Ok(out)
     }
 
     pub(crate) fn require_artifact(&self, id: Id) -> Result<()> {

@@ -2,7 +2,7 @@
 //! made when a store is opened.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use zenml_core::store::{Id, MetadataError};
+use zenml_core::store::{Id, MetadataError, MissingStore, OpenMode};
 
 use super::error::{Error, Result};
 
@@ -11,7 +11,14 @@ pub(crate) const MLMD_SCHEMA_VERSION: i64 = 10;
 
 /// The version of zenml's use of the database (its own tables, property names, indexes),
 /// recorded in `zenml_schema`. Raise it with every change, and migrate older stores on open.
-pub(crate) const ZENML_SCHEMA_VERSION: i64 = 1;
+///
+/// - 1: ML Metadata's tables, `zenml_schema`, `zenml_step_type`, `zenml_cache`.
+/// - 2: `zenml_run_owner`.
+pub(crate) const ZENML_SCHEMA_VERSION: i64 = 2;
+
+/// The oldest version this build can read as it is (reads do not use what later versions
+/// added); older ones are refused, newer ones too.
+const OLDEST_READABLE_VERSION: i64 = 1;
 
 /// `Type.type_kind`.
 pub(crate) const EXECUTION_TYPE: i64 = 0;
@@ -49,6 +56,8 @@ pub(crate) struct ContextTypes {
 /// - `zenml_cache(cache_key, execution_id)`: the reusable execution of each cache key (the
 ///   newest COMPLETE one that was not invalidated), so that a lookup is one primary-key read no
 ///   matter how many cached re-runs share the key.
+/// - `zenml_run_owner(run_id, owner, heartbeat_ms)`: the process running each run whose status
+///   is `running`, and when it last said it was alive (see [`V2`]).
 const DDL: &str = "
 CREATE TABLE Type (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -190,6 +199,29 @@ CREATE TABLE zenml_cache (
 ) WITHOUT ROWID;
 ";
 
+/// What version 2 adds: the owner of each running run. A row is written when a run begins and
+/// removed when it ends, so the table holds only the runs in progress (or left behind by a
+/// process that died).
+pub(crate) const V2: &str = "
+CREATE TABLE zenml_run_owner (
+    run_id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    heartbeat_ms INTEGER NOT NULL
+);
+";
+
+/// Brings a version 1 store to version 2: the owner table, with the runs still `running` in it
+/// under an unknown owner (their processes are judged by their heartbeat, which is now).
+const MIGRATE_1_TO_2: &str = "
+INSERT INTO zenml_run_owner (run_id, owner, heartbeat_ms)
+    SELECT p.context_id, '', CAST(strftime('%s', 'now') AS INTEGER) * 1000
+    FROM ContextProperty p JOIN Context c ON c.id = p.context_id
+    JOIN Type t ON t.id = c.type_id
+    WHERE t.name = 'zenml.pipeline_run' AND t.type_kind = 2
+    AND p.name = 'status' AND p.is_custom_property = 0 AND p.string_value = 'running';
+UPDATE zenml_schema SET version = 2;
+";
+
 /// The rows of a new store (besides the two schema versions): ML Metadata's nine built-in simple types (which
 /// read-only ML Metadata clients require), and zenml's two context types with their declared
 /// properties (`PropertyType`: 1 INT, 3 STRING).
@@ -249,14 +281,25 @@ fn incompatible(location: &str, why: impl std::fmt::Display) -> Error {
     Error::Store(MetadataError::Incompatible(format!("{location}: {why}")))
 }
 
-/// Checks that `conn` holds a zenml store of this version, creating one in an empty database.
-/// An existing store costs one query; anything else is refused without writing to it.
-pub(crate) fn open(conn: &mut Connection, location: &str) -> Result<ContextTypes> {
+fn missing(location: &str, problem: MissingStore) -> Error {
+    Error::Store(MetadataError::Missing {
+        store: location.to_owned(),
+        problem,
+    })
+}
+
+/// Checks that `conn` holds a zenml store this version can use as `mode` says: creating one in
+/// an empty database ([`OpenMode::Create`]), migrating an older one (not when read-only). An
+/// existing, current store costs one query; anything else is refused without writing to it.
+pub(crate) fn open(conn: &mut Connection, location: &str, mode: OpenMode) -> Result<ContextTypes> {
     match probe(conn) {
-        Ok(p) => check(p, location),
-        Err(e) if is_not_a_database(&e) => Err(incompatible(location, "not a SQLite database")),
+        Ok(p) => check(conn, p, location, mode),
+        Err(e) if is_not_a_database(&e) => Err(Error::Store(MetadataError::Damaged {
+            store: location.to_owned(),
+            detail: "the file is not a SQLite database".to_owned(),
+        })),
         // A missing table: an empty database, or one that is not a zenml store.
-        Err(rusqlite::Error::SqliteFailure(_, _)) => create_or_refuse(conn, location),
+        Err(rusqlite::Error::SqliteFailure(_, _)) => create_or_refuse(conn, location, mode),
         Err(e) => Err(e.into()),
     }
 }
@@ -265,7 +308,7 @@ fn is_not_a_database(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase)
 }
 
-fn check(p: Probe, location: &str) -> Result<ContextTypes> {
+fn check(conn: &mut Connection, p: Probe, location: &str, mode: OpenMode) -> Result<ContextTypes> {
     match p {
         (Some(ZENML_SCHEMA_VERSION), Some(MLMD_SCHEMA_VERSION), Some(pipeline), Some(run)) => {
             Ok(ContextTypes { pipeline, run })
@@ -277,7 +320,15 @@ fn check(p: Probe, location: &str) -> Result<ContextTypes> {
                  to {ZENML_SCHEMA_VERSION}); upgrade zenml to open it"
             ),
         )),
-        (Some(v), _, _, _) if v < ZENML_SCHEMA_VERSION => Err(incompatible(
+        (Some(v), Some(MLMD_SCHEMA_VERSION), Some(pipeline), Some(run))
+            if v >= OLDEST_READABLE_VERSION =>
+        {
+            if mode == OpenMode::ReadOnly {
+                return Ok(ContextTypes { pipeline, run });
+            }
+            migrate(conn, location)
+        }
+        (Some(v), _, _, _) if v < OLDEST_READABLE_VERSION => Err(incompatible(
             location,
             format_args!("unknown store schema version {v}"),
         )),
@@ -286,17 +337,56 @@ fn check(p: Probe, location: &str) -> Result<ContextTypes> {
             location,
             format_args!("ML Metadata schema version {m}, expected {MLMD_SCHEMA_VERSION}"),
         )),
+        _ => Err(Error::Store(MetadataError::Damaged {
+            store: location.to_owned(),
+            detail: "ML Metadata's version or zenml's context types are missing".to_owned(),
+        })),
+    }
+}
+
+/// Brings an older store to [`ZENML_SCHEMA_VERSION`], in one transaction (another process may
+/// be doing the same: whichever comes second finds the work done).
+fn migrate(conn: &mut Connection, location: &str) -> Result<ContextTypes> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: Option<i64> =
+        tx.query_row("SELECT max(version) FROM zenml_schema", [], |r| r.get(0))?;
+    if version == Some(1) {
+        tx.execute_batch(V2)?;
+        tx.execute_batch(MIGRATE_1_TO_2)?;
+    }
+    let p = probe(&tx)?;
+    tx.commit()?;
+    match p {
+        (Some(ZENML_SCHEMA_VERSION), ..) => check_current(p, location),
         _ => Err(incompatible(
             location,
-            "the store is damaged: ML Metadata's version or zenml's context types are missing",
+            format_args!("cannot migrate store schema version {version:?}"),
         )),
     }
 }
 
-fn create_or_refuse(conn: &mut Connection, location: &str) -> Result<ContextTypes> {
+fn check_current(p: Probe, location: &str) -> Result<ContextTypes> {
+    match p {
+        (Some(ZENML_SCHEMA_VERSION), Some(MLMD_SCHEMA_VERSION), Some(pipeline), Some(run)) => {
+            Ok(ContextTypes { pipeline, run })
+        }
+        _ => Err(Error::Store(MetadataError::Damaged {
+            store: location.to_owned(),
+            detail: "ML Metadata's version or zenml's context types are missing".to_owned(),
+        })),
+    }
+}
+
+fn create_or_refuse(conn: &mut Connection, location: &str, mode: OpenMode) -> Result<ContextTypes> {
+    let tables = user_tables(conn)?;
+    if tables.is_empty() && mode != OpenMode::Create {
+        // A store that existed is never re-created empty: that would start its history afresh
+        // without a word.
+        return Err(missing(location, MissingStore::Empty));
+    }
     // WAL is a property of the file: set it before the first table exists, outside any
     // transaction. On a database that turns out to be foreign, nothing else is written.
-    if user_tables(conn)?.is_empty() {
+    if tables.is_empty() {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -304,6 +394,7 @@ fn create_or_refuse(conn: &mut Connection, location: &str) -> Result<ContextType
     let tables = user_tables(&tx)?;
     if tables.is_empty() {
         tx.execute_batch(DDL)?;
+        tx.execute_batch(V2)?;
         tx.execute_batch(SEED)?;
         tx.execute(
             "INSERT INTO MLMDEnv (schema_version) VALUES (?1)",
@@ -315,13 +406,17 @@ fn create_or_refuse(conn: &mut Connection, location: &str) -> Result<ContextType
         )?;
         let p = probe(&tx)?;
         tx.commit()?;
-        return check(p, location);
+        return check_current(p, location);
     }
     if tables.iter().any(|t| t == "zenml_schema") {
         let p = probe(&tx).optional()?;
+        drop(tx);
         return match p {
-            Some(p) => check(p, location),
-            None => Err(incompatible(location, "the store is damaged")),
+            Some(p) => check(conn, p, location, mode),
+            None => Err(Error::Store(MetadataError::Damaged {
+                store: location.to_owned(),
+                detail: "zenml's tables are incomplete".to_owned(),
+            })),
         };
     }
     if tables.iter().any(|t| t == "MLMDEnv") {

@@ -6,6 +6,15 @@
 //! (which it turns into `NULL`) and `-0.0` (which a `REAL` column stores as the integer 0), so
 //! those two are written as the BLOB of their spelling (`NaN`, `-0.0`), which SQLite's column
 //! affinity leaves alone and ML Metadata parses as the same double.
+//!
+//! ML Metadata reads two kinds of strings as something else: `__MLMD_NULL__` is its NULL (a
+//! property row holding it is unreadable, and the whole read fails), and a value starting with
+//! `mlmd-struct::` is a serialized struct. Such strings, and those that start with the escape
+//! prefix itself, are stored with the prefix `zenml-escaped::` in front ([`escape`]), in property
+//! values and context names alike, and read back without it ([`unescape`]): every string
+//! round-trips, and ML Metadata reads a store whatever the strings in it.
+
+use std::borrow::Cow;
 
 use rusqlite::types::{Value as Sql, ValueRef};
 use rusqlite::{Connection, Row, params};
@@ -80,6 +89,36 @@ impl Declared {
     }
 }
 
+/// What marks a string stored escaped.
+const ESCAPED: &str = "zenml-escaped::";
+/// ML Metadata's NULL, in its text form.
+const MLMD_NULL: &str = "__MLMD_NULL__";
+/// What starts a serialized struct for ML Metadata.
+const MLMD_STRUCT: &str = "mlmd-struct::";
+
+/// A string as stored: with [`ESCAPED`] in front when ML Metadata would misread it (see the
+/// module docs).
+pub(crate) fn escape(s: &str) -> Cow<'_, str> {
+    if s == MLMD_NULL || s.starts_with(MLMD_STRUCT) || s.starts_with(ESCAPED) {
+        Cow::Owned(format!("{ESCAPED}{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// A stored string as it was given to [`escape`].
+pub(crate) fn unescape(s: String) -> String {
+    match s.strip_prefix(ESCAPED) {
+        Some(rest) => rest.to_owned(),
+        None => s,
+    }
+}
+
+/// A stored string, if any, as it was given to [`escape`].
+pub(crate) fn unescape_opt(s: Option<String>) -> Option<String> {
+    s.map(unescape)
+}
+
 /// The `double_value` cell of a float.
 pub(crate) fn double_cell(x: f64) -> Sql {
     if x.is_nan() {
@@ -97,7 +136,7 @@ fn cells(value: &Value) -> [Sql; 4] {
     match value {
         Value::Int(i) => c[0] = Sql::Integer(*i),
         Value::Float(x) => c[1] = double_cell(*x),
-        Value::Str(s) => c[2] = Sql::Text(s.clone()),
+        Value::Str(s) => c[2] = Sql::Text(escape(s).into_owned()),
         Value::Bool(b) => c[3] = Sql::Integer(i64::from(*b)),
         // `Value` may grow; anything else is not stored, like `Null`.
         _ => {}
@@ -164,7 +203,7 @@ pub(crate) fn read_value(row: &Row<'_>, first: usize) -> Result<Option<Value>> {
         return Ok(Some(Value::Float(x)));
     }
     if let Some(s) = row.get::<_, Option<String>>(first + 2)? {
-        return Ok(Some(Value::Str(s)));
+        return Ok(Some(Value::Str(unescape(s))));
     }
     Ok(match row.get_ref(first + 3)? {
         ValueRef::Null => None,
@@ -236,9 +275,31 @@ mod tests {
             Value::Bool(false),
             Value::Str("42".into()),
             Value::Str(String::new()),
+            Value::Str("__MLMD_NULL__".into()),
+            Value::Str("mlmd-struct::abc".into()),
+            Value::Str("zenml-escaped::x".into()),
+            Value::Str("zenml-escaped::__MLMD_NULL__".into()),
         ] {
             assert_eq!(round_trip(&v), Some(v.clone()));
         }
         assert_eq!(round_trip(&Value::Null), None);
+    }
+
+    #[test]
+    fn only_strings_ml_metadata_misreads_are_escaped() {
+        assert_eq!(escape("plain"), "plain");
+        assert_eq!(escape("__MLMD_NULL__x"), "__MLMD_NULL__x");
+        assert_eq!(escape("__MLMD_NULL__"), "zenml-escaped::__MLMD_NULL__");
+        assert_eq!(escape("mlmd-struct::a"), "zenml-escaped::mlmd-struct::a");
+        for s in [
+            "",
+            "a",
+            "__MLMD_NULL__",
+            "mlmd-struct::",
+            "zenml-escaped::",
+            "x zenml-escaped::",
+        ] {
+            assert_eq!(unescape(escape(s).into_owned()), s);
+        }
     }
 }

@@ -17,7 +17,7 @@ use super::error::{Result, conflict, not_found};
 use super::schema::{
     ARTIFACT_LIVE, ARTIFACT_TYPE, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, simple_type_id,
 };
-use super::value::{Declared, Node, double_cell, put};
+use super::value::{Declared, Node, double_cell, escape, put};
 
 /// Names of the custom properties of executions (documented in the module docs).
 pub(crate) mod prop {
@@ -172,37 +172,27 @@ impl Tx<'_> {
     // -----------------------------------------------------------------------------------------
     // Pipelines and runs
 
+    /// Records the pipeline `name` with `config` unless one of that name exists (the write
+    /// lock makes the check and the insert one step); returns its id either way.
     pub(crate) fn register_pipeline(&mut self, name: &str, config: &str) -> Result<Id> {
-        let existing = self.pipeline_id_by_name(name)?;
-        let id = match existing {
-            Some(id) => {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE Context SET last_update_time_since_epoch = \
-                         max(?2, last_update_time_since_epoch) WHERE id = ?1",
-                    )?
-                    .execute(params![id, self.now])?;
-                id
-            }
-            None => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO Context (type_id, name, create_time_since_epoch, \
-                         last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
-                    )?
-                    .execute(params![self.types.pipeline, name, self.now])?;
-                let id = self.last_id();
-                put(
-                    self.conn,
-                    Node::Context,
-                    id,
-                    "run_count",
-                    Declared::Yes,
-                    &Value::Int(0),
-                )?;
-                id
-            }
-        };
+        if let Some(id) = self.pipeline_id_by_name(name)? {
+            return Ok(id);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO Context (type_id, name, create_time_since_epoch, \
+                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![self.types.pipeline, escape(name), self.now])?;
+        let id = self.last_id();
+        put(
+            self.conn,
+            Node::Context,
+            id,
+            "run_count",
+            Declared::Yes,
+            &Value::Int(0),
+        )?;
         put(
             self.conn,
             Node::Context,
@@ -214,7 +204,7 @@ impl Tx<'_> {
         Ok(id)
     }
 
-    pub(crate) fn begin_run(&mut self, pipeline_id: Id, config: &str) -> Result<Id> {
+    pub(crate) fn begin_run(&mut self, pipeline_id: Id, config: &str, owner: &str) -> Result<Id> {
         let pipeline_name = self.pipeline_name(pipeline_id)?;
         let count: Option<i64> = self
             .conn
@@ -241,7 +231,7 @@ impl Tx<'_> {
             )?
             .execute(params![
                 self.types.run,
-                format!("{pipeline_name}#{n}"),
+                escape(&format!("{pipeline_name}#{n}")),
                 self.now
             ])?;
         let run = self.last_id();
@@ -259,8 +249,25 @@ impl Tx<'_> {
         for (name, value) in &properties {
             put(self.conn, Node::Context, run, name, Declared::Yes, value)?;
         }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO zenml_run_owner (run_id, owner, heartbeat_ms) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![run, owner, self.now])?;
+        self.touch_context(pipeline_id)?;
         self.cache.run_pipelines.insert(run, pipeline_id);
         Ok(run)
+    }
+
+    /// Moves a context's `last_update_time_since_epoch` to now (never back).
+    fn touch_context(&self, id: Id) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE Context SET last_update_time_since_epoch = \
+                 max(?2, last_update_time_since_epoch) WHERE id = ?1",
+            )?
+            .execute(params![id, self.now])?;
+        Ok(())
     }
 
     pub(crate) fn finish_run(&mut self, run_id: Id, status: RunStatus) -> Result<()> {
@@ -293,13 +300,65 @@ impl Tx<'_> {
             Declared::Yes,
             &finished,
         )?;
+        // The owner table holds exactly the runs whose status is `running`.
+        if matches!(finished, Value::Null) {
+            self.conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO zenml_run_owner (run_id, owner, heartbeat_ms) \
+                     VALUES (?1, '', ?2)",
+                )?
+                .execute(params![run_id, self.now])?;
+        } else {
+            self.conn
+                .prepare_cached("DELETE FROM zenml_run_owner WHERE run_id = ?1")?
+                .execute([run_id])?;
+        }
+        self.touch_context(run_id)
+    }
+
+    pub(crate) fn heartbeat(&mut self, run_id: Id) -> Result<()> {
+        self.run_pipeline(run_id)?;
         self.conn
             .prepare_cached(
-                "UPDATE Context SET last_update_time_since_epoch = \
-                 max(?2, last_update_time_since_epoch) WHERE id = ?1",
+                "UPDATE zenml_run_owner SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE run_id = ?1",
             )?
             .execute(params![run_id, self.now])?;
         Ok(())
+    }
+
+    pub(crate) fn interrupt_run(
+        &mut self,
+        run_id: Id,
+        heartbeat_ms: i64,
+        reason: &str,
+    ) -> Result<Option<u64>> {
+        let run = self.run_record(run_id)?;
+        if run.status != RunStatus::Running {
+            return Ok(None);
+        }
+        let beat: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT heartbeat_ms FROM zenml_run_owner WHERE run_id = ?1")?
+            .query_row([run_id], |r| r.get(0))
+            .optional()?;
+        if beat.unwrap_or(run.started_ms) > heartbeat_ms {
+            return Ok(None);
+        }
+        let running: Vec<Id> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT e.id FROM Association a JOIN Execution e ON e.id = a.execution_id \
+                 WHERE a.context_id = ?1 AND e.last_known_state = ?2 ORDER BY e.id",
+            )?;
+            stmt.query_map(params![run_id, ExecutionState::Running.mlmd_value()], |r| {
+                r.get(0)
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        for id in &running {
+            self.finish_execution(*id, ExecutionState::Failed, &[], None, Some(reason))?;
+        }
+        self.finish_run(run_id, RunStatus::Interrupted)?;
+        Ok(Some(u64::try_from(running.len()).unwrap_or(u64::MAX)))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -501,13 +560,13 @@ impl Tx<'_> {
         Ok(a.recorded(id, self.now))
     }
 
-    /// Sets a finished execution's state, metrics, duration and error.
+    /// Sets a finished execution's state, metrics, duration (when known) and error.
     fn finish_execution(
         &self,
         id: Id,
         state: ExecutionState,
         metrics: &[(String, f64)],
-        duration_ms: i64,
+        duration_ms: Option<i64>,
         error: Option<&str>,
     ) -> Result<()> {
         let mut metric = self.conn.prepare_cached(
@@ -518,12 +577,14 @@ impl Tx<'_> {
             let name = format!("{}{name}", prop::METRIC_PREFIX);
             metric.execute(params![id, name, double_cell(*value)])?;
         }
-        self.put_execution(
-            id,
-            prop::DURATION_MS,
-            Declared::Custom,
-            &Value::Int(duration_ms),
-        )?;
+        if let Some(duration_ms) = duration_ms {
+            self.put_execution(
+                id,
+                prop::DURATION_MS,
+                Declared::Custom,
+                &Value::Int(duration_ms),
+            )?;
+        }
         if let Some(error) = error {
             let error = Value::Str(error.to_owned());
             self.put_execution(id, prop::ERROR, Declared::Custom, &error)?;
@@ -557,7 +618,13 @@ impl Tx<'_> {
         }
         events.sort_by(|a, b| a.0.cmp(&b.0));
         self.insert_events(id, EVENT_OUTPUT, &events)?;
-        self.finish_execution(id, ExecutionState::Complete, metrics, duration_ms, None)?;
+        self.finish_execution(
+            id,
+            ExecutionState::Complete,
+            metrics,
+            Some(duration_ms),
+            None,
+        )?;
         let key: Option<String> = self
             .conn
             .prepare_cached(
@@ -591,7 +658,7 @@ impl Tx<'_> {
             id,
             ExecutionState::Failed,
             metrics,
-            duration_ms,
+            Some(duration_ms),
             Some(error),
         )
     }

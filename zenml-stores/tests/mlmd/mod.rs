@@ -269,7 +269,9 @@ pub(crate) fn write_realistic_store(store: &dyn MetadataStore) -> Written {
     let a = store
         .register_pipeline("Pipeline A", config_a)
         .expect("register_pipeline");
-    let run_a = store.begin_run(a.id, config_a).expect("begin_run");
+    let run_a = store
+        .begin_run(a.id, config_a, "mlmd test")
+        .expect("begin_run");
     let w = Writer {
         store,
         run: run_a.id,
@@ -347,7 +349,9 @@ pub(crate) fn write_realistic_store(store: &dyn MetadataStore) -> Written {
     let b = store
         .register_pipeline("Pipeline B", config_b)
         .expect("register_pipeline");
-    let run_b = store.begin_run(b.id, config_b).expect("begin_run");
+    let run_b = store
+        .begin_run(b.id, config_b, "mlmd test")
+        .expect("begin_run");
     let w = Writer {
         store,
         run: run_b.id,

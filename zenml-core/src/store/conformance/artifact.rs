@@ -1,5 +1,5 @@
-//! Conformance tests for [`ArtifactStore`] backends, and for the artifact I/O the runtime does
-//! through them ([`write_artifact`], [`read_artifact`], [`verify_artifact`]).
+//! Conformance tests for [`ArtifactStore`] backends, and for the content-addressed artifact I/O
+//! the runtime does through them ([`ContentStore`]).
 //!
 //! A backend's tests implement [`ArtifactStoreFixture`] for a fresh, empty store and call
 //! [`run_all`]:
@@ -20,9 +20,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use crate::artifact::io::{
-    ArtifactError, content_key, read_artifact, verify_artifact, write_artifact,
-};
+use crate::artifact::io::{ArtifactError, ContentStore, Damage, content_key};
 use crate::artifact::{Artifact, ArtifactKind, FileArtifact, Json, Metrics, Table};
 use crate::hash::Hash128;
 use crate::store::{ArtifactRecord, ArtifactStore, ArtifactStoreError, NewArtifact, ObjectInfo};
@@ -594,13 +592,43 @@ fn expect_corrupted(
     what: &str,
 ) {
     match result {
-        Err(ArtifactError::Corrupted { uri, mismatch }) => {
+        Err(ArtifactError::Damaged {
+            uri,
+            hash,
+            damage: Damage::Altered(mismatch),
+        }) => {
             assert_eq!(uri, record.uri, "{what}: the error names the artifact");
+            assert_eq!(hash, record.hash);
             assert_eq!(mismatch.expected, record.hash);
         }
-        Err(e) => panic!("{what}: expected ArtifactError::Corrupted, got {e:?}"),
+        Err(e) => panic!("{what}: expected ArtifactError::Damaged (altered), got {e:?}"),
         Ok(_) => panic!("{what}: damaged bytes were used as if intact"),
     }
+}
+
+fn write_artifact(
+    store: &dyn ArtifactStore,
+    kind: &ArtifactKind,
+    value: &(dyn std::any::Any + Send + Sync),
+) -> Result<NewArtifact, ArtifactError> {
+    ContentStore::new(store)
+        .write(kind, value)
+        .map(|w| w.artifact)
+}
+
+fn read_artifact(
+    store: &dyn ArtifactStore,
+    kind: &ArtifactKind,
+    record: &ArtifactRecord,
+) -> Result<crate::artifact::AnyValue, ArtifactError> {
+    ContentStore::new(store).read(kind, record)
+}
+
+fn verify_artifact(
+    store: &dyn ArtifactStore,
+    record: &ArtifactRecord,
+) -> Result<(), ArtifactError> {
+    ContentStore::new(store).verify(record)
 }
 
 /// Writes a few artifacts and damages each stored object with `damage`; reading and verifying

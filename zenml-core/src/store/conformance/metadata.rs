@@ -38,6 +38,9 @@ pub type StoreFactory<'a> = &'a dyn Fn() -> Arc<dyn MetadataStore>;
 /// An id no fresh store has used.
 const MISSING: Id = 987_654_321;
 
+/// The owner the suite's runs are begun with.
+const OWNER: &str = "conformance-suite";
+
 /// Runs every test of the suite, each on a fresh store.
 pub fn run_all(factory: StoreFactory<'_>) {
     step_types(factory);
@@ -53,6 +56,9 @@ pub fn run_all(factory: StoreFactory<'_>) {
     executions_of_step(factory);
     artifact_etag(factory);
     concurrent_writers(factory);
+    running_runs(factory);
+    artifact_pages(factory);
+    pipeline_name_race(factory);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,7 +148,10 @@ fn bench(factory: StoreFactory<'_>) -> Bench {
         store.register_pipeline("conformance", "version: 1\nname: conformance\n"),
         "register_pipeline",
     );
-    let run = ok(store.begin_run(pipeline.id, "version: 1\n"), "begin_run");
+    let run = ok(
+        store.begin_run(pipeline.id, "version: 1\n", OWNER),
+        "begin_run",
+    );
     let trainer = ok(
         store.register_step_type(&spec(
             TRAINER,
@@ -389,20 +398,21 @@ pub fn pipelines(factory: StoreFactory<'_>) {
         s.register_pipeline("b pipeline", "version: 1\nname: b pipeline\nsteps: {}\n"),
         "register_pipeline again",
     );
-    assert_eq!(b2.id, b.id, "registering a pipeline again keeps its id");
-    assert_eq!(b2.config, "version: 1\nname: b pipeline\nsteps: {}\n");
-    assert_eq!(b2.created_ms, b.created_ms, "its creation time is kept");
-    assert!(b2.updated_ms >= b.updated_ms);
+    assert_eq!(
+        b2, b,
+        "registering a recorded name returns the recorded pipeline unchanged: a name keeps the \
+         definition it was first recorded with"
+    );
 
     let listed = ok(s.pipelines(), "pipelines");
     assert_eq!(
         listed,
-        vec![unicode.clone(), z.clone(), a.clone(), b2.clone()],
-        "pipelines() lists every pipeline sorted by name (byte order), with its latest config"
+        vec![unicode.clone(), z.clone(), a.clone(), b.clone()],
+        "pipelines() lists every pipeline sorted by name (byte order)"
     );
     assert_eq!(
         ok(s.pipeline_by_name("b pipeline"), "pipeline_by_name"),
-        Some(b2)
+        Some(b.clone())
     );
     assert_eq!(
         ok(s.pipeline_by_name(&unicode.name), "pipeline_by_name"),
@@ -412,6 +422,15 @@ pub fn pipelines(factory: StoreFactory<'_>) {
         ok(s.pipeline_by_name("B pipeline"), "pipeline_by_name"),
         None
     );
+
+    // A run moves the pipeline's update time, not its definition.
+    let run = ok(s.begin_run(b.id, "version: 1\n", OWNER), "begin_run");
+    let after = ok(s.pipeline_by_name("b pipeline"), "pipeline_by_name");
+    let after = after.unwrap_or_else(|| panic!("pipeline `b pipeline` is listed"));
+    assert_eq!(after.config, b.config);
+    assert_eq!(after.created_ms, b.created_ms);
+    assert!(after.updated_ms >= run.started_ms.min(b.updated_ms));
+    assert!(after.updated_ms >= b.updated_ms);
 }
 
 /// Runs: numbered per pipeline, status transitions, listings, lookups, NotFound.
@@ -419,7 +438,7 @@ pub fn runs(factory: StoreFactory<'_>) {
     let s = factory();
     let p = ok(s.register_pipeline("P", "p: 1\n"), "register_pipeline");
     let q = ok(s.register_pipeline("Q", "q: 1\n"), "register_pipeline");
-    let begin = |pipeline: Id, config: &str| ok(s.begin_run(pipeline, config), "begin_run");
+    let begin = |pipeline: Id, config: &str| ok(s.begin_run(pipeline, config, OWNER), "begin_run");
 
     let r1 = begin(p.id, "p: run 1\n");
     assert_eq!(
@@ -475,9 +494,13 @@ pub fn runs(factory: StoreFactory<'_>) {
     assert_eq!(ok(s.run_by_name("P#9"), "run_by_name"), None);
     assert_eq!(ok(s.run_by_name("P"), "run_by_name"), None);
 
-    // A newer pipeline config does not change the recorded runs.
+    // Registering the name again changes neither the pipeline nor its runs.
     ok(s.register_pipeline("P", "p: 2\n"), "register_pipeline");
     assert_eq!(ok(s.run(r1.id), "run").config, "p: run 1\n");
+    assert_eq!(
+        ok(s.pipeline_by_name("P"), "pipeline_by_name").map(|p| p.config),
+        Some("p: 1\n".to_owned())
+    );
     assert_eq!(begin(p.id, "p: run 4\n").name, "P#4");
 
     ok(
@@ -488,9 +511,12 @@ pub fn runs(factory: StoreFactory<'_>) {
     assert_eq!(again.status, RunStatus::Running);
     assert_eq!(again.finished_ms, None, "Running again clears the end time");
 
-    expect_not_found(s.begin_run(MISSING, ""), "begin_run of an unknown pipeline");
     expect_not_found(
-        s.begin_run(r1.id, ""),
+        s.begin_run(MISSING, "", OWNER),
+        "begin_run of an unknown pipeline",
+    );
+    expect_not_found(
+        s.begin_run(r1.id, "", OWNER),
         "begin_run with a run's id as pipeline",
     );
     expect_not_found(s.run(MISSING), "run(unknown id)");
@@ -800,7 +826,7 @@ pub fn execution_lifecycle(factory: StoreFactory<'_>) {
         "executions(run) in the order they started"
     );
     assert_eq!(all[0], done);
-    let other = ok(s.begin_run(b.pipeline.id, ""), "begin_run");
+    let other = ok(s.begin_run(b.pipeline.id, "", OWNER), "begin_run");
     assert!(ok(s.executions(other.id), "executions").is_empty());
     expect_not_found(s.executions(MISSING), "executions(unknown run)");
 }
@@ -989,7 +1015,7 @@ pub fn cached_executions(factory: StoreFactory<'_>) {
     assert_eq!(hit.execution_id, e1);
     assert_eq!(hit.outputs, vec![("model".to_owned(), model.clone())]);
 
-    let run2 = ok(s.begin_run(b.pipeline.id, "run 2"), "begin_run");
+    let run2 = ok(s.begin_run(b.pipeline.id, "run 2", OWNER), "begin_run");
     let cached_new = NewExecution {
         run_id: run2.id,
         params: Params::new()
@@ -1093,7 +1119,7 @@ pub fn cached_execution_batches(factory: StoreFactory<'_>) {
     let (e2, y) = b.produce(&second, "y");
     let (hit1, hit2) = (b.hit(key(1)), b.hit(key(2)));
 
-    let run2 = ok(s.begin_run(b.pipeline.id, "run 2"), "begin_run");
+    let run2 = ok(s.begin_run(b.pipeline.id, "run 2", OWNER), "begin_run");
     let in_run2 = |e: NewExecution| NewExecution {
         run_id: run2.id,
         ..e
@@ -1289,7 +1315,7 @@ pub fn lineage(factory: StoreFactory<'_>) {
     });
     ok(s.fail_execution(failing, "no", &[], 1), "fail_execution");
 
-    let run2 = ok(s.begin_run(b.pipeline.id, ""), "begin_run");
+    let run2 = ok(s.begin_run(b.pipeline.id, "", OWNER), "begin_run");
     let in_run2 = |mut n: NewExecution| {
         n.run_id = run2.id;
         n
@@ -1456,7 +1482,7 @@ pub fn concurrent_writers(factory: StoreFactory<'_>) {
                 scope.spawn(move || {
                     let mut mine = Vec::new();
                     for i in 0..CYCLES {
-                        let run = ok(b.store.begin_run(pipeline, "c: 1\n"), "begin_run");
+                        let run = ok(b.store.begin_run(pipeline, "c: 1\n", OWNER), "begin_run");
                         let k = key(1000 * t + i);
                         let new = NewExecution {
                             run_id: run.id,
@@ -1505,5 +1531,196 @@ pub fn concurrent_writers(factory: StoreFactory<'_>) {
         assert_eq!(rec.outputs.len(), 1);
         assert_eq!(b.hit_id(k), Some(e));
         assert_eq!(ids(&ok(store.executions(run), "executions")), vec![e]);
+    }
+}
+
+/// Running runs: every run begun and not finished is listed with its owner and heartbeat; a
+/// heartbeat moves; an interrupt closes the run and its RUNNING executions, but not a run whose
+/// process beat since the caller looked, nor a finished one.
+pub fn running_runs(factory: StoreFactory<'_>) {
+    let b = bench(factory);
+    let s = &b.store;
+    assert_eq!(
+        ok(s.running_runs(), "running_runs").len(),
+        1,
+        "the bench's own run is running"
+    );
+    let bench_run = b.run.id;
+    ok(s.finish_run(bench_run, RunStatus::Completed), "finish_run");
+    assert!(
+        ok(s.running_runs(), "running_runs").is_empty(),
+        "a finished run is not running"
+    );
+
+    let p = b.pipeline.id;
+    let r1 = ok(s.begin_run(p, "r1", "host-a pid 1"), "begin_run");
+    let r2 = ok(s.begin_run(p, "r2", "host-b pid 2"), "begin_run");
+    let running = ok(s.running_runs(), "running_runs");
+    let listed: Vec<(Id, &str)> = running
+        .iter()
+        .map(|r| (r.run.id, r.owner.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(r1.id, "host-a pid 1"), (r2.id, "host-b pid 2")],
+        "running_runs lists the running runs, oldest first, with their owners"
+    );
+    assert_eq!(running[0].run, r1);
+    let first_beat = running[0].heartbeat_ms;
+    assert!(
+        first_beat >= r1.started_ms,
+        "a run's first heartbeat is its start"
+    );
+
+    // Executions of r1: one finished, one still running.
+    let done = b.begin(&NewExecution {
+        run_id: r1.id,
+        ..b.exec("trainer", Some(key(71)))
+    });
+    ok(
+        s.complete_execution(done, &[("model".to_owned(), artifact("r1"))], &[], 3),
+        "complete_execution",
+    );
+    let stuck = b.begin(&NewExecution {
+        run_id: r1.id,
+        ..b.exec("evaluator", None)
+    });
+
+    ok(s.heartbeat(r1.id), "heartbeat");
+    let beat = ok(s.running_runs(), "running_runs")[0].heartbeat_ms;
+    assert!(
+        beat >= first_beat,
+        "a heartbeat moves the run's heartbeat time, never back"
+    );
+
+    assert_eq!(
+        ok(s.interrupt_run(r1.id, beat - 1, "gone"), "interrupt_run"),
+        None,
+        "a run whose process beat after what the caller saw is left alone"
+    );
+    assert_eq!(ok(s.run(r1.id), "run").status, RunStatus::Running);
+    assert_eq!(
+        ok(
+            s.interrupt_run(r1.id, beat, "interrupted: the process ended"),
+            "interrupt_run"
+        ),
+        Some(1),
+        "an interrupt closes the run's one RUNNING execution"
+    );
+    let r1_after = ok(s.run(r1.id), "run");
+    assert_eq!(r1_after.status, RunStatus::Interrupted);
+    assert!(
+        r1_after.finished_ms.is_some(),
+        "an interrupted run has an end"
+    );
+    let stuck_rec = b.execution(stuck);
+    assert_eq!(stuck_rec.state, ExecutionState::Failed);
+    assert_eq!(
+        stuck_rec.error.as_deref(),
+        Some("interrupted: the process ended")
+    );
+    assert_eq!(
+        b.execution(done).state,
+        ExecutionState::Complete,
+        "a finished execution keeps its state"
+    );
+    assert_eq!(
+        b.hit_id(key(71)),
+        Some(done),
+        "what completed before the interrupt stays reusable"
+    );
+    let listed: Vec<Id> = ok(s.running_runs(), "running_runs")
+        .iter()
+        .map(|r| r.run.id)
+        .collect();
+    assert_eq!(listed, vec![r2.id], "an interrupted run is not running");
+    assert_eq!(
+        ok(s.interrupt_run(r1.id, i64::MAX, "again"), "interrupt_run"),
+        None,
+        "a run that is not running is left alone"
+    );
+    ok(s.finish_run(r2.id, RunStatus::Failed), "finish_run");
+    assert_eq!(
+        ok(s.interrupt_run(r2.id, i64::MAX, "late"), "interrupt_run"),
+        None
+    );
+    assert_eq!(ok(s.run(r2.id), "run").status, RunStatus::Failed);
+    assert!(ok(s.running_runs(), "running_runs").is_empty());
+
+    // Running again (an explicit reset) lists the run again, under an unknown owner.
+    ok(
+        s.finish_run(r2.id, RunStatus::Running),
+        "finish_run(Running)",
+    );
+    let again = ok(s.running_runs(), "running_runs");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].run.id, r2.id);
+
+    expect_not_found(s.heartbeat(MISSING), "heartbeat(unknown run)");
+    expect_not_found(
+        s.interrupt_run(MISSING, 0, "x"),
+        "interrupt_run(unknown run)",
+    );
+}
+
+/// Every artifact, a page at a time, by id.
+pub fn artifact_pages(factory: StoreFactory<'_>) {
+    let b = bench(factory);
+    let s = &b.store;
+    assert!(ok(s.artifacts(0, 10), "artifacts").is_empty());
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let (_, a) = b.produce(&b.exec("step", Some(key(900 + i))), &format!("page {i}"));
+        made.push(a);
+    }
+    let all = ok(s.artifacts(0, 100), "artifacts");
+    assert_eq!(all, made, "artifacts(0, n) lists every artifact by id");
+    let first = ok(s.artifacts(0, 2), "artifacts");
+    assert_eq!(first, made[..2].to_vec(), "at most `limit`");
+    let next = ok(s.artifacts(first[1].id, 2), "artifacts");
+    assert_eq!(next, made[2..4].to_vec(), "after an id");
+    let last = ok(s.artifacts(made[4].id, 2), "artifacts");
+    assert!(last.is_empty(), "nothing after the last");
+    assert!(ok(s.artifacts(0, 0), "artifacts").is_empty());
+}
+
+/// Threads registering different definitions under one new name at once: exactly one
+/// definition is recorded, and every thread gets that one back.
+pub fn pipeline_name_race(factory: StoreFactory<'_>) {
+    const THREADS: usize = 8;
+    for round in 0..5 {
+        let s = factory();
+        let name = format!("raced {round}");
+        let barrier = std::sync::Barrier::new(THREADS);
+        let got: Vec<PipelineRecord> = thread::scope(|scope| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (s, name, barrier) = (&s, &name, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        ok(
+                            s.register_pipeline(name, &format!("definition {t}\n")),
+                            "register_pipeline",
+                        )
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(v) => v,
+                    Err(e) => std::panic::resume_unwind(e),
+                })
+                .collect()
+        });
+        let configs: BTreeSet<&str> = got.iter().map(|p| p.config.as_str()).collect();
+        assert_eq!(
+            configs.len(),
+            1,
+            "round {round}: one definition wins and every registration returns it: {configs:?}"
+        );
+        let ids: BTreeSet<Id> = got.iter().map(|p| p.id).collect();
+        assert_eq!(ids.len(), 1, "round {round}: one pipeline");
+        assert_eq!(ok(s.pipelines(), "pipelines").len(), 1);
     }
 }
