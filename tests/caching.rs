@@ -724,7 +724,8 @@ fn a_damaged_input_is_never_used_its_producer_is_recomputed_and_the_repair_repor
         format!("artifact {}", train.id),
         "output `train` of step `preprocesser`".to_owned(),
         "altered".to_owned(),
-        "computed again".to_owned(),
+        "the damaged object was removed".to_owned(),
+        "step `preprocesser` computed it again".to_owned(),
     ] {
         assert!(message.contains(&part), "`{message}` says {part}");
     }

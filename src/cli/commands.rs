@@ -4,12 +4,13 @@ use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::{Value as J, json};
+use zenml_core::artifact::io::Damage;
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
 use zenml_core::pipeline::Pipeline;
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
-use zenml_core::runner::{QuietProgress, RunError, human_duration};
+use zenml_core::runner::{QuietProgress, RunError, Verify, human_duration};
 use zenml_core::store::{ExecutionRecord, MetadataConfig, open_artifact_store};
 
 use super::format::{
@@ -17,23 +18,36 @@ use super::format::{
     run_json, size, table, value_json,
 };
 use super::{
-    ArtifactCommand, ArtifactsCommand, CacheCommand, Cli, CliError, Command, ConfigCommand,
-    MetadataCommand, MetadataTarget, PipelineCommand, RunCommand, StepCommand,
+    ArtifactCommand, ArtifactsCommand, CacheCommand, CacheSettingCommand, Cli, CliError, Command,
+    ConfigCommand, MetadataCommand, MetadataTarget, PipelineCommand, RunCommand, StepCommand,
 };
 
 pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     let open = || Repository::open(&cli.repo);
+    // Commands that only look: they work on a repository this process may only read.
+    let look = || Repository::open_read_only(&cli.repo);
     match cli.command {
-        Command::Init { dir } => {
+        Command::Init {
+            dir,
+            new_metadata_store,
+        } => {
             let dir = if dir.as_os_str() == "." {
                 cli.repo.clone()
             } else {
                 dir
             };
-            let repo = Repository::init(&dir)?;
+            let (repo, what) = if new_metadata_store {
+                let repo = Repository::recreate_metadata_store(&dir)?;
+                (
+                    repo,
+                    "Started a new, empty metadata store for the repository in",
+                )
+            } else {
+                (Repository::init(&dir)?, "Initialized a zenml repository in")
+            };
             writeln!(
                 out,
-                "Initialized a zenml repository in {}\n  metadata:  {}\n  artifacts: {}",
+                "{what} {}\n  metadata:  {}\n  artifacts: {}",
                 repo.root().unwrap_or(&dir).join(".zenml").display(),
                 repo.metadata_store().describe(),
                 repo.artifact_store().describe()
@@ -41,13 +55,18 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             Ok(())
         }
         Command::Config(c) => config(c, &cli.repo, out),
-        Command::Pipeline(c) => pipeline(c, &open()?, out),
-        Command::Run(c) => run(c, &open()?, out),
+        Command::Pipeline(c @ PipelineCommand::Run { .. }) => pipeline(c, &open()?, out),
+        Command::Pipeline(c) => pipeline(c, &look()?, out),
+        Command::Run(c) => run(c, &look()?, out),
         Command::Step(StepCommand::List(j)) => step_list(j.json, out),
         Command::Step(StepCommand::Versions { source, json }) => {
-            step_versions(&open()?, &source, json.json, out)
+            step_versions(&look()?, &source, json.json, out)
         }
-        Command::Artifact(c) => artifact(c, &open()?, out),
+        Command::Artifact(c) => {
+            let repairs = matches!(c, ArtifactCommand::Verify { repair: true, .. });
+            artifact(c, &if repairs { open()? } else { look()? }, out)
+        }
+        Command::Repair { json } => repair(&open()?, json.json, out),
         Command::Cache(CacheCommand::Clear { key }) => {
             let repo = open()?;
             let key = match key {
@@ -87,7 +106,8 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                 MetadataConfig::Sqlite { path } => json!({"type": "sqlite", "path": path}),
                 _ => json!({"type": config.metadata.backend()}),
             };
-            let (metadata_store, artifact_store, problem) = match Repository::open(&root) {
+            let (metadata_store, artifact_store, problem) = match Repository::open_read_only(&root)
+            {
                 Ok(r) => (
                     r.metadata_store().describe(),
                     r.artifact_store().describe(),
@@ -139,6 +159,12 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     password,
                     password_env,
                 },
+            };
+        }
+        ConfigCommand::Cache(CacheSettingCommand::Verify { mode }) => {
+            config.cache.verify = match mode.as_str() {
+                "full" => Verify::Full,
+                _ => Verify::Quick,
             };
         }
         ConfigCommand::Artifacts(ArtifactsCommand::Set { url }) => {
@@ -519,6 +545,9 @@ fn step_versions(
 
 fn artifact(c: ArtifactCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {
     match c {
+        ArtifactCommand::Verify { repair, json } => {
+            return artifact_verify(repo, repair, json.json, out);
+        }
         ArtifactCommand::Show { id, json } => {
             let a = repo.get_artifact(id)?;
             let producer = repo.metadata_store().artifact_producer(id)?;
@@ -615,4 +644,145 @@ fn lineage_text(
         lineage_text(sub, &deeper, Some(name), out)?;
     }
     Ok(())
+}
+
+fn repair(repo: &Repository, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let sweep = repo.sweep()?;
+    if as_json {
+        let runs: Vec<J> = sweep
+            .interrupted
+            .iter()
+            .map(|r| {
+                json!({
+                    "run": r.run.name,
+                    "id": r.run.id,
+                    "executions": r.executions,
+                    "reason": r.reason,
+                })
+            })
+            .collect();
+        json_out(
+            out,
+            &json!({"interrupted": runs, "staging_removed": sweep.staging_removed}),
+        )?;
+        return Ok(());
+    }
+    if sweep.interrupted.is_empty() {
+        writeln!(out, "No run was left behind by a process that is gone.")?;
+    }
+    for r in &sweep.interrupted {
+        writeln!(
+            out,
+            "Closed run `{}` as interrupted ({} unfinished step(s)): {}",
+            r.run.name,
+            r.executions,
+            r.reason.strip_prefix("interrupted: ").unwrap_or(&r.reason)
+        )?;
+    }
+    writeln!(
+        out,
+        "Removed {} stale file(s) from the artifact store's staging area.",
+        sweep.staging_removed
+    )?;
+    Ok(())
+}
+
+fn artifact_verify(
+    repo: &Repository,
+    repair: bool,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    let live = std::io::stderr().is_terminal();
+    let report = repo.verify_artifacts(repair, |p| {
+        if live {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\rverifying: {} object(s), {} read, {} damaged ",
+                p.objects,
+                size(p.bytes),
+                p.damaged
+            );
+            let _ = err.flush();
+        }
+    })?;
+    if live {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err);
+    }
+    if as_json {
+        let damaged: Vec<J> = report
+            .damaged
+            .iter()
+            .map(|d| {
+                json!({
+                    "artifact": artifact_json(&d.artifact),
+                    "producer": d.producer.as_ref().map(execution_json),
+                    "damage": d.damage.to_string(),
+                    "repair": d.repair.as_ref().map(ToString::to_string),
+                })
+            })
+            .collect();
+        json_out(
+            out,
+            &json!({
+                "artifacts": report.artifacts,
+                "objects": report.objects,
+                "bytes": report.bytes,
+                "damaged": damaged,
+            }),
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Checked {} artifact(s) in {} object(s), {} read.",
+            report.artifacts,
+            report.objects,
+            size(report.bytes)
+        )?;
+        for d in &report.damaged {
+            let producer = match &d.producer {
+                Some(p) => {
+                    let output = p
+                        .outputs
+                        .iter()
+                        .find(|(_, id)| *id == d.artifact.id)
+                        .map_or("an output", |(name, _)| name.as_str());
+                    format!(
+                        "output `{output}` of step `{}` (execution {}, {}@{})",
+                        p.step_name, p.id, p.source, p.version
+                    )
+                }
+                None => "no producer recorded".to_owned(),
+            };
+            let after = match (&d.damage, &d.repair) {
+                (Damage::Missing, _) => {
+                    "; it is computed again the next time its step runs".to_owned()
+                }
+                (_, Some(r)) => {
+                    format!("; {r}: it is computed again the next time its step runs")
+                }
+                (_, None) => String::new(),
+            };
+            writeln!(
+                out,
+                "artifact {}, {producer}, at {}: {}{after}",
+                d.artifact.id, d.artifact.uri, d.damage
+            )?;
+        }
+    }
+    let unrepaired = report
+        .damaged
+        .iter()
+        .filter(|d| d.damage != Damage::Missing)
+        .count();
+    if unrepaired == 0 || repair {
+        return Ok(());
+    }
+    Err(CliError::Invalid(format!(
+        "{unrepaired} damaged artifact(s); `zenml artifact verify --repair` removes the damaged \
+         objects so that the steps that produced them are computed again"
+    )))
 }

@@ -62,6 +62,10 @@ enum Command {
         /// Where to create it.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// In the existing repository at DIR, whose metadata store is missing or empty, start a
+        /// new, empty one (its history is not recovered; a store that exists is never replaced).
+        #[arg(long)]
+        new_metadata_store: bool,
     },
     /// Show or change the repository's stores.
     #[command(subcommand)]
@@ -81,6 +85,12 @@ enum Command {
     /// The cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Close runs whose process is gone (killed, or its machine went down) as interrupted, and
+    /// remove what dead writers left in the artifact store's staging area.
+    Repair {
+        #[command(flatten)]
+        json: Json,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +110,21 @@ enum ConfigCommand {
     /// Set the artifact store.
     #[command(subcommand)]
     Artifacts(ArtifactsCommand),
+    /// How the cache checks what it reuses.
+    #[command(subcommand)]
+    Cache(CacheSettingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheSettingCommand {
+    /// How reused outputs are checked before a cache hit: `quick` trusts an object whose size
+    /// and version tag are unchanged (fast; cannot see bytes altered in place with their
+    /// modification time put back), `full` reads and hashes every reused output.
+    Verify {
+        /// `quick` (the default) or `full`.
+        #[arg(value_parser = ["quick", "full"])]
+        mode: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +248,16 @@ enum ArtifactCommand {
     Lineage {
         /// The artifact's id.
         id: i64,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Check every stored artifact against its hash, reading each object once (exit code 1
+    /// when damage is found and not repaired).
+    Verify {
+        /// Remove damaged objects (move aside what stands in place of one), so that the steps
+        /// that produced them are computed again the next time their pipelines run.
+        #[arg(long)]
+        repair: bool,
         #[command(flatten)]
         json: Json,
     },

@@ -42,15 +42,17 @@
 
 mod compare;
 mod queries;
+mod verify;
 
 pub use compare::{Comparison, ComparisonRow};
 pub use queries::{Lineage, StepVersion};
+pub use verify::{DamagedArtifact, VerifyProgress, VerifyReport};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::pipeline::{ConfigError, Pipeline};
-use crate::runner::{RunError, RunOptions, RunSummary, Runner, Verify};
+use crate::runner::{RunError, RunOptions, RunSummary, Runner, Sweep, Verify};
 use crate::store::{
     ArtifactStore, ArtifactStoreError, MetadataConfig, MetadataError, MetadataStore, OpenMode,
     open_artifact_store, open_metadata_store,
@@ -512,6 +514,13 @@ impl Repository {
         options: RunOptions,
     ) -> Result<RunSummary, RepositoryError> {
         Ok(self.runner().with_options(options).run(pipeline)?)
+    }
+
+    /// Closes what dead processes left behind: runs whose process is gone become
+    /// `interrupted`, and stale staged bytes are removed (see [`Runner::sweep`]). Every run
+    /// does this before it starts.
+    pub fn sweep(&self) -> Result<Sweep, RepositoryError> {
+        Ok(self.runner().sweep()?)
     }
 
     /// Saves a changed config to `.zenml/config.yaml` (the stores in use do not change until

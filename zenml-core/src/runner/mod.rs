@@ -42,7 +42,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::artifact::io::{ArtifactError, Checked, ContentStore, DamageReport};
+use crate::artifact::io::{ArtifactError, Checked, ContentStore, DamageReport, Repair};
 use crate::artifact::{AnyValue, Inputs};
 use crate::cache::CacheKeyInput;
 use crate::hash::Hash128;
@@ -189,20 +189,19 @@ pub struct Repaired {
 
 impl std::fmt::Display for Repaired {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (step, output, report) = (&self.step, &self.output, &self.report);
         match self.artifact_id {
-            Some(id) => write!(f, "artifact {id} ")?,
-            None => f.write_str("the artifact ")?,
+            Some(id) => write!(f, "artifact {id} (output `{output}` of step `{step}`)")?,
+            None => write!(f, "the stored output `{output}` of step `{step}`")?,
         }
-        write!(
-            f,
-            "(output `{}` of step `{}`) at {} was damaged: {}; {}; step `{}` was computed again",
-            self.output,
-            self.step,
-            self.report.uri,
-            self.report.damage,
-            self.report.repair,
-            self.step
-        )
+        write!(f, " at {}: {}", report.uri, report.damage)?;
+        if report.repair != Repair::Nothing {
+            write!(f, "; {}", report.repair)?;
+        }
+        if report.repair != Repair::Rewritten {
+            write!(f, "; step `{step}` computed it again")?;
+        }
+        Ok(())
     }
 }
 

@@ -106,6 +106,17 @@ impl From<MetadataError> for Error {
 }
 
 impl Error {
+    /// Is this SQLite failing to open the database file (or the files it keeps beside it)?
+    pub(crate) fn cannot_open(&self) -> bool {
+        matches!(
+            self,
+            Error::Sql(e) if matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
+            )
+        )
+    }
+
     /// The public error of a failure while opening `location` (the file `path`).
     pub(crate) fn into_open_error(self, location: &str, path: Option<&Path>) -> MetadataError {
         match self {

@@ -76,3 +76,32 @@ pub(crate) fn file_system_full(path: &Path) -> bool {
         false
     }
 }
+
+/// Why this process cannot write in the folder holding `path`, if it cannot: a read-only file
+/// system, or no permission. `None` when it can, or when that cannot be told.
+pub(crate) fn folder_unwritable(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        match rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) {
+            Ok(()) => None,
+            Err(rustix::io::Errno::ROFS) => Some(format!(
+                "its folder {} is on a read-only file system",
+                dir.display()
+            )),
+            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => Some(format!(
+                "this process may not write in its folder {}",
+                dir.display()
+            )),
+            Err(_) => None,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}

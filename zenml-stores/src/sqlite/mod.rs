@@ -223,11 +223,33 @@ impl SqliteMetadataStore {
             OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
             _ => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = match Connection::open_with_flags(path, flags) {
-            Ok(conn) => conn,
-            Err(e) => return Err(Error::Sql(e).into_open_error(&location, Some(path))),
+        let (conn, types) = match connect(path, flags, &location, mode) {
+            Ok(opened) => opened,
+            Err(e) if mode == OpenMode::ReadOnly => {
+                // SQLite keeps a shared-memory file beside a WAL database, which it cannot make
+                // in a folder this process may not write, or on a full disk. With no unfinished
+                // writes (no WAL), the file alone is the whole store: read it as an unchanging
+                // file.
+                match read_as_immutable(path, &location) {
+                    Some(opened) => opened,
+                    None => return Err(e.into_open_error(&location, Some(path))),
+                }
+            }
+            Err(e) if e.cannot_open() && mode != OpenMode::ReadOnly => {
+                if let Some(why) = file::folder_unwritable(path) {
+                    return Err(MetadataError::ReadOnly {
+                        store: location,
+                        detail: format!(
+                            "{why}; commands that only read (`zenml run list`, `zenml run show`, \
+                             …) still work, running a pipeline needs a store it can write"
+                        ),
+                    });
+                }
+                return Err(e.into_open_error(&location, Some(path)));
+            }
+            Err(e) => return Err(e.into_open_error(&location, Some(path))),
         };
-        SqliteMetadataStore::with_connection(conn, location, Some(path.to_owned()), mode)
+        SqliteMetadataStore::assemble(conn, types, location, Some(path.to_owned()), mode)
     }
 
     /// Opens an existing store read-only, as [`open_with`](SqliteMetadataStore::open_with)
@@ -238,44 +260,24 @@ impl SqliteMetadataStore {
 
     /// A new store in a private in-memory database, gone when the store is dropped (for tests).
     pub fn open_in_memory() -> Result<Self, MetadataError> {
-        let conn = Connection::open_in_memory()
-            .map_err(|e| Error::Sql(e).into_metadata("open", "sqlite::memory:"))?;
-        SqliteMetadataStore::with_connection(
-            conn,
-            "sqlite::memory:".to_owned(),
-            None,
-            OpenMode::Create,
-        )
+        let location = "sqlite::memory:".to_owned();
+        let opened = Connection::open_in_memory()
+            .map_err(Error::Sql)
+            .and_then(|mut conn| {
+                let types = setup(&mut conn, &location, OpenMode::Create)?;
+                Ok((conn, types))
+            });
+        let (conn, types) = opened.map_err(|e| e.into_open_error(&location, None))?;
+        SqliteMetadataStore::assemble(conn, types, location, None, OpenMode::Create)
     }
 
-    fn with_connection(
-        mut conn: Connection,
+    fn assemble(
+        conn: Connection,
+        types: ContextTypes,
         location: String,
         path: Option<PathBuf>,
         mode: OpenMode,
     ) -> Result<Self, MetadataError> {
-        let read_only = mode == OpenMode::ReadOnly;
-        let setup = |conn: &mut Connection| -> Result<ContextTypes> {
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            conn.set_prepared_statement_cache_capacity(128);
-            // Plans that do not depend on bound values. Without this, SQLite marks a statement
-            // whose plan might change with a bound value for re-preparing, and the statement
-            // cache clears the bindings of every statement it takes back, which expires such a
-            // statement: every cached statement would be compiled again on each use.
-            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-            let types = schema::open(conn, &location, mode)?;
-            if !read_only {
-                conn.pragma_update(None, "synchronous", "NORMAL")?;
-                // Checkpoint the WAL into the database every 10,000 pages (40 MB) rather than
-                // every 1,000: a checkpoint syncs the disk, and each write transaction touches a
-                // dozen or more pages. Closing the last connection still checkpoints everything
-                // and removes the WAL, so the database file alone holds every record once no
-                // process uses it.
-                conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-            }
-            Ok(types)
-        };
-        let types = setup(&mut conn).map_err(|e| e.into_open_error(&location, path.as_deref()))?;
         // Taken once the schema exists: a new database is an empty file until then.
         let file = match &path {
             Some(p) => file::FileId::of(p)
@@ -286,7 +288,7 @@ impl SqliteMetadataStore {
             location,
             path,
             file,
-            read_only,
+            read_only: mode == OpenMode::ReadOnly,
             state: Mutex::new(State {
                 conn,
                 types,
@@ -443,6 +445,62 @@ impl SqliteMetadataStore {
         abort.1 = true;
         Ok(value)
     }
+}
+
+/// Opens the database at `path` and checks (or makes) the store in it.
+fn connect(
+    path: &Path,
+    flags: OpenFlags,
+    location: &str,
+    mode: OpenMode,
+) -> Result<(Connection, ContextTypes)> {
+    let mut conn = Connection::open_with_flags(path, flags)?;
+    let types = setup(&mut conn, location, mode)?;
+    Ok((conn, types))
+}
+
+/// Sets a connection up and checks (or makes) the store in it.
+fn setup(conn: &mut Connection, location: &str, mode: OpenMode) -> Result<ContextTypes> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    // Plans that do not depend on bound values. Without this, SQLite marks a statement whose
+    // plan might change with a bound value for re-preparing, and the statement cache clears the
+    // bindings of every statement it takes back, which expires such a statement: every cached
+    // statement would be compiled again on each use.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    let types = schema::open(conn, location, mode)?;
+    if mode != OpenMode::ReadOnly {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoint the WAL into the database every 10,000 pages (40 MB) rather than every
+        // 1,000: a checkpoint syncs the disk, and each write transaction touches a dozen or more
+        // pages. Closing the last connection still checkpoints everything and removes the WAL,
+        // so the database file alone holds every record once no process uses it.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+    }
+    Ok(types)
+}
+
+/// Opens the database at `path` as a file nobody changes, when that is safe: it has no WAL
+/// holding writes not yet in the file.
+fn read_as_immutable(path: &Path, location: &str) -> Option<(Connection, ContextTypes)> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return None;
+    }
+    let absolute = std::path::absolute(path).ok()?;
+    let mut uri = String::from("file:");
+    for c in absolute.to_str()?.chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", u32::from(c))),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    connect(Path::new(&uri), flags, location, OpenMode::ReadOnly).ok()
 }
 
 impl fmt::Debug for SqliteMetadataStore {
