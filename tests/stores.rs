@@ -5,15 +5,19 @@
 mod common;
 #[path = "common/disk.rs"]
 mod disk;
+#[path = "common/process.rs"]
+mod process;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use common::*;
 use disk::*;
+#[cfg(unix)]
+use process::*;
+use zenml::Runner;
 use zenml::artifact::io::{ContentStore, content_key};
 use zenml::backends::object::ObjectArtifactStore;
 use zenml::backends::sqlite::SqliteMetadataStore;
@@ -21,214 +25,101 @@ use zenml::hash::Hash128;
 use zenml::prelude::*;
 use zenml::store::memory::MemoryMetadataStore;
 use zenml::store::{ArtifactStore, ExecutionRecord, ExecutionState, MetadataStore, RunStatus};
-use zenml::{Runner, steps};
-
-fn dag(name: &str, n: u32, scale: f64) -> Pipeline {
-    Pipeline::new(name)
-        .add_step("numbers", Numbers { n, scale }, [])
-        .add_step("sum", Sum {}, [("numbers", "numbers.numbers")])
-        .add_step("squares", Numbers { n: 10, scale: 2.0 }, [])
-        .add_step("sum2", Sum {}, [("numbers", "squares.numbers")])
-        .add_step(
-            "add",
-            Add { offset: 0.5 },
-            [("a", "sum.total"), ("b", "sum2.total")],
-        )
-}
-
-fn iris_on(csv: &Path, name: &str, shrink: f64) -> Pipeline {
-    TrainingPipeline::new(name)
-        .add_datasource(steps::CsvDatasource::new(csv.to_string_lossy()))
-        .add_split(steps::RandomSplit::default())
-        .add_preprocesser(steps::StandardScaler {
-            exclude: "species".into(),
-        })
-        .add_trainer(CentroidTrainer {
-            shrink,
-            ..CentroidTrainer::default()
-        })
-        .add_evaluator(Accuracy {})
-}
 
 // ---------------------------------------------------------------------------------------------
 // Two processes, one repository
 
-/// Names the child's role (`a` or `b`); set only in the two child processes.
-const ROLE_VAR: &str = "ZENML_TEST_CONCURRENT_ROLE";
-/// The repository the children share.
-const REPO_VAR: &str = "ZENML_TEST_CONCURRENT_REPO";
-/// The test that is the child's body.
-const CHILD_TEST: &str = "concurrent_child";
-/// How many times each child runs its pipelines.
+/// How many times each process runs its pipelines.
 const ROUNDS: usize = 6;
 
-/// What one child runs each round, with how many steps each pipeline has and whether its
-/// cache is on. Some pipelines are the same in both children (same names, same cache keys),
-/// some are the child's own, and the child's iris pipeline shares its first steps with the
-/// shared one.
-fn child_pipelines(role: &str, csv: &Path) -> Vec<Pipeline> {
-    let shrink = if role == "a" { 0.25 } else { 0.75 };
-    let scale = if role == "a" { 3.0 } else { 7.0 };
+/// The configs one process runs each round, with whether their cache is on: one the other
+/// process runs too (same name, same definition), one never cached that the other runs too,
+/// and one of its own that shares its first steps with the shared one.
+fn child_configs(role: &str) -> Vec<(String, String, bool)> {
+    let alpha = if role == "a" { 0.25 } else { 0.75 };
     vec![
-        iris_on(csv, "shared iris", 0.0),
-        dag("shared never cached", 40, 1.5).with_cache(false),
-        iris_on(csv, &format!("iris {role}"), shrink),
-        dag(&format!("own {role}"), 60, scale),
+        ("shared.yaml".into(), iris_config("shared iris", 1.0), true),
+        (
+            "never.yaml".into(),
+            format!("{}cache: false\n", iris_config("shared never cached", 1.0)),
+            false,
+        ),
+        (
+            format!("own-{role}.yaml"),
+            iris_config(&format!("iris {role}"), alpha),
+            true,
+        ),
     ]
 }
 
-/// The child processes; any still running when the test ends (it failed) are stopped.
-struct Children(Vec<(&'static str, std::process::Child)>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Waits until `file` exists.
-fn wait_for(file: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            file.display()
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// The body of each child process; does nothing in a normal test run.
-#[test]
-fn concurrent_child() {
-    let (Some(role), Some(dir)) = (std::env::var_os(ROLE_VAR), std::env::var_os(REPO_VAR)) else {
-        return;
-    };
-    let (role, dir) = (role.to_string_lossy().into_owned(), PathBuf::from(dir));
-    let repo = quiet_repo(Repository::open(&dir).expect("open the shared repository"));
-    let pipelines = child_pipelines(&role, &dir.join("iris.csv"));
-    // Both children start their runs at once, when the parent has seen both ready.
-    std::fs::write(dir.join(format!("ready-{role}")), b"").expect("say ready");
-    wait_for(&dir.join("go"));
-    for round in 0..ROUNDS {
-        for p in &pipelines {
-            if let Err(e) = repo.run(p) {
-                panic!("child {role}, round {round}, `{}`: {e}", p.name());
-            }
-        }
-    }
-}
-
+#[cfg(unix)]
 #[test]
 fn two_processes_run_pipelines_against_one_repository_at_once() {
-    let r = DiskRepo::new();
-    let root = r.root().to_owned();
-    let csv = copy_iris(&root.join("iris.csv"));
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut children = Children(
-        ["a", "b"]
-            .into_iter()
-            .map(|role| {
-                let child = Command::new(&exe)
-                    .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads", "1"])
-                    .env(ROLE_VAR, role)
-                    .env(REPO_VAR, &root)
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("start a child process");
-                (role, child)
-            })
-            .collect(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !["a", "b"]
-        .iter()
-        .all(|role| root.join(format!("ready-{role}")).exists())
-    {
-        // A child that ended before it was ready failed: show why.
-        if let Some(i) = children
-            .0
-            .iter_mut()
-            .position(|(_, c)| matches!(c.try_wait(), Ok(Some(_))))
-        {
-            let (role, child) = children.0.swap_remove(i);
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "child {role} ended before it was ready ({}):\n{}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(Instant::now() < deadline, "the children never got ready");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    std::fs::write(root.join("go"), b"").unwrap();
-    let outputs: Vec<_> = std::mem::take(&mut children.0)
+    let ws = workspace();
+    let root = std::fs::canonicalize(ws.path()).expect("canonical");
+    zenml(&root, &["init"]).ok();
+    let q = quickstart();
+    // Each process is a shell loop of `quickstart zenml pipeline run`, and both start together
+    // at a gate.
+    let commands = ["a", "b"]
         .into_iter()
-        .map(|(role, child)| (role, child.wait_with_output()))
+        .map(|role| {
+            let files: Vec<String> = child_configs(role)
+                .into_iter()
+                .map(|(file, text, _)| {
+                    std::fs::write(root.join(&file), text).expect("write a config");
+                    file
+                })
+                .collect();
+            let script = format!(
+                "for round in $(seq {ROUNDS}); do for c in {}; do \
+                 '{}' zenml pipeline run \"$c\" --quiet > /dev/null || exit 1; done; done",
+                files.join(" "),
+                q.display()
+            );
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(script).current_dir(&root);
+            c
+        })
         .collect();
-    for (role, out) in outputs {
-        let out = out.expect("wait for a child");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "child {role} failed ({}):\n{stdout}\n{stderr}",
-            out.status
-        );
-        assert!(
-            stdout.contains("1 passed"),
-            "child {role} did not run its test:\n{stdout}"
-        );
-        assert!(
-            !stdout.contains("database is locked") && !stderr.contains("database is locked"),
-            "{stdout}\n{stderr}"
-        );
+    for (role, out) in ["a", "b"].iter().zip(Gate::hold(commands).open()) {
+        assert_eq!(out.code, Some(0), "process {role} failed: {out:#?}");
+        assert!(!out.stderr.contains("database is locked"), "{out:#?}");
     }
 
     // The store is consistent.
     let repo = Repository::open(&root).unwrap();
     let md = repo.metadata_store();
-    let artifacts = repo.artifact_store();
-    let mut expected_runs: BTreeMap<String, (usize, usize)> = BTreeMap::new(); // runs, steps
+    let content = ContentStore::new(repo.artifact_store().as_ref());
+    let mut expected_runs: BTreeMap<String, usize> = BTreeMap::new();
     for role in ["a", "b"] {
-        for p in child_pipelines(role, &csv) {
-            let e = expected_runs.entry(p.name().to_owned()).or_default();
-            e.0 += ROUNDS;
-            e.1 = p.steps().len();
+        for (_, text, _) in child_configs(role) {
+            let name = text
+                .lines()
+                .find_map(|l| l.strip_prefix("name: "))
+                .expect("a name")
+                .to_owned();
+            *expected_runs.entry(name).or_default() += ROUNDS;
         }
     }
     let runs = md.runs(None).unwrap();
-    assert_eq!(
-        runs.len(),
-        expected_runs.values().map(|(n, _)| n).sum::<usize>()
-    );
-    let names: BTreeSet<&str> = runs.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names.len(), runs.len(), "run names are unique");
+    assert_eq!(runs.len(), expected_runs.values().sum::<usize>());
     let mut executions: Vec<ExecutionRecord> = Vec::new();
-    for (pipeline, (count, steps)) in &expected_runs {
+    for (pipeline, count) in &expected_runs {
         let of_pipeline: Vec<_> = runs
             .iter()
             .filter(|r| &r.pipeline_name == pipeline)
             .collect();
-        assert_eq!(of_pipeline.len(), *count, "runs of `{pipeline}`");
         let numbers: BTreeSet<String> = of_pipeline.iter().map(|r| r.name.clone()).collect();
         let want: BTreeSet<String> = (1..=*count).map(|n| format!("{pipeline}#{n}")).collect();
         assert_eq!(
             numbers, want,
-            "runs of `{pipeline}` are numbered 1..={count}"
+            "runs of `{pipeline}` are numbered 1..={count}, each once"
         );
         for run in of_pipeline {
             assert_eq!(run.status, RunStatus::Completed, "{run:?}");
-            assert!(run.finished_ms.is_some());
             let steps_of_run = md.executions(run.id).unwrap();
-            assert_eq!(steps_of_run.len(), *steps, "executions of {}", run.name);
+            assert_eq!(steps_of_run.len(), 5, "executions of {}", run.name);
             let never_cached = pipeline.contains("never cached");
             for e in &steps_of_run {
                 match e.state {
@@ -251,14 +142,9 @@ fn two_processes_run_pipelines_against_one_repository_at_once() {
                 assert!(!e.outputs.is_empty());
                 for (name, id) in &e.outputs {
                     let record = md.artifact(*id).unwrap();
-                    assert!(
-                        artifacts.head(&content_key(record.hash)).unwrap().is_some(),
-                        "output `{name}` of execution {} is missing",
-                        e.id
-                    );
-                    ContentStore::new(artifacts.as_ref())
+                    content
                         .verify(&record)
-                        .unwrap();
+                        .unwrap_or_else(|err| panic!("output `{name}` of {}: {err}", e.id));
                 }
                 let run = md.run(e.run_id.unwrap()).unwrap();
                 if !run.pipeline_name.contains("never cached") {
@@ -284,23 +170,16 @@ fn two_processes_run_pipelines_against_one_repository_at_once() {
     let leftovers = std::fs::read_dir(&staging).map_or(0, |d| d.count());
     assert_eq!(leftovers, 0, "nothing is left in {}", staging.display());
 
-    // The two processes really ran at the same time.
-    let interval = |name: &str| {
-        runs.iter()
-            .filter(|r| r.pipeline_name.ends_with(name))
-            .map(|r| (r.started_ms, r.finished_ms.unwrap()))
-            .fold((i64::MAX, i64::MIN), |(s, f), (a, b)| (s.min(a), f.max(b)))
-    };
-    let ((a_start, a_end), (b_start, b_end)) = (interval(" a"), interval(" b"));
-    assert!(
-        a_start <= b_end && b_start <= a_end,
-        "the children's runs did not overlap: a {a_start}..{a_end}, b {b_start}..{b_end}"
-    );
-
     // And the repository goes on: every cacheable pipeline is now reused entirely.
-    let repo = quiet_repo(repo);
-    let again = repo.run(&iris_on(&csv, "shared iris", 0.0)).unwrap();
-    assert_eq!(again.cached().len(), 5);
+    let again = zenml(&root, &["pipeline", "run", "shared.yaml", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&again.stdout).expect("JSON");
+    let statuses: Vec<&str> = json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["status"].as_str().expect("a status"))
+        .collect();
+    assert_eq!(statuses, ["cached"; 5]);
 }
 
 // ---------------------------------------------------------------------------------------------
