@@ -862,7 +862,7 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
     assert_eq!(
         out.one_error(),
         "error: unknown artifact store scheme `ftp://` in `ftp://example.org/artifacts`; this \
-         binary knows: file, memory (s3, gs and az need the zenml features of the same names)"
+         binary knows: file, memory"
     );
     assert_eq!(std::fs::read(&config_file).unwrap(), saved);
 
@@ -1197,4 +1197,121 @@ fn pipeline_a_is_rebuilt_from_the_store_in_a_new_process_and_a_changed_copy_reus
     );
     assert_eq!(rows[3].1["alpha"], 0.3);
     assert_eq!(rows[1].1["alpha"], 0.01);
+}
+
+/// Asserts that `secret` is in neither stdout nor stderr.
+#[track_caller]
+fn assert_not_shown(out: &Out, secret: &str) {
+    assert!(
+        !out.stdout.contains(secret) && !out.stderr.contains(secret),
+        "`{secret}` was shown: {out:#?}"
+    );
+}
+
+#[test]
+fn credentials_in_an_artifact_store_url_are_refused_and_never_shown() {
+    let ws = initialized();
+    let dir = ws.path();
+    let config_file = dir.join(".zenml").join("config.yaml");
+    let saved = std::fs::read_to_string(&config_file).unwrap();
+    let secret = "s3cr3t-4711";
+
+    let aws = "give them in the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables";
+    for (url, shown, instead) in [
+        (
+            format!("s3://AKIAEXAMPLE:{secret}@bucket/p"),
+            "s3://***@bucket/p",
+            aws,
+        ),
+        // A user without a password, and a secret with a `/` in it.
+        (format!("s3://{secret}@bucket"), "s3://***@bucket", aws),
+        (
+            format!("s3://AKIAEXAMPLE:ab/{secret}@bucket/p"),
+            "s3://***@bucket/p",
+            aws,
+        ),
+        (
+            format!("gs://key:{secret}@bucket"),
+            "gs://***@bucket",
+            "point the GOOGLE_APPLICATION_CREDENTIALS environment variable at a service account \
+             key file",
+        ),
+        (
+            format!("az://account:{secret}@container"),
+            "az://***@container",
+            "give them in the AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY \
+             environment variables",
+        ),
+        (
+            format!("https://user:{secret}@host/x"),
+            "https://***@host/x",
+            "give a bucket's credentials in the cloud's standard environment variables (s3://: \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; gs://: GOOGLE_APPLICATION_CREDENTIALS; \
+             az://: AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY)",
+        ),
+    ] {
+        let out = zenml(dir, &["config", "artifacts", "set", &url]);
+        assert_eq!(
+            out.one_error(),
+            format!(
+                "error: the artifact store URL `{shown}` has credentials in it; zenml keeps \
+                 credentials out of .zenml/config.yaml and out of its output: remove them from \
+                 the URL and {instead}"
+            )
+        );
+        assert_not_shown(&out, secret);
+        assert_eq!(std::fs::read_to_string(&config_file).unwrap(), saved);
+    }
+
+    // A config.yaml edited by hand to hold credentials: shown redacted, every command that opens
+    // the stores refuses it, and it can be fixed.
+    std::fs::write(
+        &config_file,
+        saved.replace(
+            "url: artifacts",
+            &format!("url: s3://AKIAEXAMPLE:{secret}@bucket/p"),
+        ),
+    )
+    .unwrap();
+    let refusal = "the artifact store URL `s3://***@bucket/p` has credentials in it; zenml keeps \
+                   credentials out of .zenml/config.yaml and out of its output: remove them from \
+                   the URL and give them in the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                   environment variables";
+    let out = zenml(dir, &["config", "show"]).ok();
+    assert_not_shown(&out, secret);
+    assert!(
+        out.stdout.contains("\nartifacts:  s3://***@bucket/p\n"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.ends_with(&format!(
+            "warning:    the stores cannot be opened: {refusal}\n"
+        )),
+        "{out:#?}"
+    );
+    let out = zenml(dir, &["config", "show", "--json"]).ok();
+    assert_not_shown(&out, secret);
+    let json = out.json();
+    assert_eq!(json["artifacts"]["url"], "s3://***@bucket/p");
+    assert_eq!(json["artifact_store"], "s3://***@bucket/p");
+    assert_eq!(json["error"], refusal);
+    for args in [&["run", "list"][..], &["pipeline", "list"]] {
+        let out = zenml(dir, args);
+        assert_eq!(out.one_error(), format!("error: {refusal}"), "{args:?}");
+        assert_not_shown(&out, secret);
+    }
+    let out = zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
+    assert_not_shown(&out, secret);
+    assert_eq!(
+        out.stdout,
+        format!("Saved, but the stores cannot be opened yet: {refusal}\n")
+    );
+    let out = zenml(dir, &["config", "artifacts", "set", "artifacts"]).ok();
+    assert!(out.stdout.starts_with("Saved.\n"), "{out:#?}");
+    assert!(
+        !std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(secret)
+    );
+    zenml(dir, &["run", "list"]).ok();
 }

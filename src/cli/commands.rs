@@ -10,7 +10,7 @@ use zenml_core::pipeline::Pipeline;
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
 use zenml_core::runner::{QuietProgress, RunError, human_duration};
-use zenml_core::store::{ExecutionRecord, MetadataConfig, open_artifact_store};
+use zenml_core::store::{ExecutionRecord, MetadataConfig, open_artifact_store, redact_url};
 
 use super::format::{
     artifact_json, date, execution_json, header, json_out, metrics_json, params_json, params_text,
@@ -36,7 +36,7 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
                 "Initialized a zenml repository in {}\n  metadata:  {}\n  artifacts: {}",
                 repo.root().unwrap_or(&dir).join(".zenml").display(),
                 repo.metadata_store().describe(),
-                repo.artifact_store().describe()
+                redact_url(&repo.artifact_store().describe())
             )?;
             Ok(())
         }
@@ -68,6 +68,8 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
     // The config file alone: a config whose stores cannot be opened (a backend this binary does
     // not link, a database that is down) can still be shown and changed.
     let (root, mut config) = Repository::find_config(dir)?;
+    // A URL edited into config.yaml by hand may hold credentials: shown redacted, everywhere.
+    let artifacts_url = redact_url(&config.artifacts.url).into_owned();
     match c {
         ConfigCommand::Show(j) => {
             let metadata = match &config.metadata {
@@ -90,12 +92,12 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
             let (metadata_store, artifact_store, problem) = match Repository::open(&root) {
                 Ok(r) => (
                     r.metadata_store().describe(),
-                    r.artifact_store().describe(),
+                    redact_url(&r.artifact_store().describe()).into_owned(),
                     None,
                 ),
                 Err(e) => (
                     describe_metadata(&config.metadata, &root),
-                    config.artifacts.url.clone(),
+                    artifacts_url.clone(),
                     Some(super::format::error_chain(&e)),
                 ),
             };
@@ -106,7 +108,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                         "root": root,
                         "metadata": metadata,
                         "metadata_store": metadata_store,
-                        "artifacts": {"url": config.artifacts.url},
+                        "artifacts": {"url": artifacts_url},
                         "artifact_store": artifact_store,
                         "error": problem,
                     }),
@@ -179,7 +181,7 @@ fn save_and_check(
             out,
             "Saved.\n  metadata:  {}\n  artifacts: {}",
             r.metadata_store().describe(),
-            r.artifact_store().describe()
+            redact_url(&r.artifact_store().describe())
         )?,
         Err(e) => writeln!(
             out,
@@ -538,7 +540,7 @@ fn artifact(c: ArtifactCommand, repo: &Repository, out: &mut dyn Write) -> Resul
             writeln!(out, "  type:         {}", a.type_name)?;
             writeln!(out, "  size:         {}", size(a.size))?;
             writeln!(out, "  hash:         {}", a.hash)?;
-            writeln!(out, "  uri:          {}", a.uri)?;
+            writeln!(out, "  uri:          {}", redact_url(&a.uri))?;
             writeln!(out, "  materializer: {}", a.materializer)?;
             writeln!(out, "  created:      {}", date(a.created_ms))?;
             match &producer {

@@ -142,7 +142,8 @@ enum MetadataTarget {
 
 #[derive(Debug, Subcommand)]
 enum ArtifactsCommand {
-    /// Use an artifact store: a folder (relative to .zenml/), or s3://, gs://, az:// URL.
+    /// Use an artifact store: a folder (relative to .zenml/), or s3://, gs://, az:// URL
+    /// (without credentials: the cloud's standard environment variables hold them).
     Set {
         /// The folder or URL.
         url: String,
