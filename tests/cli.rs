@@ -1208,6 +1208,15 @@ fn assert_not_shown(out: &Out, secret: &str) {
     );
 }
 
+/// Asserts a malformed command line (exit 2, clap's usage) whose first line is `error`.
+#[track_caller]
+fn assert_malformed(out: &Out, error: &str) {
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert_eq!(out.stdout, "", "{out:#?}");
+    assert_eq!(out.stderr.lines().next(), Some(error), "{out:#?}");
+    assert!(out.stderr.contains("Usage:"), "{out:#?}");
+}
+
 #[test]
 fn credentials_in_an_artifact_store_url_are_refused_and_never_shown() {
     let ws = initialized();
@@ -1314,4 +1323,144 @@ fn credentials_in_an_artifact_store_url_are_refused_and_never_shown() {
             .contains(secret)
     );
     zenml(dir, &["run", "list"]).ok();
+}
+
+#[test]
+fn mysql_settings_refuse_a_misplaced_password_without_showing_it() {
+    let ws = initialized();
+    let dir = ws.path();
+    let config_file = dir.join(".zenml").join("config.yaml");
+    let saved = std::fs::read_to_string(&config_file).unwrap();
+    let secret = "s3cr3t-0815";
+    let set = |extra: &[&str]| {
+        let mut args = vec![
+            "config",
+            "metadata",
+            "set",
+            "mysql",
+            "--user",
+            "ml",
+            "--database",
+            "zenml",
+        ];
+        args.extend(extra);
+        zenml(dir, &args)
+    };
+
+    // A port that is not a port: maybe a password typed into the wrong option.
+    let not_a_port = "error: --port takes a port, a number from 1 to 65535; the value given is not \
+                      one, and is not shown in case it is a password typed into the wrong option";
+    let dashed = format!("-{secret}");
+    let assigned = format!("--port={secret}");
+    for args in [
+        &["--host", "db", "--port", secret][..],
+        &["--host", "db", "--port", &dashed],
+        &["--host", "db", &assigned],
+        &["--host", "db", "--port", "0"],
+        &["--host", "db", "--port", "65536"],
+    ] {
+        let out = set(args);
+        assert_malformed(&out, not_a_port);
+        assert_not_shown(&out, secret);
+    }
+
+    // Credentials in the host.
+    let in_host = "error: --host takes a host name or address only; the value given contains `@` \
+                   (or is not UTF-8), so it may hold credentials, and is not shown: give the user \
+                   with --user and the password in an environment variable named by \
+                   --password-env";
+    let user_and_password = format!("ml:{secret}@db.example.org");
+    let user_only = format!("{secret}@db.example.org");
+    for host in [&user_and_password, &user_only] {
+        let out = set(&["--host", host]);
+        assert_malformed(&out, in_host);
+        assert_not_shown(&out, secret);
+    }
+
+    // A password where the name of its environment variable belongs.
+    let out = set(&["--host", "db", "--password-env", secret]);
+    assert_malformed(
+        &out,
+        "error: --password-env takes the name of an environment variable (letters, digits and \
+         `_`, not starting with a digit), not the password itself; the value given is not such \
+         a name, and is not shown",
+    );
+    assert_not_shown(&out, secret);
+
+    // A password with a space, not quoted: the rest is a stray word.
+    let out = set(&["--host", "db", "--password", "correct", secret]);
+    assert_malformed(
+        &out,
+        "error: unexpected argument, not shown in case it is part of a password: quote a password \
+         that has spaces, or better, put it in an environment variable named by --password-env",
+    );
+    assert_not_shown(&out, secret);
+
+    // Clap's own refusals around --password do not show it.
+    for args in [
+        &[
+            "--host",
+            "db",
+            "--password",
+            secret,
+            "--password-env",
+            "DB_PASSWORD",
+        ][..],
+        &["--host", "db", "--password", "other", "--password", secret],
+        &["--password", secret],
+    ] {
+        let out = set(args);
+        assert_eq!(out.code, 2, "{out:#?}");
+        assert_not_shown(&out, secret);
+    }
+    assert_eq!(std::fs::read_to_string(&config_file).unwrap(), saved);
+
+    // A password starting with `-` is a password, saved and never shown.
+    let out = set(&["--host", "db", "--port", "3307", "--password", &dashed]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_not_shown(&out, secret);
+    assert!(
+        std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(&dashed)
+    );
+    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+        let out = zenml(dir, args).ok();
+        assert_not_shown(&out, secret);
+    }
+
+    // A host edited by hand to hold credentials is shown redacted.
+    std::fs::write(
+        &config_file,
+        format!(
+            "version: 1\nmetadata:\n  type: mysql\n  host: ml:{secret}@db.example.org\n  user: ml\n  \
+             database: zenml\n  password: {secret}\nartifacts:\n  url: artifacts\n"
+        ),
+    )
+    .unwrap();
+    let out = zenml(dir, &["config", "show"]).ok();
+    assert_not_shown(&out, secret);
+    assert!(
+        out.stdout
+            .contains("\nmetadata:   mysql://***@db.example.org:3306/zenml\n"),
+        "{out:#?}"
+    );
+    let out = zenml(dir, &["config", "show", "--json"]).ok();
+    assert_not_shown(&out, secret);
+    let json = out.json();
+    assert_eq!(json["metadata"]["host"], "***@db.example.org");
+    assert_eq!(json["metadata"]["password"], "(set in config.yaml)");
+    assert_eq!(
+        json["metadata_store"],
+        "mysql://***@db.example.org:3306/zenml"
+    );
+    let out = zenml(dir, &["run", "list"]);
+    out.one_error();
+    assert_not_shown(&out, secret);
+    zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
+    assert!(
+        !std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(secret)
+    );
 }

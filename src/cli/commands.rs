@@ -10,7 +10,9 @@ use zenml_core::pipeline::Pipeline;
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
 use zenml_core::runner::{QuietProgress, RunError, human_duration};
-use zenml_core::store::{ExecutionRecord, MetadataConfig, open_artifact_store, redact_url};
+use zenml_core::store::{
+    ExecutionRecord, MetadataConfig, open_artifact_store, redact_host, redact_url,
+};
 
 use super::format::{
     artifact_json, date, execution_json, header, json_out, metrics_json, params_json, params_text,
@@ -81,7 +83,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     password,
                     password_env,
                 } => json!({
-                    "type": "mysql", "host": host, "port": port, "user": user,
+                    "type": "mysql", "host": redact_host(host), "port": port, "user": user,
                     "database": database,
                     "password": password.as_ref().map(|_| "(set in config.yaml)"),
                     "password_env": password_env,
@@ -133,6 +135,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     database,
                     password_env,
                     password,
+                    stray: _,
                 } => MetadataConfig::Mysql {
                     host,
                     port,
@@ -153,7 +156,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
     save_and_check(&root, &config, out)
 }
 
-/// The metadata store a config names, for people, without a password.
+/// The metadata store a config names, for people, without a password or credentials.
 fn describe_metadata(config: &MetadataConfig, root: &std::path::Path) -> String {
     match config {
         MetadataConfig::Sqlite { path } => {
@@ -165,7 +168,14 @@ fn describe_metadata(config: &MetadataConfig, root: &std::path::Path) -> String 
             user,
             database,
             ..
-        } => format!("mysql://{user}@{host}:{port}/{database}"),
+        } => {
+            if host.contains('@') {
+                // Credentials typed into the host: shown redacted, in place of the user.
+                format!("mysql://{}:{port}/{database}", redact_host(host))
+            } else {
+                format!("mysql://{user}@{host}:{port}/{database}")
+            }
+        }
         other => other.backend().to_owned(),
     }
 }

@@ -21,12 +21,15 @@ pub use metadata::{
 };
 
 use std::borrow::Cow;
+use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Which metadata store a repository uses (the `metadata:` section of `.zenml/config.yaml`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+///
+/// Its `Debug` shows neither the password nor credentials in the host: `password: Some("***")`.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum MetadataConfig {
@@ -59,6 +62,33 @@ pub enum MetadataConfig {
 
 fn default_mysql_port() -> u16 {
     3306
+}
+
+impl fmt::Debug for MetadataConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetadataConfig::Sqlite { path } => {
+                f.debug_struct("Sqlite").field("path", path).finish()
+            }
+            MetadataConfig::Mysql {
+                host,
+                port,
+                user,
+                database,
+                password,
+                password_env,
+            } => f
+                .debug_struct("Mysql")
+                .field("host", &redact_host(host))
+                .field("port", port)
+                .field("user", user)
+                .field("database", database)
+                .field("password", &password.as_ref().map(|_| "***"))
+                .field("password_env", password_env)
+                .finish(),
+            MetadataConfig::Memory => f.write_str("Memory"),
+        }
+    }
 }
 
 impl MetadataConfig {
@@ -193,6 +223,23 @@ pub fn redact_url(url: &str) -> Cow<'_, str> {
     }
 }
 
+/// A database host as every output shows it: credentials typed into it (`user:password@host`)
+/// replaced by `***`.
+///
+/// ```
+/// # extern crate zenml_core as zenml;
+/// use zenml::store::redact_host;
+///
+/// assert_eq!(redact_host("ml:SECRET@db.example.org"), "***@db.example.org");
+/// assert_eq!(redact_host("db.example.org"), "db.example.org");
+/// ```
+pub fn redact_host(host: &str) -> Cow<'_, str> {
+    match host.rsplit_once('@') {
+        Some((_, host)) => Cow::Owned(format!("***@{host}")),
+        None => Cow::Borrowed(host),
+    }
+}
+
 /// Refuses an artifact store URL with credentials in it (`s3://KEY:SECRET@bucket/p`,
 /// `https://user:password@host/x`, `s3://KEY@bucket`): the URL is saved in `.zenml/config.yaml`,
 /// which people read, copy and commit, and commands show it. The error shows the URL
@@ -259,6 +306,7 @@ pub fn open_artifact_store(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repository::RepositoryConfig;
 
     #[test]
     fn credentials_in_urls_are_found_and_redacted() {
@@ -333,6 +381,44 @@ mod tests {
                  knows: "
             ),
             "{m}"
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_password_and_no_credentials_in_the_host() {
+        let mysql = MetadataConfig::Mysql {
+            host: "ml:s3cr3t-host@db.example.org".to_owned(),
+            port: 3306,
+            user: "ml".to_owned(),
+            database: "zenml".to_owned(),
+            password: Some("s3cr3t-password".to_owned()),
+            password_env: None,
+        };
+        let config = RepositoryConfig {
+            metadata: mysql.clone(),
+            ..RepositoryConfig::default()
+        };
+        for shown in [format!("{mysql:?}"), format!("{config:?}")] {
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains(r#"password: Some("***")"#), "{shown}");
+            assert!(shown.contains(r#"host: "***@db.example.org""#), "{shown}");
+        }
+        assert!(!format!("{config:#?}").contains("s3cr3t"));
+        let without = MetadataConfig::Mysql {
+            host: "db".to_owned(),
+            port: 3306,
+            user: "ml".to_owned(),
+            database: "zenml".to_owned(),
+            password: None,
+            password_env: Some("DB_PASSWORD".to_owned()),
+        };
+        assert_eq!(
+            format!("{without:?}"),
+            r#"Mysql { host: "db", port: 3306, user: "ml", database: "zenml", password: None, password_env: Some("DB_PASSWORD") }"#
+        );
+        assert_eq!(
+            format!("{:?}", RepositoryConfig::default().metadata),
+            r#"Sqlite { path: "metadata.db" }"#
         );
     }
 }
