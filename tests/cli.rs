@@ -1464,3 +1464,49 @@ fn mysql_settings_refuse_a_misplaced_password_without_showing_it() {
             .contains(secret)
     );
 }
+
+#[test]
+fn an_oversized_config_name_or_parameter_fails_with_one_short_line_and_records_nothing() {
+    let ws = initialized();
+    let dir = ws.path();
+    let before = snapshot(dir);
+    let huge = "p".repeat(10 * 1024 * 1024);
+    let large = "p".repeat(100_000);
+    let long_name = "N".repeat(100_000);
+    let cases = [
+        (
+            replaced("path: examples/data/iris.csv", &format!("path: {huge}")),
+            None,
+            format!(
+                "the config is {} bytes; a config is at most 1 MiB (1048576 bytes)",
+                IRIS.len() + huge.len() - "examples/data/iris.csv".len()
+            ),
+        ),
+        (
+            replaced("path: examples/data/iris.csv", &format!("path: {large}")),
+            Some("path: "),
+            "step `datasource`: parameter `path` is a string of 100000 bytes; a string parameter \
+             is at most 64 KiB (65536 bytes)"
+                .to_owned(),
+        ),
+        (
+            replaced("name: Iris by hand", &format!("name: {long_name}")),
+            Some("name: "),
+            format!(
+                "pipeline name `{}…` is 100000 bytes long; a pipeline name is at most 200 bytes",
+                "N".repeat(80)
+            ),
+        ),
+    ];
+    for (text, line, expected) in &cases {
+        write(dir, "big.yaml", text);
+        let out = zenml(dir, &["pipeline", "run", "big.yaml"]);
+        let location = match line {
+            Some(needle) => format!("big.yaml:{}", line_of(text, needle)),
+            None => "big.yaml".to_owned(),
+        };
+        assert_eq!(out.one_error(), format!("error: {location}: {expected}"));
+        assert!(out.stderr.len() < 1024, "{} bytes", out.stderr.len());
+        assert_eq!(snapshot(dir), before);
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value as J, json};
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
-use zenml_core::pipeline::Pipeline;
+use zenml_core::pipeline::{Pipeline, elide};
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
 use zenml_core::runner::{QuietProgress, RunError, human_duration};
@@ -240,7 +240,9 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
             let record = repo
                 .metadata_store()
                 .pipeline_by_name(&name)?
-                .ok_or_else(|| CliError::Invalid(format!("no pipeline `{name}` is recorded")))?;
+                .ok_or_else(|| {
+                    CliError::Invalid(format!("no pipeline `{}` is recorded", elide(&name)))
+                })?;
             write!(out, "{}", record.config)?;
         }
         PipelineCommand::Run {

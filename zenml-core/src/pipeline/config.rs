@@ -29,9 +29,24 @@
 //!
 //! The round trip is exact: build → YAML → load gives a pipeline with identical cache keys, and
 //! YAML written by [`PipelineConfig::to_yaml`] → load → YAML gives the same text.
+//!
+//! # Limits
+//!
+//! - the file: at most [`MAX_CONFIG_BYTES`] (1 MiB), checked by [`Pipeline::load`] before it
+//!   is read;
+//! - the pipeline's `name` and each step's name: at most [`MAX_NAME_BYTES`] (200 bytes);
+//! - a string value in `args`: at most [`MAX_STRING_PARAM_BYTES`] (64 KiB);
+//! - a step's `source` path: at most [`MAX_SOURCE_BYTES`] (255 bytes).
+//!
+//! The names and parameter values are checked by [`Pipeline::validate`], so pipelines built in
+//! code have the same limits; see the [pipeline module](super#limits) for the reasons.
+//!
+//! [`MAX_NAME_BYTES`]: super::MAX_NAME_BYTES
+//! [`MAX_STRING_PARAM_BYTES`]: super::MAX_STRING_PARAM_BYTES
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -39,10 +54,17 @@ use indexmap::IndexMap;
 use crate::param::{ParamError, ScalarType, Value};
 use crate::registry::{Registry, RegistryError};
 
-use super::{Pipeline, PipelineError, StepNode, Template};
+use super::{Pipeline, PipelineError, StepNode, Template, elide, limit_text};
 
 /// The config format this version writes and reads.
 pub const CONFIG_FORMAT_VERSION: u32 = 1;
+
+/// The largest config file [`Pipeline::load`] reads, in bytes: 1 MiB.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+/// The longest step `source` path in a config, in bytes: a step type's source path is its
+/// ML Metadata type name, a `VARCHAR(255)` in MySQL.
+pub const MAX_SOURCE_BYTES: usize = 255;
 
 /// A pipeline's declarative definition.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -122,6 +144,18 @@ pub enum ConfigErrorKind {
     /// The file cannot be read.
     #[error("cannot read the config: {0}")]
     Io(#[source] std::io::Error),
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error(
+        "the config is {}; a config is at most {} ({max} bytes)",
+        match size { Some(n) => format!("{n} bytes"), None => format!("larger than {max} bytes") },
+        limit_text(*max)
+    )]
+    TooLarge {
+        /// The file's size in bytes, when known (a stream's is not).
+        size: Option<u64>,
+        /// The limit ([`MAX_CONFIG_BYTES`]).
+        max: usize,
+    },
     /// Not valid YAML, or not of the config's shape.
     #[error("{0}")]
     Syntax(String),
@@ -136,10 +170,22 @@ pub enum ConfigErrorKind {
         supported: u32,
     },
     /// A `source` that is not `path@version`.
-    #[error("`source: {0}` is not of the form `module::path::Type@version`")]
+    #[error("`source: {}` is not of the form `module::path::Type@version`", elide(.0))]
     BadSource(String),
+    /// A `source` path longer than [`MAX_SOURCE_BYTES`].
+    #[error(
+        "`source: {}` is {} bytes long; a step source path is at most {max} bytes",
+        elide(.source_path),
+        .source_path.len()
+    )]
+    SourceTooLong {
+        /// The source path (without `@version`).
+        source_path: String,
+        /// The limit ([`MAX_SOURCE_BYTES`]).
+        max: usize,
+    },
     /// An unknown template.
-    #[error("unknown template `{0}` (the only template is `training`)")]
+    #[error("unknown template `{}` (the only template is `training`)", elide(.0))]
     Template(String),
     /// The step cannot be found or built.
     #[error(transparent)]
@@ -171,7 +217,7 @@ impl fmt::Display for ConfigError {
         if let Some(step) = &e.step
             && !matches!(e.kind, ConfigErrorKind::Pipeline(_))
         {
-            write!(f, "step `{step}`: ")?;
+            write!(f, "step `{}`: ", elide(step))?;
         }
         write!(f, "{}", e.kind)
     }
@@ -235,8 +281,9 @@ impl PipelineConfig {
     /// Parses a config (without building the pipeline).
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
         let config: PipelineConfig = serde_norway::from_str(text).map_err(|e| {
+            let message = elide_typed(&strip_location(&e.to_string()));
             let loc = e.location();
-            let mut err = ConfigError::new(ConfigErrorKind::Syntax(strip_location(&e.to_string())))
+            let mut err = ConfigError::new(ConfigErrorKind::Syntax(message))
                 .at(loc.as_ref().map(|l| l.line()));
             err.0.column = loc.as_ref().map(|l| l.column());
             err
@@ -362,13 +409,28 @@ impl PipelineConfig {
             }
         }
         if let Err(e) = pipeline.validate() {
-            let step = pipeline_error_step(&e);
+            let place = pipeline_error_place(&e);
             let mut err = ConfigError::new(ConfigErrorKind::Pipeline(e));
-            if let Some(s) = &step {
-                err = locate_first(
-                    err.in_step(s),
-                    &[(&["steps", s], "inputs"), (&["steps"], s)],
-                );
+            match &place {
+                Some(Place::Wiring(s)) => {
+                    err = locate_first(
+                        err.in_step(s),
+                        &[(&["steps", s], "inputs"), (&["steps"], s)],
+                    );
+                }
+                Some(Place::Param(s, p)) => {
+                    err = locate_first(
+                        err.in_step(s),
+                        &[
+                            (&["steps", s, "args"], p),
+                            (&["steps", s], "args"),
+                            (&["steps"], s),
+                        ],
+                    );
+                }
+                Some(Place::StepName(s)) => err = locate(err.in_step(s), &["steps"], s),
+                Some(Place::PipelineName) => err = locate(err, &[], "name"),
+                None => {}
             }
             return Err(err);
         }
@@ -382,6 +444,15 @@ fn build_step(
 ) -> Result<Box<dyn crate::step::DynStep>, (ConfigErrorKind, Option<String>)> {
     let (source, version) = parse_source(&step.source)
         .ok_or_else(|| (ConfigErrorKind::BadSource(step.source.clone()), None))?;
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err((
+            ConfigErrorKind::SourceTooLong {
+                source_path: source.to_owned(),
+                max: MAX_SOURCE_BYTES,
+            },
+            None,
+        ));
+    }
     let params = step
         .args
         .iter()
@@ -406,7 +477,19 @@ pub(crate) fn parse_source(s: &str) -> Option<(&str, u32)> {
     Some((path, version.parse().ok()?))
 }
 
-fn pipeline_error_step(e: &PipelineError) -> Option<String> {
+/// Where in a config a pipeline error is.
+enum Place {
+    /// A step's wiring.
+    Wiring(String),
+    /// A step's parameter.
+    Param(String, String),
+    /// A step's name (its key under `steps`).
+    StepName(String),
+    /// The pipeline's `name`.
+    PipelineName,
+}
+
+fn pipeline_error_place(e: &PipelineError) -> Option<Place> {
     match e {
         PipelineError::BadReference { step, .. }
         | PipelineError::UnknownStep { step, .. }
@@ -414,11 +497,65 @@ fn pipeline_error_step(e: &PipelineError) -> Option<String> {
         | PipelineError::UnknownInput { step, .. }
         | PipelineError::DoublyWired { step, .. }
         | PipelineError::MissingInput { step, .. }
-        | PipelineError::TypeMismatch { step, .. } => Some(step.clone()),
-        PipelineError::Cycle { cycle, .. } => cycle.first().cloned(),
-        PipelineError::Many(errors) => errors.iter().find_map(pipeline_error_step),
+        | PipelineError::TypeMismatch { step, .. } => Some(Place::Wiring(step.clone())),
+        PipelineError::Cycle { cycle, .. } => cycle.first().cloned().map(Place::Wiring),
+        PipelineError::ParamTooLarge { step, param, .. } => {
+            Some(Place::Param(step.clone(), param.clone()))
+        }
+        PipelineError::InvalidName { what, name }
+        | PipelineError::NameTooLong { what, name, .. } => Some(if *what == "step" {
+            Place::StepName(name.clone())
+        } else {
+            Place::PipelineName
+        }),
+        PipelineError::Many(errors) => errors.iter().find_map(pipeline_error_place),
         _ => None,
     }
+}
+
+/// serde_norway's messages quote what was typed (an unknown key in backticks, a value in double
+/// quotes) and may start with the path to it (`steps.trainer.args: …`); each is shortened like
+/// every other typed string, and the whole message is kept to one short line.
+fn elide_typed(message: &str) -> String {
+    const MAX_CHARS: usize = 600;
+    let mut out = String::new();
+    let mut rest = message;
+    if let Some((path, tail)) = rest.split_once(": ")
+        && !path.contains(char::is_whitespace)
+    {
+        let _ = write!(out, "{}: ", elide(path));
+        rest = tail;
+    }
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = &rest[open..=open];
+        out.push_str(&rest[..=open]);
+        let quoted = &rest[open + 1..];
+        // A double-quoted value is written escaped: `\"` does not close it.
+        let close = quoted
+            .char_indices()
+            .scan(false, |escaped, (i, c)| {
+                let closes = !*escaped && quote.starts_with(c);
+                *escaped = !*escaped && c == '\\' && quote == "\"";
+                Some((i, closes))
+            })
+            .find_map(|(i, closes)| closes.then_some(i));
+        match close {
+            Some(close) => {
+                let _ = write!(out, "{}{quote}", elide(&quoted[..close]));
+                rest = &quoted[close + 1..];
+            }
+            None => {
+                let _ = write!(out, "{}", elide(quoted));
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    if out.chars().count() > MAX_CHARS {
+        let cut: String = out.chars().take(MAX_CHARS).collect();
+        return format!("{cut}…");
+    }
+    out
 }
 
 /// serde_norway puts " at line L column C" into its messages (at the end, or before the
@@ -514,13 +651,37 @@ impl Pipeline {
         PipelineConfig::from_yaml(text)?.build(registry, Some(text))
     }
 
-    /// Loads a pipeline from a YAML file, through this binary's registry.
+    /// Loads a pipeline from a YAML file, through this binary's registry. A file larger than
+    /// [`MAX_CONFIG_BYTES`] is refused before it is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Pipeline, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(ConfigErrorKind::Io(e)).with_file(path))?;
+        let text = read_config(path).map_err(|e| ConfigError::new(e).with_file(path))?;
         Pipeline::from_yaml(&text).map_err(|e| e.with_file(path))
     }
+}
+
+/// Reads a config file of at most [`MAX_CONFIG_BYTES`].
+fn read_config(path: &Path) -> Result<String, ConfigErrorKind> {
+    let too_large = |size| ConfigErrorKind::TooLarge {
+        size,
+        max: MAX_CONFIG_BYTES,
+    };
+    let max = u64::try_from(MAX_CONFIG_BYTES).unwrap_or(u64::MAX);
+    let file = std::fs::File::open(path).map_err(ConfigErrorKind::Io)?;
+    // A regular file's size is known up front; a stream's (a pipe, a device) is not, so reading
+    // stops one byte past the limit.
+    let size = file.metadata().map_err(ConfigErrorKind::Io)?.len();
+    if size > max {
+        return Err(too_large(Some(size)));
+    }
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(ConfigErrorKind::Io)?;
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(too_large(None));
+    }
+    Ok(text)
 }
 
 fn step_config(node: &StepNode) -> StepConfig {
@@ -608,6 +769,37 @@ mod tests {
         assert_eq!(
             strip_location("a name at line level"),
             "a name at line level"
+        );
+    }
+
+    #[test]
+    fn typed_strings_in_parser_messages_are_shortened() {
+        let long = "x".repeat(10_000);
+        let short = format!("{}…", "x".repeat(80));
+        assert_eq!(
+            elide_typed(&format!("unknown field `{long}`, expected `a`")),
+            format!("unknown field `{short}`, expected `a`")
+        );
+        assert_eq!(
+            elide_typed(&format!(
+                "version: invalid type: string \"a\\\"{long}\", expected u32"
+            )),
+            format!(
+                "version: invalid type: string \"a\\\"{}…\", expected u32",
+                "x".repeat(77)
+            )
+        );
+        assert_eq!(
+            elide_typed(&format!("steps.{long}: unknown field `params`")),
+            format!("steps.{}…: unknown field `params`", "x".repeat(74))
+        );
+        assert_eq!(elide_typed("unclosed `abc"), "unclosed `abc");
+        let spaced = format!("{} and more", "word ".repeat(1000));
+        assert_eq!(elide_typed(&spaced).chars().count(), 601);
+        // Messages without typed text are left alone.
+        assert_eq!(
+            elide_typed("steps.a: missing field `source`"),
+            "steps.a: missing field `source`"
         );
     }
 
