@@ -1106,6 +1106,80 @@ fn other_invalid_pipelines_are_refused() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Keys given twice
+
+/// Asserts a syntax error on the line of `needle` (the second occurrence when `nth` is 1) whose
+/// message is exactly `message` after the location.
+#[track_caller]
+fn assert_refused_at(text: &str, needle: &str, nth: usize, message: &str) {
+    let e = load_err(text);
+    assert!(matches!(e.kind(), ConfigErrorKind::Syntax(_)), "{e:?}");
+    let line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {nth}th `{needle}` in\n{text}"))
+        .0
+        + 1;
+    assert_eq!(e.line(), Some(line), "{e}\n{text}");
+    assert_eq!(e.kind().to_string(), message, "{text}");
+    assert!(e.to_string().starts_with(&format!("line {line}:")), "{e}");
+}
+
+#[test]
+fn two_steps_of_one_name_are_refused_not_merged() {
+    // Without the check, the second `sum` replaced the first and the pipeline had 3 steps.
+    let text = format!(
+        "{GOOD}  sum:\n    source: config::common::Sum@1\n    inputs:\n      numbers: numbers.numbers\n"
+    );
+    assert_refused_at(&text, "  sum:", 1, "steps: two steps are named `sum`");
+
+    // In flow style too.
+    let text = "version: 1\nname: flow\nsteps: { a: { source: config::common::Numbers@1 },\n  a: { source: config::common::Numbers@1 } }\n";
+    assert_refused_at(text, "  a: {", 0, "steps: two steps are named `a`");
+}
+
+#[test]
+fn a_parameter_or_an_input_given_twice_is_refused() {
+    let text = bad("      times: 2\n", "      times: 2\n      times: 3\n");
+    assert_refused_at(
+        &text,
+        "times:",
+        1,
+        "steps.scaled.args: parameter `times` is given twice",
+    );
+
+    let text = bad(
+        "      numbers: numbers.numbers\n",
+        "      numbers: numbers.numbers\n      numbers: sum.total\n",
+    );
+    assert_refused_at(
+        &text,
+        "numbers: ",
+        1,
+        "steps.scaled.inputs: input `numbers` is wired twice",
+    );
+}
+
+#[test]
+fn a_field_given_twice_is_refused_on_the_line_of_the_second() {
+    let text = bad("name: good\n", "name: good\nname: better\n");
+    assert_refused_at(&text, "name:", 1, "duplicate field `name`");
+
+    let text = bad(
+        "    source: config::Scale@1\n",
+        "    source: config::Scale@1\n    source: config::common::Sum@1\n",
+    );
+    assert_refused_at(
+        &text,
+        "source: config::common::Sum",
+        0,
+        "steps.scaled: duplicate field `source`",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Limits
 
 use zenml::pipeline::{MAX_CONFIG_BYTES, MAX_NAME_BYTES, MAX_SOURCE_BYTES, MAX_STRING_PARAM_BYTES};

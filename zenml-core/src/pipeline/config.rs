@@ -30,6 +30,9 @@
 //! The round trip is exact: build → YAML → load gives a pipeline with identical cache keys, and
 //! YAML written by [`PipelineConfig::to_yaml`] → load → YAML gives the same text.
 //!
+//! A key given twice is refused, with the line of the second: two steps of one name, a parameter or an input given twice in one step, a field
+//! (`name`, `source`, …) given twice.
+//!
 //! # Limits
 //!
 //! - the file: at most [`MAX_CONFIG_BYTES`] (1 MiB), checked by [`Pipeline::load`] before it
@@ -47,9 +50,11 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::io::Read as _;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::param::{ParamError, ScalarType, Value};
 use crate::registry::{Registry, RegistryError};
@@ -82,6 +87,7 @@ pub struct PipelineConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
     /// The steps, in pipeline order.
+    #[serde(deserialize_with = "unique_steps")]
     pub steps: IndexMap<String, StepConfig>,
     /// Caching for the whole pipeline (written only when off).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -98,10 +104,14 @@ pub struct StepConfig {
     /// `module::path::Type@version`.
     pub source: String,
     /// The parameter values, by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_args")]
     pub args: BTreeMap<String, Value>,
     /// The wiring: input name → `step.output`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique_inputs"
+    )]
     pub inputs: BTreeMap<String, String>,
     /// Caching for this step (written only when off).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -115,6 +125,126 @@ fn yes() -> bool {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+// serde's maps keep the last of two equal keys, so that a second step of one name would silently
+// replace the first; the config's mappings refuse a key given twice instead. The refusal is raised
+// while the key itself is read, so serde_norway gives it the key's line and the path to it.
+
+fn unique_steps<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, StepConfig>, D::Error> {
+    d.deserialize_map(UniqueMap::new("a mapping of step names to steps", |k| {
+        format!("two steps are named `{}`", elide(k))
+    }))
+}
+
+fn unique_args<'de, D: de::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
+    d.deserialize_map(UniqueMap::new(
+        "a mapping of parameter names to values",
+        |k| format!("parameter `{}` is given twice", elide(k)),
+    ))
+}
+
+fn unique_inputs<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    d.deserialize_map(UniqueMap::new(
+        "a mapping of input names to `step.output`",
+        |k| format!("input `{}` is wired twice", elide(k)),
+    ))
+}
+
+/// The maps a config is made of.
+trait NameMap<V>: Default {
+    fn has(&self, key: &str) -> bool;
+    fn put(&mut self, key: String, value: V);
+}
+
+impl<V> NameMap<V> for IndexMap<String, V> {
+    fn has(&self, key: &str) -> bool {
+        self.contains_key(key)
+    }
+    fn put(&mut self, key: String, value: V) {
+        self.insert(key, value);
+    }
+}
+
+impl<V> NameMap<V> for BTreeMap<String, V> {
+    fn has(&self, key: &str) -> bool {
+        self.contains_key(key)
+    }
+    fn put(&mut self, key: String, value: V) {
+        self.insert(key, value);
+    }
+}
+
+/// Reads a mapping with string keys, refusing a key given twice.
+struct UniqueMap<M, V> {
+    expecting: &'static str,
+    duplicate: fn(&str) -> String,
+    map: PhantomData<fn() -> (M, V)>,
+}
+
+impl<M, V> UniqueMap<M, V> {
+    fn new(expecting: &'static str, duplicate: fn(&str) -> String) -> Self {
+        UniqueMap {
+            expecting,
+            duplicate,
+            map: PhantomData,
+        }
+    }
+}
+
+impl<'de, M: NameMap<V>, V: serde::Deserialize<'de>> Visitor<'de> for UniqueMap<M, V> {
+    type Value = M;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<M, A::Error> {
+        let mut map = M::default();
+        while let Some(key) = access.next_key_seed(NewKey {
+            map: &map,
+            duplicate: self.duplicate,
+            value: PhantomData,
+        })? {
+            let value = access.next_value()?;
+            map.put(key, value);
+        }
+        Ok(map)
+    }
+}
+
+/// A key of a [`UniqueMap`], refused if the map already has it.
+struct NewKey<'a, M, V> {
+    map: &'a M,
+    duplicate: fn(&str) -> String,
+    value: PhantomData<fn() -> V>,
+}
+
+impl<'de, M: NameMap<V>, V> DeserializeSeed<'de> for NewKey<'_, M, V> {
+    type Value = String;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_string(self)
+    }
+}
+
+impl<'de, M: NameMap<V>, V> Visitor<'de> for NewKey<'_, M, V> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
+        if self.map.has(key) {
+            return Err(E::custom((self.duplicate)(key)));
+        }
+        Ok(key.to_owned())
+    }
 }
 
 /// A config that cannot be read or does not describe a valid pipeline, with where the problem is:
@@ -281,11 +411,17 @@ impl PipelineConfig {
     /// Parses a config (without building the pipeline).
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
         let config: PipelineConfig = serde_norway::from_str(text).map_err(|e| {
-            let message = elide_typed(&strip_location(&e.to_string()));
+            let message = strip_location(&e.to_string());
             let loc = e.location();
-            let mut err = ConfigError::new(ConfigErrorKind::Syntax(message))
-                .at(loc.as_ref().map(|l| l.line()));
-            err.0.column = loc.as_ref().map(|l| l.column());
+            let mut line = loc.as_ref().map(|l| l.line());
+            let mut column = loc.as_ref().map(|l| l.column());
+            // serde's own "duplicate field" names the mapping's first line; name the repeat's.
+            if let Some(repeat) = duplicate_field_line(text, &message) {
+                line = Some(repeat);
+                column = None;
+            }
+            let mut err = ConfigError::new(ConfigErrorKind::Syntax(elide_typed(&message))).at(line);
+            err.0.column = column;
             err
         })?;
         if config.version != CONFIG_FORMAT_VERSION {
@@ -558,6 +694,18 @@ fn elide_typed(message: &str) -> String {
     out
 }
 
+/// For serde's "duplicate field `x`" (after the path to the mapping, `steps.trainer: `), the line
+/// of the field's second occurrence.
+fn duplicate_field_line(text: &str, message: &str) -> Option<usize> {
+    let (path, rest) = match message.split_once(": ") {
+        Some((path, rest)) if !path.contains(char::is_whitespace) => (Some(path), rest),
+        _ => (None, message),
+    };
+    let field = rest.strip_prefix("duplicate field `")?.split_once('`')?.0;
+    let path: Vec<&str> = path.map(|p| p.split('.').collect()).unwrap_or_default();
+    find_lines(text, &path, field).get(1).copied()
+}
+
 /// serde_norway puts " at line L column C" into its messages (at the end, or before the
 /// scanner's context: "… at line 4 column 1, while scanning a quoted scalar"); the location is
 /// reported apart, so it is taken out wherever it is.
@@ -589,16 +737,31 @@ fn strip_location(msg: &str) -> String {
 /// The 1-based line of `key:` nested under the keys `path`, found by indentation. Good enough
 /// for configs this module writes and for hand-written ones in block style.
 fn find_line(text: &str, path: &[&str], key: &str) -> Option<usize> {
+    find_lines(text, path, key).first().copied()
+}
+
+/// The 1-based lines of `key:` nested under the keys `path` (under the first mapping at `path`),
+/// found by indentation: more than one when the key is repeated.
+fn find_lines(text: &str, path: &[&str], key: &str) -> Vec<usize> {
     let mut want: Vec<&str> = path.to_vec();
     want.push(key);
     let mut depth = 0;
     let mut indent_stack: Vec<usize> = Vec::new();
+    let mut found: Vec<usize> = Vec::new();
+    // The indentation of the first match: repeats are its siblings.
+    let mut sibling_indent: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         let indent = line.len() - trimmed.len();
+        if let Some(sibling) = sibling_indent
+            && indent < sibling
+        {
+            // Out of the mapping that holds the key.
+            break;
+        }
         while indent_stack.last().is_some_and(|&d| indent <= d) {
             indent_stack.pop();
             depth = indent_stack.len();
@@ -611,13 +774,17 @@ fn find_line(text: &str, path: &[&str], key: &str) -> Option<usize> {
             .map(|(k, _)| k.trim().trim_matches(|c| c == '"' || c == '\''));
         if name == Some(want[depth]) && indent_stack.len() == depth {
             if depth + 1 == want.len() {
-                return Some(i + 1);
+                if sibling_indent.is_none_or(|s| s == indent) {
+                    sibling_indent = Some(indent);
+                    found.push(i + 1);
+                }
+                continue;
             }
             indent_stack.push(indent);
             depth += 1;
         }
     }
-    None
+    found
 }
 
 impl Pipeline {
@@ -770,6 +937,23 @@ mod tests {
             strip_location("a name at line level"),
             "a name at line level"
         );
+    }
+
+    #[test]
+    fn repeated_keys_are_found_among_siblings_only() {
+        let text = "version: 1\nname: x\nsteps:\n  a:\n    name: 1\n    source: s@1\n    source: t@1\nname: y\n";
+        assert_eq!(find_lines(text, &[], "name"), vec![2, 8]);
+        assert_eq!(find_lines(text, &["steps", "a"], "source"), vec![6, 7]);
+        assert_eq!(find_lines(text, &["steps", "a"], "name"), vec![5]);
+        assert_eq!(
+            duplicate_field_line(text, "duplicate field `name`"),
+            Some(8)
+        );
+        assert_eq!(
+            duplicate_field_line(text, "steps.a: duplicate field `source`"),
+            Some(7)
+        );
+        assert_eq!(duplicate_field_line(text, "unknown field `name`"), None);
     }
 
     #[test]
