@@ -1180,6 +1180,25 @@ fn a_field_given_twice_is_refused_on_the_line_of_the_second() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A byte-order mark
+
+#[test]
+fn a_config_starting_with_a_byte_order_mark_loads() {
+    let with_bom = format!("\u{feff}{GOOD}");
+    let p = Pipeline::from_yaml(&with_bom).unwrap();
+    assert_same_definition(&p, &Pipeline::from_yaml(GOOD).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.yaml");
+    std::fs::write(&path, with_bom.as_bytes()).unwrap();
+    assert_same_definition(&Pipeline::load(&path).unwrap(), &p);
+
+    // Line numbers are unchanged by it.
+    let text = format!("\u{feff}{}", bad("version: 1", "version: 2"));
+    assert_eq!(load_err(&text).line(), Some(1));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Limits
 
 use zenml::pipeline::{MAX_CONFIG_BYTES, MAX_NAME_BYTES, MAX_SOURCE_BYTES, MAX_STRING_PARAM_BYTES};

@@ -30,7 +30,8 @@
 //! The round trip is exact: build → YAML → load gives a pipeline with identical cache keys, and
 //! YAML written by [`PipelineConfig::to_yaml`] → load → YAML gives the same text.
 //!
-//! A key given twice is refused, with the line of the second: two steps of one name, a parameter or an input given twice in one step, a field
+//! A file may start with a UTF-8 byte-order mark. A key given twice is refused, with the line of
+//! the second: two steps of one name, a parameter or an input given twice in one step, a field
 //! (`name`, `source`, …) given twice.
 //!
 //! # Limits
@@ -408,8 +409,9 @@ impl ConfigError {
 }
 
 impl PipelineConfig {
-    /// Parses a config (without building the pipeline).
+    /// Parses a config (without building the pipeline). A leading byte-order mark is skipped.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let text = without_bom(text);
         let config: PipelineConfig = serde_norway::from_str(text).map_err(|e| {
             let message = strip_location(&e.to_string());
             let loc = e.location();
@@ -649,6 +651,11 @@ fn pipeline_error_place(e: &PipelineError) -> Option<Place> {
     }
 }
 
+/// The text without a leading UTF-8 byte-order mark (which some editors write).
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// serde_norway's messages quote what was typed (an unknown key in backticks, a value in double
 /// quotes) and may start with the path to it (`steps.trainer.args: …`); each is shortened like
 /// every other typed string, and the whole message is kept to one short line.
@@ -815,6 +822,7 @@ impl Pipeline {
     pub fn from_yaml(text: &str) -> Result<Pipeline, ConfigError> {
         let registry =
             Registry::global().map_err(|e| ConfigError::new(ConfigErrorKind::Registry(e)))?;
+        let text = without_bom(text);
         PipelineConfig::from_yaml(text)?.build(registry, Some(text))
     }
 
@@ -984,6 +992,15 @@ mod tests {
         assert_eq!(
             elide_typed("steps.a: missing field `source`"),
             "steps.a: missing field `source`"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = "version: 1\nname: x\nsteps: {}\n";
+        assert_eq!(
+            PipelineConfig::from_yaml(&format!("\u{feff}{text}")).unwrap(),
+            PipelineConfig::from_yaml(text).unwrap()
         );
     }
 
