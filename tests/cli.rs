@@ -862,7 +862,7 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
     assert_eq!(
         out.one_error(),
         "error: unknown artifact store scheme `ftp://` in `ftp://example.org/artifacts`; this \
-         binary knows: file, memory (s3, gs and az need the zenml features of the same names)"
+         binary knows: file, memory"
     );
     assert_eq!(std::fs::read(&config_file).unwrap(), saved);
 
@@ -1197,4 +1197,316 @@ fn pipeline_a_is_rebuilt_from_the_store_in_a_new_process_and_a_changed_copy_reus
     );
     assert_eq!(rows[3].1["alpha"], 0.3);
     assert_eq!(rows[1].1["alpha"], 0.01);
+}
+
+/// Asserts that `secret` is in neither stdout nor stderr.
+#[track_caller]
+fn assert_not_shown(out: &Out, secret: &str) {
+    assert!(
+        !out.stdout.contains(secret) && !out.stderr.contains(secret),
+        "`{secret}` was shown: {out:#?}"
+    );
+}
+
+/// Asserts a malformed command line (exit 2, clap's usage) whose first line is `error`.
+#[track_caller]
+fn assert_malformed(out: &Out, error: &str) {
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert_eq!(out.stdout, "", "{out:#?}");
+    assert_eq!(out.stderr.lines().next(), Some(error), "{out:#?}");
+    assert!(out.stderr.contains("Usage:"), "{out:#?}");
+}
+
+#[test]
+fn credentials_in_an_artifact_store_url_are_refused_and_never_shown() {
+    let ws = initialized();
+    let dir = ws.path();
+    let config_file = dir.join(".zenml").join("config.yaml");
+    let saved = std::fs::read_to_string(&config_file).unwrap();
+    let secret = "s3cr3t-4711";
+
+    let aws = "give them in the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables";
+    for (url, shown, instead) in [
+        (
+            format!("s3://AKIAEXAMPLE:{secret}@bucket/p"),
+            "s3://***@bucket/p",
+            aws,
+        ),
+        // A user without a password, and a secret with a `/` in it.
+        (format!("s3://{secret}@bucket"), "s3://***@bucket", aws),
+        (
+            format!("s3://AKIAEXAMPLE:ab/{secret}@bucket/p"),
+            "s3://***@bucket/p",
+            aws,
+        ),
+        (
+            format!("gs://key:{secret}@bucket"),
+            "gs://***@bucket",
+            "point the GOOGLE_APPLICATION_CREDENTIALS environment variable at a service account \
+             key file",
+        ),
+        (
+            format!("az://account:{secret}@container"),
+            "az://***@container",
+            "give them in the AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY \
+             environment variables",
+        ),
+        (
+            format!("https://user:{secret}@host/x"),
+            "https://***@host/x",
+            "give a bucket's credentials in the cloud's standard environment variables (s3://: \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; gs://: GOOGLE_APPLICATION_CREDENTIALS; \
+             az://: AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY)",
+        ),
+    ] {
+        let out = zenml(dir, &["config", "artifacts", "set", &url]);
+        assert_eq!(
+            out.one_error(),
+            format!(
+                "error: the artifact store URL `{shown}` has credentials in it; zenml keeps \
+                 credentials out of .zenml/config.yaml and out of its output: remove them from \
+                 the URL and {instead}"
+            )
+        );
+        assert_not_shown(&out, secret);
+        assert_eq!(std::fs::read_to_string(&config_file).unwrap(), saved);
+    }
+
+    // A config.yaml edited by hand to hold credentials: shown redacted, every command that opens
+    // the stores refuses it, and it can be fixed.
+    std::fs::write(
+        &config_file,
+        saved.replace(
+            "url: artifacts",
+            &format!("url: s3://AKIAEXAMPLE:{secret}@bucket/p"),
+        ),
+    )
+    .unwrap();
+    let refusal = "the artifact store URL `s3://***@bucket/p` has credentials in it; zenml keeps \
+                   credentials out of .zenml/config.yaml and out of its output: remove them from \
+                   the URL and give them in the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                   environment variables";
+    let out = zenml(dir, &["config", "show"]).ok();
+    assert_not_shown(&out, secret);
+    assert!(
+        out.stdout.contains("\nartifacts:  s3://***@bucket/p\n"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.ends_with(&format!(
+            "warning:    the stores cannot be opened: {refusal}\n"
+        )),
+        "{out:#?}"
+    );
+    let out = zenml(dir, &["config", "show", "--json"]).ok();
+    assert_not_shown(&out, secret);
+    let json = out.json();
+    assert_eq!(json["artifacts"]["url"], "s3://***@bucket/p");
+    assert_eq!(json["artifact_store"], "s3://***@bucket/p");
+    assert_eq!(json["error"], refusal);
+    for args in [&["run", "list"][..], &["pipeline", "list"]] {
+        let out = zenml(dir, args);
+        assert_eq!(out.one_error(), format!("error: {refusal}"), "{args:?}");
+        assert_not_shown(&out, secret);
+    }
+    let out = zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
+    assert_not_shown(&out, secret);
+    assert_eq!(
+        out.stdout,
+        format!("Saved, but the stores cannot be opened yet: {refusal}\n")
+    );
+    let out = zenml(dir, &["config", "artifacts", "set", "artifacts"]).ok();
+    assert!(out.stdout.starts_with("Saved.\n"), "{out:#?}");
+    assert!(
+        !std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(secret)
+    );
+    zenml(dir, &["run", "list"]).ok();
+}
+
+#[test]
+fn mysql_settings_refuse_a_misplaced_password_without_showing_it() {
+    let ws = initialized();
+    let dir = ws.path();
+    let config_file = dir.join(".zenml").join("config.yaml");
+    let saved = std::fs::read_to_string(&config_file).unwrap();
+    let secret = "s3cr3t-0815";
+    let set = |extra: &[&str]| {
+        let mut args = vec![
+            "config",
+            "metadata",
+            "set",
+            "mysql",
+            "--user",
+            "ml",
+            "--database",
+            "zenml",
+        ];
+        args.extend(extra);
+        zenml(dir, &args)
+    };
+
+    // A port that is not a port: maybe a password typed into the wrong option.
+    let not_a_port = "error: --port takes a port, a number from 1 to 65535; the value given is not \
+                      one, and is not shown in case it is a password typed into the wrong option";
+    let dashed = format!("-{secret}");
+    let assigned = format!("--port={secret}");
+    for args in [
+        &["--host", "db", "--port", secret][..],
+        &["--host", "db", "--port", &dashed],
+        &["--host", "db", &assigned],
+        &["--host", "db", "--port", "0"],
+        &["--host", "db", "--port", "65536"],
+    ] {
+        let out = set(args);
+        assert_malformed(&out, not_a_port);
+        assert_not_shown(&out, secret);
+    }
+
+    // Credentials in the host.
+    let in_host = "error: --host takes a host name or address only; the value given contains `@` \
+                   (or is not UTF-8), so it may hold credentials, and is not shown: give the user \
+                   with --user and the password in an environment variable named by \
+                   --password-env";
+    let user_and_password = format!("ml:{secret}@db.example.org");
+    let user_only = format!("{secret}@db.example.org");
+    for host in [&user_and_password, &user_only] {
+        let out = set(&["--host", host]);
+        assert_malformed(&out, in_host);
+        assert_not_shown(&out, secret);
+    }
+
+    // A password where the name of its environment variable belongs.
+    let out = set(&["--host", "db", "--password-env", secret]);
+    assert_malformed(
+        &out,
+        "error: --password-env takes the name of an environment variable (letters, digits and \
+         `_`, not starting with a digit), not the password itself; the value given is not such \
+         a name, and is not shown",
+    );
+    assert_not_shown(&out, secret);
+
+    // A password with a space, not quoted: the rest is a stray word.
+    let out = set(&["--host", "db", "--password", "correct", secret]);
+    assert_malformed(
+        &out,
+        "error: unexpected argument, not shown in case it is part of a password: quote a password \
+         that has spaces, or better, put it in an environment variable named by --password-env",
+    );
+    assert_not_shown(&out, secret);
+
+    // Clap's own refusals around --password do not show it.
+    for args in [
+        &[
+            "--host",
+            "db",
+            "--password",
+            secret,
+            "--password-env",
+            "DB_PASSWORD",
+        ][..],
+        &["--host", "db", "--password", "other", "--password", secret],
+        &["--password", secret],
+    ] {
+        let out = set(args);
+        assert_eq!(out.code, 2, "{out:#?}");
+        assert_not_shown(&out, secret);
+    }
+    assert_eq!(std::fs::read_to_string(&config_file).unwrap(), saved);
+
+    // A password starting with `-` is a password, saved and never shown.
+    let out = set(&["--host", "db", "--port", "3307", "--password", &dashed]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_not_shown(&out, secret);
+    assert!(
+        std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(&dashed)
+    );
+    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+        let out = zenml(dir, args).ok();
+        assert_not_shown(&out, secret);
+    }
+
+    // A host edited by hand to hold credentials is shown redacted.
+    std::fs::write(
+        &config_file,
+        format!(
+            "version: 1\nmetadata:\n  type: mysql\n  host: ml:{secret}@db.example.org\n  user: ml\n  \
+             database: zenml\n  password: {secret}\nartifacts:\n  url: artifacts\n"
+        ),
+    )
+    .unwrap();
+    let out = zenml(dir, &["config", "show"]).ok();
+    assert_not_shown(&out, secret);
+    assert!(
+        out.stdout
+            .contains("\nmetadata:   mysql://***@db.example.org:3306/zenml\n"),
+        "{out:#?}"
+    );
+    let out = zenml(dir, &["config", "show", "--json"]).ok();
+    assert_not_shown(&out, secret);
+    let json = out.json();
+    assert_eq!(json["metadata"]["host"], "***@db.example.org");
+    assert_eq!(json["metadata"]["password"], "(set in config.yaml)");
+    assert_eq!(
+        json["metadata_store"],
+        "mysql://***@db.example.org:3306/zenml"
+    );
+    let out = zenml(dir, &["run", "list"]);
+    out.one_error();
+    assert_not_shown(&out, secret);
+    zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
+    assert!(
+        !std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(secret)
+    );
+}
+
+#[test]
+fn an_oversized_config_name_or_parameter_fails_with_one_short_line_and_records_nothing() {
+    let ws = initialized();
+    let dir = ws.path();
+    let before = snapshot(dir);
+    let huge = "p".repeat(10 * 1024 * 1024);
+    let large = "p".repeat(100_000);
+    let long_name = "N".repeat(100_000);
+    let cases = [
+        (
+            replaced("path: examples/data/iris.csv", &format!("path: {huge}")),
+            None,
+            format!(
+                "the config is {} bytes; a config is at most 1 MiB (1048576 bytes)",
+                IRIS.len() + huge.len() - "examples/data/iris.csv".len()
+            ),
+        ),
+        (
+            replaced("path: examples/data/iris.csv", &format!("path: {large}")),
+            Some("path: "),
+            "step `datasource`: parameter `path` is a string of 100000 bytes; a string parameter \
+             is at most 64 KiB (65536 bytes)"
+                .to_owned(),
+        ),
+        (
+            replaced("name: Iris by hand", &format!("name: {long_name}")),
+            Some("name: "),
+            format!(
+                "pipeline name `{}…` is 100000 bytes long; a pipeline name is at most 200 bytes",
+                "N".repeat(80)
+            ),
+        ),
+    ];
+    for (text, line, expected) in &cases {
+        write(dir, "big.yaml", text);
+        let out = zenml(dir, &["pipeline", "run", "big.yaml"]);
+        let location = match line {
+            Some(needle) => format!("big.yaml:{}", line_of(text, needle)),
+            None => "big.yaml".to_owned(),
+        };
+        assert_eq!(out.one_error(), format!("error: {location}: {expected}"));
+        assert!(out.stderr.len() < 1024, "{} bytes", out.stderr.len());
+        assert_eq!(snapshot(dir), before);
+    }
 }

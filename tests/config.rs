@@ -1104,3 +1104,313 @@ fn other_invalid_pipelines_are_refused() {
     let e = load_err(&bad("  sum:", "  s.u.m:"));
     assert!(matches!(e.kind(), ConfigErrorKind::Pipeline(_)), "{e:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keys given twice
+
+/// Asserts a syntax error on the line of `needle` (the second occurrence when `nth` is 1) whose
+/// message is exactly `message` after the location.
+#[track_caller]
+fn assert_refused_at(text: &str, needle: &str, nth: usize, message: &str) {
+    let e = load_err(text);
+    assert!(matches!(e.kind(), ConfigErrorKind::Syntax(_)), "{e:?}");
+    let line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {nth}th `{needle}` in\n{text}"))
+        .0
+        + 1;
+    assert_eq!(e.line(), Some(line), "{e}\n{text}");
+    assert_eq!(e.kind().to_string(), message, "{text}");
+    assert!(e.to_string().starts_with(&format!("line {line}:")), "{e}");
+}
+
+#[test]
+fn two_steps_of_one_name_are_refused_not_merged() {
+    // Without the check, the second `sum` replaced the first and the pipeline had 3 steps.
+    let text = format!(
+        "{GOOD}  sum:\n    source: config::common::Sum@1\n    inputs:\n      numbers: numbers.numbers\n"
+    );
+    assert_refused_at(&text, "  sum:", 1, "steps: two steps are named `sum`");
+
+    // In flow style too.
+    let text = "version: 1\nname: flow\nsteps: { a: { source: config::common::Numbers@1 },\n  a: { source: config::common::Numbers@1 } }\n";
+    assert_refused_at(text, "  a: {", 0, "steps: two steps are named `a`");
+}
+
+#[test]
+fn a_parameter_or_an_input_given_twice_is_refused() {
+    let text = bad("      times: 2\n", "      times: 2\n      times: 3\n");
+    assert_refused_at(
+        &text,
+        "times:",
+        1,
+        "steps.scaled.args: parameter `times` is given twice",
+    );
+
+    let text = bad(
+        "      numbers: numbers.numbers\n",
+        "      numbers: numbers.numbers\n      numbers: sum.total\n",
+    );
+    assert_refused_at(
+        &text,
+        "numbers: ",
+        1,
+        "steps.scaled.inputs: input `numbers` is wired twice",
+    );
+}
+
+#[test]
+fn a_field_given_twice_is_refused_on_the_line_of_the_second() {
+    let text = bad("name: good\n", "name: good\nname: better\n");
+    assert_refused_at(&text, "name:", 1, "duplicate field `name`");
+
+    let text = bad(
+        "    source: config::Scale@1\n",
+        "    source: config::Scale@1\n    source: config::common::Sum@1\n",
+    );
+    assert_refused_at(
+        &text,
+        "source: config::common::Sum",
+        0,
+        "steps.scaled: duplicate field `source`",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A byte-order mark
+
+#[test]
+fn a_config_starting_with_a_byte_order_mark_loads() {
+    let with_bom = format!("\u{feff}{GOOD}");
+    let p = Pipeline::from_yaml(&with_bom).unwrap();
+    assert_same_definition(&p, &Pipeline::from_yaml(GOOD).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.yaml");
+    std::fs::write(&path, with_bom.as_bytes()).unwrap();
+    assert_same_definition(&Pipeline::load(&path).unwrap(), &p);
+
+    // Line numbers are unchanged by it.
+    let text = format!("\u{feff}{}", bad("version: 1", "version: 2"));
+    assert_eq!(load_err(&text).line(), Some(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+
+use zenml::pipeline::{MAX_CONFIG_BYTES, MAX_NAME_BYTES, MAX_SOURCE_BYTES, MAX_STRING_PARAM_BYTES};
+use zenml::steps::CsvDatasource;
+
+/// An error message is one line, and short whatever was typed.
+#[track_caller]
+fn assert_short(message: &str) {
+    assert!(message.len() < 400, "{} bytes: {message}", message.len());
+    assert!(!message.contains('\n'), "{message}");
+}
+
+#[test]
+fn names_are_at_most_200_bytes_and_a_longer_one_is_not_echoed_in_full() {
+    assert_eq!(MAX_NAME_BYTES, 200);
+    let load = |step: &str| Pipeline::new("p").add_step(step, CsvDatasource::new("a.csv"), []);
+
+    // At the limit: valid (multi-byte characters count in bytes).
+    let name = "é".repeat(100);
+    assert_eq!(name.len(), 200);
+    load("load").copy(name.clone()).validate().unwrap();
+    load(&"s".repeat(200)).validate().unwrap();
+
+    // Over it: refused with the length and the limit, showing a prefix only.
+    for (pipeline, step, what, len) in [
+        ("é".repeat(100) + "x", "load".to_owned(), "pipeline", 201),
+        ("p".to_owned(), "s".repeat(201), "step", 201),
+        ("N".repeat(100_000), "load".to_owned(), "pipeline", 100_000),
+        ("p".to_owned(), "s".repeat(100_000), "step", 100_000),
+    ] {
+        let e = load(&step).copy(pipeline).validate().unwrap_err();
+        let PipelineError::NameTooLong { what: w, name, max } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!((*w, name.len(), *max), (what, len, 200));
+        let message = e.to_string();
+        assert!(
+            message.ends_with(&format!(
+                "is {len} bytes long; a {what} name is at most 200 bytes"
+            )),
+            "{message}"
+        );
+        assert!(message.contains('…'), "{message}");
+        assert_short(&message);
+    }
+
+    // A step name over the limit with other characters is reported once, for its length.
+    let e = load(&"ü!".repeat(300)).validate().unwrap_err();
+    assert!(
+        matches!(&e, PipelineError::NameTooLong { what: "step", .. }),
+        "{e:?}"
+    );
+
+    // Through a config: the line of the name (a YAML key is at most 1024 characters).
+    let text = bad("name: good", &format!("name: {}", "N".repeat(100_000)));
+    let e = load_err(&text);
+    assert!(
+        matches!(
+            e.kind(),
+            ConfigErrorKind::Pipeline(PipelineError::NameTooLong {
+                what: "pipeline",
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.line(), Some(2));
+    assert_short(&e.to_string());
+    let long_step = "s".repeat(1000);
+    let text = bad("  sum:\n", &format!("  {long_step}:\n"));
+    let e = load_err(&text);
+    assert!(
+        matches!(
+            e.kind(),
+            ConfigErrorKind::Pipeline(PipelineError::NameTooLong { what: "step", .. })
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.step(), Some(long_step.as_str()));
+    assert_eq!(e.line(), Some(line_of(&text, &long_step)));
+    assert_short(&e.to_string());
+}
+
+#[test]
+fn a_string_parameter_is_at_most_64_kib_and_nothing_runs_or_is_recorded_over_it() {
+    assert_eq!(MAX_STRING_PARAM_BYTES, 64 * 1024);
+    let pipeline =
+        |path: String| Pipeline::new("big").add_step("load", CsvDatasource::new(path), []);
+    pipeline("p".repeat(MAX_STRING_PARAM_BYTES))
+        .validate()
+        .unwrap();
+
+    for size in [MAX_STRING_PARAM_BYTES + 1, 10 * 1024 * 1024] {
+        let p = pipeline("p".repeat(size));
+        let e = p.validate().unwrap_err();
+        assert_eq!(
+            e,
+            PipelineError::ParamTooLarge {
+                step: "load".into(),
+                param: "path".into(),
+                size,
+                max: MAX_STRING_PARAM_BYTES,
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "step `load`: parameter `path` is a string of {size} bytes; a string parameter \
+                 is at most 64 KiB (65536 bytes)"
+            )
+        );
+        // A run stops before recording anything.
+        let repo = memory_repo();
+        let err = repo.run(&p).unwrap_err();
+        assert_short(&err.to_string());
+        assert!(repo.get_pipelines().unwrap().is_empty());
+        assert!(repo.get_runs(None).unwrap().is_empty());
+    }
+
+    // Through a config: the line of the parameter.
+    let text = format!(
+        "version: 1\nname: big\nsteps:\n  load:\n    source: zenml_core::steps::CsvDatasource@1\n    args:\n      path: {}\n",
+        "p".repeat(100_000)
+    );
+    let e = load_err(&text);
+    assert!(
+        matches!(e.kind(), ConfigErrorKind::Pipeline(PipelineError::ParamTooLarge { step, param, size: 100_000, .. }) if step == "load" && param == "path"),
+        "{e:?}"
+    );
+    assert_eq!(e.line(), Some(7));
+    assert_eq!(e.step(), Some("load"));
+    assert_short(&e.to_string());
+}
+
+#[test]
+fn a_config_file_is_at_most_1_mib_and_is_refused_before_it_is_read() {
+    assert_eq!(MAX_CONFIG_BYTES, 1024 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("padded.yaml");
+    // GOOD padded with a comment to exactly the limit loads; one byte more does not.
+    let comment = format!("# {}\n", "c".repeat(MAX_CONFIG_BYTES - GOOD.len() - 3));
+    let exact = format!("{GOOD}{comment}");
+    assert_eq!(exact.len(), MAX_CONFIG_BYTES);
+    std::fs::write(&path, &exact).unwrap();
+    Pipeline::load(&path).unwrap();
+
+    std::fs::write(&path, format!("{exact}\n")).unwrap();
+    let e = Pipeline::load(&path).unwrap_err();
+    assert!(
+        matches!(e.kind(), ConfigErrorKind::TooLarge { size: Some(n), max } if *n == MAX_CONFIG_BYTES as u64 + 1 && *max == MAX_CONFIG_BYTES),
+        "{e:?}"
+    );
+    assert_eq!(e.file(), Some(path.as_path()));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: the config is 1048577 bytes; a config is at most 1 MiB (1048576 bytes)",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn what_was_typed_is_shown_shortened_in_every_message() {
+    let long = "x".repeat(100_000);
+    let shown = format!("{}…", "x".repeat(80));
+    // (config, the kind of error, what its message must contain)
+    let cases = [
+        // A wiring target.
+        bad("numbers: scaled.numbers", &format!("numbers: {long}")),
+        bad(
+            "numbers: scaled.numbers",
+            &format!("numbers: {long}.numbers"),
+        ),
+        bad(
+            "numbers: scaled.numbers",
+            &format!("numbers: scaled.{long}"),
+        ),
+        // A source without a version, and one over the limit.
+        bad("config::Scale@1", &long),
+        bad("config::Scale@1", &format!("{long}@1")),
+        // A parameter value of the wrong type, and an unknown parameter.
+        bad("times: 2", &format!("times: {long}")),
+        bad("times: 2", &format!("{}: 2", "x".repeat(1000))),
+        // A template, and a value the parser does not take.
+        bad("name: good", &format!("name: good\ntemplate: {long}")),
+        bad("version: 1", &format!("version: \"{long}\"")),
+    ];
+    for text in &cases {
+        let e = load_err(text);
+        let message = e.to_string();
+        assert!(message.contains(&shown[60..]), "{message}");
+        assert_short(&message);
+    }
+    let e = load_err(&cases[4]);
+    assert!(
+        matches!(e.kind(), ConfigErrorKind::SourceTooLong { source_path, max: MAX_SOURCE_BYTES } if source_path.len() == 100_000),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .contains("is 100000 bytes long; a step source path is at most 255 bytes"),
+        "{e}"
+    );
+
+    // Control characters are escaped: the message stays on one line.
+    let e = Pipeline::new("two\nlines")
+        .add_step("load", CsvDatasource::new("a.csv"), [])
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid pipeline name `two\\nlines`: use one line of text without `#` or surrounding spaces"
+    );
+}

@@ -526,7 +526,8 @@ fn altered_deleted_and_replaced_objects_are_reported_by_name_and_recomputed() {
     let model = repo.get_artifact(model_id).expect("its record");
     drop(repo);
     let model_file = artifact_file(dir, &model);
-    let cases: [(&str, &dyn Fn(&Path)); 3] = [
+    type Damage<'a> = &'a dyn Fn(&Path);
+    let cases: [(&str, Damage<'_>); 3] = [
         ("stored object has", &|p: &Path| {
             let len = std::fs::metadata(p).expect("stat").len();
             std::fs::File::options()

@@ -7,11 +7,13 @@ use serde_json::{Value as J, json};
 use zenml_core::artifact::io::Damage;
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
-use zenml_core::pipeline::Pipeline;
+use zenml_core::pipeline::{Pipeline, elide};
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
 use zenml_core::runner::{QuietProgress, RunError, Verify, human_duration};
-use zenml_core::store::{ExecutionRecord, MetadataConfig, open_artifact_store};
+use zenml_core::store::{
+    ExecutionRecord, MetadataConfig, open_artifact_store, redact_host, redact_url,
+};
 
 use super::format::{
     artifact_json, date, execution_json, header, json_out, metrics_json, params_json, params_text,
@@ -50,7 +52,7 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
                 "{what} {}\n  metadata:  {}\n  artifacts: {}",
                 repo.root().unwrap_or(&dir).join(".zenml").display(),
                 repo.metadata_store().describe(),
-                repo.artifact_store().describe()
+                redact_url(&repo.artifact_store().describe())
             )?;
             Ok(())
         }
@@ -87,6 +89,8 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
     // The config file alone: a config whose stores cannot be opened (a backend this binary does
     // not link, a database that is down) can still be shown and changed.
     let (root, mut config) = Repository::find_config(dir)?;
+    // A URL edited into config.yaml by hand may hold credentials: shown redacted, everywhere.
+    let artifacts_url = redact_url(&config.artifacts.url).into_owned();
     match c {
         ConfigCommand::Show(j) => {
             let metadata = match &config.metadata {
@@ -98,7 +102,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     password,
                     password_env,
                 } => json!({
-                    "type": "mysql", "host": host, "port": port, "user": user,
+                    "type": "mysql", "host": redact_host(host), "port": port, "user": user,
                     "database": database,
                     "password": password.as_ref().map(|_| "(set in config.yaml)"),
                     "password_env": password_env,
@@ -110,12 +114,12 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
             {
                 Ok(r) => (
                     r.metadata_store().describe(),
-                    r.artifact_store().describe(),
+                    redact_url(&r.artifact_store().describe()).into_owned(),
                     None,
                 ),
                 Err(e) => (
                     describe_metadata(&config.metadata, &root),
-                    config.artifacts.url.clone(),
+                    artifacts_url.clone(),
                     Some(super::format::error_chain(&e)),
                 ),
             };
@@ -126,7 +130,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                         "root": root,
                         "metadata": metadata,
                         "metadata_store": metadata_store,
-                        "artifacts": {"url": config.artifacts.url},
+                        "artifacts": {"url": artifacts_url},
                         "artifact_store": artifact_store,
                         "error": problem,
                     }),
@@ -151,6 +155,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     database,
                     password_env,
                     password,
+                    stray: _,
                 } => MetadataConfig::Mysql {
                     host,
                     port,
@@ -177,7 +182,7 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
     save_and_check(&root, &config, out)
 }
 
-/// The metadata store a config names, for people, without a password.
+/// The metadata store a config names, for people, without a password or credentials.
 fn describe_metadata(config: &MetadataConfig, root: &std::path::Path) -> String {
     match config {
         MetadataConfig::Sqlite { path } => {
@@ -189,7 +194,14 @@ fn describe_metadata(config: &MetadataConfig, root: &std::path::Path) -> String 
             user,
             database,
             ..
-        } => format!("mysql://{user}@{host}:{port}/{database}"),
+        } => {
+            if host.contains('@') {
+                // Credentials typed into the host: shown redacted, in place of the user.
+                format!("mysql://{}:{port}/{database}", redact_host(host))
+            } else {
+                format!("mysql://{user}@{host}:{port}/{database}")
+            }
+        }
         other => other.backend().to_owned(),
     }
 }
@@ -205,7 +217,7 @@ fn save_and_check(
             out,
             "Saved.\n  metadata:  {}\n  artifacts: {}",
             r.metadata_store().describe(),
-            r.artifact_store().describe()
+            redact_url(&r.artifact_store().describe())
         )?,
         Err(e) => writeln!(
             out,
@@ -254,7 +266,9 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
             let record = repo
                 .metadata_store()
                 .pipeline_by_name(&name)?
-                .ok_or_else(|| CliError::Invalid(format!("no pipeline `{name}` is recorded")))?;
+                .ok_or_else(|| {
+                    CliError::Invalid(format!("no pipeline `{}` is recorded", elide(&name)))
+                })?;
             write!(out, "{}", record.config)?;
         }
         PipelineCommand::Run {
@@ -567,7 +581,7 @@ fn artifact(c: ArtifactCommand, repo: &Repository, out: &mut dyn Write) -> Resul
             writeln!(out, "  type:         {}", a.type_name)?;
             writeln!(out, "  size:         {}", size(a.size))?;
             writeln!(out, "  hash:         {}", a.hash)?;
-            writeln!(out, "  uri:          {}", a.uri)?;
+            writeln!(out, "  uri:          {}", redact_url(&a.uri))?;
             writeln!(out, "  materializer: {}", a.materializer)?;
             writeln!(out, "  created:      {}", date(a.created_ms))?;
             match &producer {
@@ -769,7 +783,9 @@ fn artifact_verify(
             writeln!(
                 out,
                 "artifact {}, {producer}, at {}: {}{after}",
-                d.artifact.id, d.artifact.uri, d.damage
+                d.artifact.id,
+                redact_url(&d.artifact.uri),
+                d.damage
             )?;
         }
     }

@@ -133,7 +133,7 @@ pub(super) fn run_json(r: &RunRecord) -> J {
 pub(super) fn artifact_json(a: &ArtifactRecord) -> J {
     json!({
         "id": a.id,
-        "uri": a.uri,
+        "uri": zenml_core::store::redact_url(&a.uri),
         "hash": a.hash.to_hex(),
         "size": a.size,
         "type": a.type_name,

@@ -25,11 +25,13 @@
 mod commands;
 mod format;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 
 /// The command line.
@@ -143,12 +145,20 @@ enum MetadataTarget {
         path: PathBuf,
     },
     /// A MySQL (5.6 or later) or MariaDB database.
+    ///
+    /// A value that does not fit its option is refused without being shown: it may be a
+    /// password typed into the wrong place.
     Mysql {
-        /// Host name or address.
-        #[arg(long)]
+        /// Host name or address (without a user or password: see --user and --password-env).
+        #[arg(long, allow_hyphen_values = true, value_parser = TextParser::Host)]
         host: String,
         /// TCP port.
-        #[arg(long, default_value_t = 3306)]
+        #[arg(
+            long,
+            default_value_t = 3306,
+            allow_hyphen_values = true,
+            value_parser = PortParser
+        )]
         port: u16,
         /// User name.
         #[arg(long)]
@@ -157,17 +167,122 @@ enum MetadataTarget {
         #[arg(long)]
         database: String,
         /// Name of an environment variable holding the password (recommended).
-        #[arg(long, value_name = "VAR", conflicts_with = "password")]
+        #[arg(
+            long,
+            value_name = "VAR",
+            conflicts_with = "password",
+            allow_hyphen_values = true,
+            value_parser = TextParser::EnvName
+        )]
         password_env: Option<String>,
         /// The password, stored in .zenml/config.yaml (readable by its owner only).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         password: Option<String>,
+        /// Stray words (a password with a space, not quoted), refused without being shown.
+        #[arg(hide = true, value_parser = TextParser::Stray)]
+        stray: Vec<String>,
     },
+}
+
+/// `--port`: a number from 1 to 65535, refused without being shown (clap's own message would
+/// quote it, and a value that is not a port may be a password typed into the wrong option).
+#[derive(Clone, Copy, Debug)]
+struct PortParser;
+
+impl TypedValueParser for PortParser {
+    type Value = u16;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<u16, clap::Error> {
+        match value.to_str().map(str::parse::<u16>) {
+            Some(Ok(port)) if port > 0 => Ok(port),
+            _ => Err(refused(
+                cmd,
+                ErrorKind::ValueValidation,
+                "--port takes a port, a number from 1 to 65535; the value given is not one, and \
+                 is not shown in case it is a password typed into the wrong option",
+            )),
+        }
+    }
+}
+
+/// The text options of `config metadata set mysql` that may be given a password by mistake:
+/// each refuses a value that does not fit without showing it (clap's own messages quote it).
+#[derive(Clone, Copy, Debug)]
+enum TextParser {
+    /// `--host`: anything without `@` (credentials go to `--user` and `--password-env`).
+    Host,
+    /// `--password-env`: an environment variable's name.
+    EnvName,
+    /// A word that belongs to no option.
+    Stray,
+}
+
+impl TypedValueParser for TextParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        let value = value.to_str();
+        match self {
+            TextParser::Host => match value {
+                Some(host) if !host.contains('@') => Ok(host.to_owned()),
+                _ => Err(refused(
+                    cmd,
+                    ErrorKind::ValueValidation,
+                    "--host takes a host name or address only; the value given contains `@` (or \
+                     is not UTF-8), so it may hold credentials, and is not shown: give the user \
+                     with --user and the password in an environment variable named by \
+                     --password-env",
+                )),
+            },
+            TextParser::EnvName => match value {
+                Some(name) if is_env_name(name) => Ok(name.to_owned()),
+                _ => Err(refused(
+                    cmd,
+                    ErrorKind::ValueValidation,
+                    "--password-env takes the name of an environment variable (letters, digits \
+                     and `_`, not starting with a digit), not the password itself; the value \
+                     given is not such a name, and is not shown",
+                )),
+            },
+            TextParser::Stray => Err(refused(
+                cmd,
+                ErrorKind::UnknownArgument,
+                "unexpected argument, not shown in case it is part of a password: quote a \
+                 password that has spaces, or better, put it in an environment variable named by \
+                 --password-env",
+            )),
+        }
+    }
+}
+
+/// A portable environment variable name: letters, digits and `_`, not starting with a digit.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A command-line error with the usage, like clap's own, whose message shows no value.
+fn refused(cmd: &clap::Command, kind: ErrorKind, message: &str) -> clap::Error {
+    cmd.clone().error(kind, message)
 }
 
 #[derive(Debug, Subcommand)]
 enum ArtifactsCommand {
-    /// Use an artifact store: a folder (relative to .zenml/), or s3://, gs://, az:// URL.
+    /// Use an artifact store: a folder (relative to .zenml/), or s3://, gs://, az:// URL
+    /// (without credentials: the cloud's standard environment variables hold them).
     Set {
         /// The folder or URL.
         url: String,

@@ -331,15 +331,35 @@ pub struct ValueError {
     pub reason: ValueErrorReason,
 }
 
+/// A value given as error messages show it: quoted and escaped like [`Value`]'s `Display`, a
+/// long string cut after as many characters as [`elide`](crate::pipeline::elide) shows.
+struct Shown<'a>(&'a Value);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Value::Str(s) => match s.char_indices().nth(crate::pipeline::SHOWN_CHARS) {
+                Some((cut, _)) => {
+                    let quoted = format!("{:?}", &s[..cut]);
+                    let open = quoted.strip_suffix('"').unwrap_or(&quoted);
+                    write!(f, "{open}…\"")
+                }
+                None => write!(f, "{s:?}"),
+            },
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
 impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let expected = self.expected;
-        let found = &self.found;
+        let found = Shown(&self.found);
         match self.reason {
             ValueErrorReason::WrongType => write!(
                 f,
                 "expected {expected}, found {} {found}",
-                found.kind_name()
+                self.found.kind_name()
             ),
             ValueErrorReason::OutOfRange => {
                 write!(f, "{found} is out of range for {expected}")?;
@@ -724,7 +744,11 @@ pub enum ParamError {
         ty: ParamType,
     },
     /// A parameter the step type does not declare.
-    #[error("unknown parameter `{name}` for `{step}`; its parameters are: {}", expected.join(", "))]
+    #[error(
+        "unknown parameter `{}` for `{step}`; its parameters are: {}",
+        crate::pipeline::elide(.name),
+        expected.join(", ")
+    )]
     Unknown {
         /// The step type's source path.
         step: &'static str,

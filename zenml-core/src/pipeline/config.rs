@@ -29,20 +29,48 @@
 //!
 //! The round trip is exact: build → YAML → load gives a pipeline with identical cache keys, and
 //! YAML written by [`PipelineConfig::to_yaml`] → load → YAML gives the same text.
+//!
+//! A file may start with a UTF-8 byte-order mark. A key given twice is refused, with the line of
+//! the second: two steps of one name, a parameter or an input given twice in one step, a field
+//! (`name`, `source`, …) given twice.
+//!
+//! # Limits
+//!
+//! - the file: at most [`MAX_CONFIG_BYTES`] (1 MiB), checked by [`Pipeline::load`] before it
+//!   is read;
+//! - the pipeline's `name` and each step's name: at most [`MAX_NAME_BYTES`] (200 bytes);
+//! - a string value in `args`: at most [`MAX_STRING_PARAM_BYTES`] (64 KiB);
+//! - a step's `source` path: at most [`MAX_SOURCE_BYTES`] (255 bytes).
+//!
+//! The names and parameter values are checked by [`Pipeline::validate`], so pipelines built in
+//! code have the same limits; see the [pipeline module](super#limits) for the reasons.
+//!
+//! [`MAX_NAME_BYTES`]: super::MAX_NAME_BYTES
+//! [`MAX_STRING_PARAM_BYTES`]: super::MAX_STRING_PARAM_BYTES
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::io::Read as _;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::param::{ParamError, ScalarType, Value};
 use crate::registry::{Registry, RegistryError};
 
-use super::{Pipeline, PipelineError, StepNode, Template};
+use super::{Pipeline, PipelineError, StepNode, Template, elide, limit_text};
 
 /// The config format this version writes and reads.
 pub const CONFIG_FORMAT_VERSION: u32 = 1;
+
+/// The largest config file [`Pipeline::load`] reads, in bytes: 1 MiB.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+/// The longest step `source` path in a config, in bytes: a step type's source path is its
+/// ML Metadata type name, a `VARCHAR(255)` in MySQL.
+pub const MAX_SOURCE_BYTES: usize = 255;
 
 /// A pipeline's declarative definition.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -60,6 +88,7 @@ pub struct PipelineConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
     /// The steps, in pipeline order.
+    #[serde(deserialize_with = "unique_steps")]
     pub steps: IndexMap<String, StepConfig>,
     /// Caching for the whole pipeline (written only when off).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -76,10 +105,14 @@ pub struct StepConfig {
     /// `module::path::Type@version`.
     pub source: String,
     /// The parameter values, by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_args")]
     pub args: BTreeMap<String, Value>,
     /// The wiring: input name → `step.output`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique_inputs"
+    )]
     pub inputs: BTreeMap<String, String>,
     /// Caching for this step (written only when off).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -93,6 +126,126 @@ fn yes() -> bool {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+// serde's maps keep the last of two equal keys, so that a second step of one name would silently
+// replace the first; the config's mappings refuse a key given twice instead. The refusal is raised
+// while the key itself is read, so serde_norway gives it the key's line and the path to it.
+
+fn unique_steps<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, StepConfig>, D::Error> {
+    d.deserialize_map(UniqueMap::new("a mapping of step names to steps", |k| {
+        format!("two steps are named `{}`", elide(k))
+    }))
+}
+
+fn unique_args<'de, D: de::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
+    d.deserialize_map(UniqueMap::new(
+        "a mapping of parameter names to values",
+        |k| format!("parameter `{}` is given twice", elide(k)),
+    ))
+}
+
+fn unique_inputs<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    d.deserialize_map(UniqueMap::new(
+        "a mapping of input names to `step.output`",
+        |k| format!("input `{}` is wired twice", elide(k)),
+    ))
+}
+
+/// The maps a config is made of.
+trait NameMap<V>: Default {
+    fn has(&self, key: &str) -> bool;
+    fn put(&mut self, key: String, value: V);
+}
+
+impl<V> NameMap<V> for IndexMap<String, V> {
+    fn has(&self, key: &str) -> bool {
+        self.contains_key(key)
+    }
+    fn put(&mut self, key: String, value: V) {
+        self.insert(key, value);
+    }
+}
+
+impl<V> NameMap<V> for BTreeMap<String, V> {
+    fn has(&self, key: &str) -> bool {
+        self.contains_key(key)
+    }
+    fn put(&mut self, key: String, value: V) {
+        self.insert(key, value);
+    }
+}
+
+/// Reads a mapping with string keys, refusing a key given twice.
+struct UniqueMap<M, V> {
+    expecting: &'static str,
+    duplicate: fn(&str) -> String,
+    map: PhantomData<fn() -> (M, V)>,
+}
+
+impl<M, V> UniqueMap<M, V> {
+    fn new(expecting: &'static str, duplicate: fn(&str) -> String) -> Self {
+        UniqueMap {
+            expecting,
+            duplicate,
+            map: PhantomData,
+        }
+    }
+}
+
+impl<'de, M: NameMap<V>, V: serde::Deserialize<'de>> Visitor<'de> for UniqueMap<M, V> {
+    type Value = M;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<M, A::Error> {
+        let mut map = M::default();
+        while let Some(key) = access.next_key_seed(NewKey {
+            map: &map,
+            duplicate: self.duplicate,
+            value: PhantomData,
+        })? {
+            let value = access.next_value()?;
+            map.put(key, value);
+        }
+        Ok(map)
+    }
+}
+
+/// A key of a [`UniqueMap`], refused if the map already has it.
+struct NewKey<'a, M, V> {
+    map: &'a M,
+    duplicate: fn(&str) -> String,
+    value: PhantomData<fn() -> V>,
+}
+
+impl<'de, M: NameMap<V>, V> DeserializeSeed<'de> for NewKey<'_, M, V> {
+    type Value = String;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_string(self)
+    }
+}
+
+impl<'de, M: NameMap<V>, V> Visitor<'de> for NewKey<'_, M, V> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
+        if self.map.has(key) {
+            return Err(E::custom((self.duplicate)(key)));
+        }
+        Ok(key.to_owned())
+    }
 }
 
 /// A config that cannot be read or does not describe a valid pipeline, with where the problem is:
@@ -122,6 +275,18 @@ pub enum ConfigErrorKind {
     /// The file cannot be read.
     #[error("cannot read the config: {0}")]
     Io(#[source] std::io::Error),
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error(
+        "the config is {}; a config is at most {} ({max} bytes)",
+        match size { Some(n) => format!("{n} bytes"), None => format!("larger than {max} bytes") },
+        limit_text(*max)
+    )]
+    TooLarge {
+        /// The file's size in bytes, when known (a stream's is not).
+        size: Option<u64>,
+        /// The limit ([`MAX_CONFIG_BYTES`]).
+        max: usize,
+    },
     /// Not valid YAML, or not of the config's shape.
     #[error("{0}")]
     Syntax(String),
@@ -136,10 +301,22 @@ pub enum ConfigErrorKind {
         supported: u32,
     },
     /// A `source` that is not `path@version`.
-    #[error("`source: {0}` is not of the form `module::path::Type@version`")]
+    #[error("`source: {}` is not of the form `module::path::Type@version`", elide(.0))]
     BadSource(String),
+    /// A `source` path longer than [`MAX_SOURCE_BYTES`].
+    #[error(
+        "`source: {}` is {} bytes long; a step source path is at most {max} bytes",
+        elide(.source_path),
+        .source_path.len()
+    )]
+    SourceTooLong {
+        /// The source path (without `@version`).
+        source_path: String,
+        /// The limit ([`MAX_SOURCE_BYTES`]).
+        max: usize,
+    },
     /// An unknown template.
-    #[error("unknown template `{0}` (the only template is `training`)")]
+    #[error("unknown template `{}` (the only template is `training`)", elide(.0))]
     Template(String),
     /// The step cannot be found or built.
     #[error(transparent)]
@@ -171,7 +348,7 @@ impl fmt::Display for ConfigError {
         if let Some(step) = &e.step
             && !matches!(e.kind, ConfigErrorKind::Pipeline(_))
         {
-            write!(f, "step `{step}`: ")?;
+            write!(f, "step `{}`: ", elide(step))?;
         }
         write!(f, "{}", e.kind)
     }
@@ -232,13 +409,21 @@ impl ConfigError {
 }
 
 impl PipelineConfig {
-    /// Parses a config (without building the pipeline).
+    /// Parses a config (without building the pipeline). A leading byte-order mark is skipped.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let text = without_bom(text);
         let config: PipelineConfig = serde_norway::from_str(text).map_err(|e| {
+            let message = strip_location(&e.to_string());
             let loc = e.location();
-            let mut err = ConfigError::new(ConfigErrorKind::Syntax(strip_location(&e.to_string())))
-                .at(loc.as_ref().map(|l| l.line()));
-            err.0.column = loc.as_ref().map(|l| l.column());
+            let mut line = loc.as_ref().map(|l| l.line());
+            let mut column = loc.as_ref().map(|l| l.column());
+            // serde's own "duplicate field" names the mapping's first line; name the repeat's.
+            if let Some(repeat) = duplicate_field_line(text, &message) {
+                line = Some(repeat);
+                column = None;
+            }
+            let mut err = ConfigError::new(ConfigErrorKind::Syntax(elide_typed(&message))).at(line);
+            err.0.column = column;
             err
         })?;
         if config.version != CONFIG_FORMAT_VERSION {
@@ -362,13 +547,28 @@ impl PipelineConfig {
             }
         }
         if let Err(e) = pipeline.validate() {
-            let step = pipeline_error_step(&e);
+            let place = pipeline_error_place(&e);
             let mut err = ConfigError::new(ConfigErrorKind::Pipeline(e));
-            if let Some(s) = &step {
-                err = locate_first(
-                    err.in_step(s),
-                    &[(&["steps", s], "inputs"), (&["steps"], s)],
-                );
+            match &place {
+                Some(Place::Wiring(s)) => {
+                    err = locate_first(
+                        err.in_step(s),
+                        &[(&["steps", s], "inputs"), (&["steps"], s)],
+                    );
+                }
+                Some(Place::Param(s, p)) => {
+                    err = locate_first(
+                        err.in_step(s),
+                        &[
+                            (&["steps", s, "args"], p),
+                            (&["steps", s], "args"),
+                            (&["steps"], s),
+                        ],
+                    );
+                }
+                Some(Place::StepName(s)) => err = locate(err.in_step(s), &["steps"], s),
+                Some(Place::PipelineName) => err = locate(err, &[], "name"),
+                None => {}
             }
             return Err(err);
         }
@@ -382,6 +582,15 @@ fn build_step(
 ) -> Result<Box<dyn crate::step::DynStep>, (ConfigErrorKind, Option<String>)> {
     let (source, version) = parse_source(&step.source)
         .ok_or_else(|| (ConfigErrorKind::BadSource(step.source.clone()), None))?;
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err((
+            ConfigErrorKind::SourceTooLong {
+                source_path: source.to_owned(),
+                max: MAX_SOURCE_BYTES,
+            },
+            None,
+        ));
+    }
     let params = step
         .args
         .iter()
@@ -406,7 +615,19 @@ pub(crate) fn parse_source(s: &str) -> Option<(&str, u32)> {
     Some((path, version.parse().ok()?))
 }
 
-fn pipeline_error_step(e: &PipelineError) -> Option<String> {
+/// Where in a config a pipeline error is.
+enum Place {
+    /// A step's wiring.
+    Wiring(String),
+    /// A step's parameter.
+    Param(String, String),
+    /// A step's name (its key under `steps`).
+    StepName(String),
+    /// The pipeline's `name`.
+    PipelineName,
+}
+
+fn pipeline_error_place(e: &PipelineError) -> Option<Place> {
     match e {
         PipelineError::BadReference { step, .. }
         | PipelineError::UnknownStep { step, .. }
@@ -414,11 +635,82 @@ fn pipeline_error_step(e: &PipelineError) -> Option<String> {
         | PipelineError::UnknownInput { step, .. }
         | PipelineError::DoublyWired { step, .. }
         | PipelineError::MissingInput { step, .. }
-        | PipelineError::TypeMismatch { step, .. } => Some(step.clone()),
-        PipelineError::Cycle { cycle, .. } => cycle.first().cloned(),
-        PipelineError::Many(errors) => errors.iter().find_map(pipeline_error_step),
+        | PipelineError::TypeMismatch { step, .. } => Some(Place::Wiring(step.clone())),
+        PipelineError::Cycle { cycle, .. } => cycle.first().cloned().map(Place::Wiring),
+        PipelineError::ParamTooLarge { step, param, .. } => {
+            Some(Place::Param(step.clone(), param.clone()))
+        }
+        PipelineError::InvalidName { what, name }
+        | PipelineError::NameTooLong { what, name, .. } => Some(if *what == "step" {
+            Place::StepName(name.clone())
+        } else {
+            Place::PipelineName
+        }),
+        PipelineError::Many(errors) => errors.iter().find_map(pipeline_error_place),
         _ => None,
     }
+}
+
+/// The text without a leading UTF-8 byte-order mark (which some editors write).
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// serde_norway's messages quote what was typed (an unknown key in backticks, a value in double
+/// quotes) and may start with the path to it (`steps.trainer.args: …`); each is shortened like
+/// every other typed string, and the whole message is kept to one short line.
+fn elide_typed(message: &str) -> String {
+    const MAX_CHARS: usize = 600;
+    let mut out = String::new();
+    let mut rest = message;
+    if let Some((path, tail)) = rest.split_once(": ")
+        && !path.contains(char::is_whitespace)
+    {
+        let _ = write!(out, "{}: ", elide(path));
+        rest = tail;
+    }
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = &rest[open..=open];
+        out.push_str(&rest[..=open]);
+        let quoted = &rest[open + 1..];
+        // A double-quoted value is written escaped: `\"` does not close it.
+        let close = quoted
+            .char_indices()
+            .scan(false, |escaped, (i, c)| {
+                let closes = !*escaped && quote.starts_with(c);
+                *escaped = !*escaped && c == '\\' && quote == "\"";
+                Some((i, closes))
+            })
+            .find_map(|(i, closes)| closes.then_some(i));
+        match close {
+            Some(close) => {
+                let _ = write!(out, "{}{quote}", elide(&quoted[..close]));
+                rest = &quoted[close + 1..];
+            }
+            None => {
+                let _ = write!(out, "{}", elide(quoted));
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    if out.chars().count() > MAX_CHARS {
+        let cut: String = out.chars().take(MAX_CHARS).collect();
+        return format!("{cut}…");
+    }
+    out
+}
+
+/// For serde's "duplicate field `x`" (after the path to the mapping, `steps.trainer: `), the line
+/// of the field's second occurrence.
+fn duplicate_field_line(text: &str, message: &str) -> Option<usize> {
+    let (path, rest) = match message.split_once(": ") {
+        Some((path, rest)) if !path.contains(char::is_whitespace) => (Some(path), rest),
+        _ => (None, message),
+    };
+    let field = rest.strip_prefix("duplicate field `")?.split_once('`')?.0;
+    let path: Vec<&str> = path.map(|p| p.split('.').collect()).unwrap_or_default();
+    find_lines(text, &path, field).get(1).copied()
 }
 
 /// serde_norway puts " at line L column C" into its messages (at the end, or before the
@@ -452,16 +744,31 @@ fn strip_location(msg: &str) -> String {
 /// The 1-based line of `key:` nested under the keys `path`, found by indentation. Good enough
 /// for configs this module writes and for hand-written ones in block style.
 fn find_line(text: &str, path: &[&str], key: &str) -> Option<usize> {
+    find_lines(text, path, key).first().copied()
+}
+
+/// The 1-based lines of `key:` nested under the keys `path` (under the first mapping at `path`),
+/// found by indentation: more than one when the key is repeated.
+fn find_lines(text: &str, path: &[&str], key: &str) -> Vec<usize> {
     let mut want: Vec<&str> = path.to_vec();
     want.push(key);
     let mut depth = 0;
     let mut indent_stack: Vec<usize> = Vec::new();
+    let mut found: Vec<usize> = Vec::new();
+    // The indentation of the first match: repeats are its siblings.
+    let mut sibling_indent: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         let indent = line.len() - trimmed.len();
+        if let Some(sibling) = sibling_indent
+            && indent < sibling
+        {
+            // Out of the mapping that holds the key.
+            break;
+        }
         while indent_stack.last().is_some_and(|&d| indent <= d) {
             indent_stack.pop();
             depth = indent_stack.len();
@@ -474,13 +781,17 @@ fn find_line(text: &str, path: &[&str], key: &str) -> Option<usize> {
             .map(|(k, _)| k.trim().trim_matches(|c| c == '"' || c == '\''));
         if name == Some(want[depth]) && indent_stack.len() == depth {
             if depth + 1 == want.len() {
-                return Some(i + 1);
+                if sibling_indent.is_none_or(|s| s == indent) {
+                    sibling_indent = Some(indent);
+                    found.push(i + 1);
+                }
+                continue;
             }
             indent_stack.push(indent);
             depth += 1;
         }
     }
-    None
+    found
 }
 
 impl Pipeline {
@@ -511,16 +822,41 @@ impl Pipeline {
     pub fn from_yaml(text: &str) -> Result<Pipeline, ConfigError> {
         let registry =
             Registry::global().map_err(|e| ConfigError::new(ConfigErrorKind::Registry(e)))?;
+        let text = without_bom(text);
         PipelineConfig::from_yaml(text)?.build(registry, Some(text))
     }
 
-    /// Loads a pipeline from a YAML file, through this binary's registry.
+    /// Loads a pipeline from a YAML file, through this binary's registry. A file larger than
+    /// [`MAX_CONFIG_BYTES`] is refused before it is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Pipeline, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(ConfigErrorKind::Io(e)).with_file(path))?;
+        let text = read_config(path).map_err(|e| ConfigError::new(e).with_file(path))?;
         Pipeline::from_yaml(&text).map_err(|e| e.with_file(path))
     }
+}
+
+/// Reads a config file of at most [`MAX_CONFIG_BYTES`].
+fn read_config(path: &Path) -> Result<String, ConfigErrorKind> {
+    let too_large = |size| ConfigErrorKind::TooLarge {
+        size,
+        max: MAX_CONFIG_BYTES,
+    };
+    let max = u64::try_from(MAX_CONFIG_BYTES).unwrap_or(u64::MAX);
+    let file = std::fs::File::open(path).map_err(ConfigErrorKind::Io)?;
+    // A regular file's size is known up front; a stream's (a pipe, a device) is not, so reading
+    // stops one byte past the limit.
+    let size = file.metadata().map_err(ConfigErrorKind::Io)?.len();
+    if size > max {
+        return Err(too_large(Some(size)));
+    }
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(ConfigErrorKind::Io)?;
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(too_large(None));
+    }
+    Ok(text)
 }
 
 fn step_config(node: &StepNode) -> StepConfig {
@@ -608,6 +944,63 @@ mod tests {
         assert_eq!(
             strip_location("a name at line level"),
             "a name at line level"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_are_found_among_siblings_only() {
+        let text = "version: 1\nname: x\nsteps:\n  a:\n    name: 1\n    source: s@1\n    source: t@1\nname: y\n";
+        assert_eq!(find_lines(text, &[], "name"), vec![2, 8]);
+        assert_eq!(find_lines(text, &["steps", "a"], "source"), vec![6, 7]);
+        assert_eq!(find_lines(text, &["steps", "a"], "name"), vec![5]);
+        assert_eq!(
+            duplicate_field_line(text, "duplicate field `name`"),
+            Some(8)
+        );
+        assert_eq!(
+            duplicate_field_line(text, "steps.a: duplicate field `source`"),
+            Some(7)
+        );
+        assert_eq!(duplicate_field_line(text, "unknown field `name`"), None);
+    }
+
+    #[test]
+    fn typed_strings_in_parser_messages_are_shortened() {
+        let long = "x".repeat(10_000);
+        let short = format!("{}…", "x".repeat(80));
+        assert_eq!(
+            elide_typed(&format!("unknown field `{long}`, expected `a`")),
+            format!("unknown field `{short}`, expected `a`")
+        );
+        assert_eq!(
+            elide_typed(&format!(
+                "version: invalid type: string \"a\\\"{long}\", expected u32"
+            )),
+            format!(
+                "version: invalid type: string \"a\\\"{}…\", expected u32",
+                "x".repeat(77)
+            )
+        );
+        assert_eq!(
+            elide_typed(&format!("steps.{long}: unknown field `params`")),
+            format!("steps.{}…: unknown field `params`", "x".repeat(74))
+        );
+        assert_eq!(elide_typed("unclosed `abc"), "unclosed `abc");
+        let spaced = format!("{} and more", "word ".repeat(1000));
+        assert_eq!(elide_typed(&spaced).chars().count(), 601);
+        // Messages without typed text are left alone.
+        assert_eq!(
+            elide_typed("steps.a: missing field `source`"),
+            "steps.a: missing field `source`"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = "version: 1\nname: x\nsteps: {}\n";
+        assert_eq!(
+            PipelineConfig::from_yaml(&format!("\u{feff}{text}")).unwrap(),
+            PipelineConfig::from_yaml(text).unwrap()
         );
     }
 

@@ -93,20 +93,102 @@
 //! A pipeline's identity is its name: once a pipeline has run, its definition is recorded and
 //! immutable, and running another definition under the same name is refused. Use
 //! [`Pipeline::copy`] to make an editable copy under a new name.
+//!
+//! # Limits
+//!
+//! [`Pipeline::validate`] (and so every run, and every config loaded) refuses what the metadata
+//! store could not hold or what would flood error messages and the store:
+//!
+//! | what | limit | why |
+//! |---|---|---|
+//! | pipeline name | [`MAX_NAME_BYTES`] (200 bytes) | it names an ML Metadata context (`VARCHAR(255)` in MySQL), with `#<run number>` appended for each run |
+//! | step name | [`MAX_NAME_BYTES`] (200 bytes) | it is part of every execution's and artifact's record |
+//! | a string parameter's value | [`MAX_STRING_PARAM_BYTES`] (64 KiB) | every run records every parameter; large inputs belong in artifacts (a datasource reading a file) |
+//! | a config file | [`MAX_CONFIG_BYTES`] (1 MiB) | checked by [`Pipeline::load`] before the file is read |
+//! | a step `source` in a config | [`MAX_SOURCE_BYTES`] (255 bytes) | it names an ML Metadata type (`VARCHAR(255)`) |
+//!
+//! Error messages show at most the first 80 characters of anything that was typed (a name, a
+//! wiring, a source, a parameter value), then `…`, so that a refusal stays one short line.
 
 mod config;
 mod validate;
 
-pub use config::{CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, PipelineConfig, StepConfig};
+pub use config::{
+    CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, MAX_CONFIG_BYTES, MAX_SOURCE_BYTES,
+    PipelineConfig, StepConfig,
+};
 pub use validate::{Plan, PlannedStep};
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::param::Params;
 use crate::step::{
     DatasourceStep, DynStep, EvaluatorStep, IntoDynStep, PreprocesserStep, SplitStep, StepInfo,
     TrainerStep,
 };
+
+/// The longest pipeline or step name, in bytes (UTF-8).
+///
+/// A pipeline's name names its ML Metadata context (`VARCHAR(255)` in MySQL) and each run's
+/// (`<pipeline>#<run number>`), so it must leave room for the run number.
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// The largest value of a string parameter, in bytes (UTF-8): 64 KiB.
+///
+/// Every run records every parameter in the metadata store, and error messages name values;
+/// large inputs belong in artifacts (a datasource step that reads a file).
+pub const MAX_STRING_PARAM_BYTES: usize = 64 * 1024;
+
+/// How many characters of a typed string [`elide`] shows.
+pub(crate) const SHOWN_CHARS: usize = 80;
+
+/// A string someone typed (a name, a wiring, a source, a parameter value), as error messages show
+/// it: at most its first 80 characters, then `…`, with control characters escaped, so that a
+/// message stays one short line whatever was typed.
+///
+/// ```
+/// # extern crate zenml_core as zenml;
+/// use zenml::pipeline::elide;
+///
+/// assert_eq!(elide("trainer").to_string(), "trainer");
+/// assert_eq!(elide("two\nlines").to_string(), "two\\nlines");
+/// let long = "x".repeat(100_000);
+/// assert_eq!(elide(&long).to_string(), format!("{}…", "x".repeat(80)));
+/// ```
+pub fn elide(text: &str) -> impl fmt::Display + '_ {
+    Elided(text)
+}
+
+struct Elided<'a>(&'a str);
+
+impl fmt::Display for Elided<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.0.chars().enumerate() {
+            if i == SHOWN_CHARS {
+                return f.write_char('…');
+            }
+            if c.is_control() {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A byte count as limits are written: `1 MiB`, `64 KiB`, `200 bytes`.
+pub(crate) fn limit_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
 
 /// What kind of pipeline this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -216,18 +298,49 @@ impl fmt::Debug for StepNode {
 pub enum PipelineError {
     /// A step name with characters other than letters, digits, `_` and `-`, or a pipeline name
     /// that is empty, has surrounding spaces, a control character or `#`.
-    #[error("invalid {what} name `{name}`: {}", if *what == "pipeline" { "use one line of text without `#` or surrounding spaces" } else { "use letters, digits, `_` and `-`" })]
+    #[error("invalid {what} name `{}`: {}", elide(.name), if *what == "pipeline" { "use one line of text without `#` or surrounding spaces" } else { "use letters, digits, `_` and `-`" })]
     InvalidName {
         /// `"pipeline"` or `"step"`.
         what: &'static str,
         /// The name.
         name: String,
     },
+    /// A pipeline or step name longer than [`MAX_NAME_BYTES`].
+    #[error(
+        "{what} name `{}` is {} bytes long; a {what} name is at most {max} bytes",
+        elide(.name),
+        .name.len()
+    )]
+    NameTooLong {
+        /// `"pipeline"` or `"step"`.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// The limit ([`MAX_NAME_BYTES`]).
+        max: usize,
+    },
+    /// A string parameter value larger than [`MAX_STRING_PARAM_BYTES`].
+    #[error(
+        "step `{}`: parameter `{param}` is a string of {size} bytes; a string parameter is at \
+         most {} ({max} bytes)",
+        elide(.step),
+        limit_text(*.max)
+    )]
+    ParamTooLarge {
+        /// The step.
+        step: String,
+        /// The parameter.
+        param: String,
+        /// The value's size in bytes.
+        size: usize,
+        /// The limit ([`MAX_STRING_PARAM_BYTES`]).
+        max: usize,
+    },
     /// A pipeline without steps.
-    #[error("pipeline `{0}` has no steps")]
+    #[error("pipeline `{}` has no steps", elide(.0))]
     Empty(String),
     /// Two steps with one name.
-    #[error("pipeline `{pipeline}` has two steps named `{step}`")]
+    #[error("pipeline `{}` has two steps named `{}`", elide(.pipeline), elide(.step))]
     DuplicateStep {
         /// The pipeline.
         pipeline: String,
@@ -235,7 +348,7 @@ pub enum PipelineError {
         step: String,
     },
     /// A training pipeline without one of its mandatory slots.
-    #[error("training pipeline `{pipeline}` has no {slot}: call `.add_{slot}(…)`")]
+    #[error("training pipeline `{}` has no {slot}: call `.add_{slot}(…)`", elide(.pipeline))]
     MissingSlot {
         /// The pipeline.
         pipeline: String,
@@ -243,7 +356,7 @@ pub enum PipelineError {
         slot: &'static str,
     },
     /// `add_step` on a training pipeline, or a slot method on a general one.
-    #[error("pipeline `{pipeline}`: {message}")]
+    #[error("pipeline `{}`: {message}", elide(.pipeline))]
     MixedTemplate {
         /// The pipeline.
         pipeline: String,
@@ -252,7 +365,10 @@ pub enum PipelineError {
     },
     /// A wiring that is not `"step.output"`.
     #[error(
-        "step `{step}`: input `{input}` is wired to `{target}`, which is not of the form `step.output`"
+        "step `{}`: input `{}` is wired to `{}`, which is not of the form `step.output`",
+        elide(.step),
+        elide(.input),
+        elide(.target)
     )]
     BadReference {
         /// The consuming step.
@@ -264,7 +380,11 @@ pub enum PipelineError {
     },
     /// A wiring to a step that does not exist.
     #[error(
-        "step `{step}`: input `{input}` is wired to `{target}`, but there is no step `{missing}`{}",
+        "step `{}`: input `{}` is wired to `{}`, but there is no step `{}`{}",
+        elide(.step),
+        elide(.input),
+        elide(.target),
+        elide(.missing),
         list("steps", available)
     )]
     UnknownStep {
@@ -281,7 +401,12 @@ pub enum PipelineError {
     },
     /// A wiring to an output the producing step does not have.
     #[error(
-        "step `{step}`: input `{input}` is wired to `{target}`, but step `{producer}` has no output `{output}`{}",
+        "step `{}`: input `{}` is wired to `{}`, but step `{}` has no output `{}`{}",
+        elide(.step),
+        elide(.input),
+        elide(.target),
+        elide(.producer),
+        elide(.output),
         list("outputs", available)
     )]
     UnknownOutput {
@@ -300,7 +425,9 @@ pub enum PipelineError {
     },
     /// A wiring of an input the step does not declare.
     #[error(
-        "step `{step}` ({source_path}) has no input `{input}`{}",
+        "step `{}` ({source_path}) has no input `{}`{}",
+        elide(.step),
+        elide(.input),
         list("inputs", declared)
     )]
     UnknownInput {
@@ -314,7 +441,13 @@ pub enum PipelineError {
         declared: Vec<String>,
     },
     /// An input wired twice.
-    #[error("step `{step}`: input `{input}` is wired twice (to `{first}` and to `{second}`)")]
+    #[error(
+        "step `{}`: input `{}` is wired twice (to `{}` and to `{}`)",
+        elide(.step),
+        elide(.input),
+        elide(.first),
+        elide(.second)
+    )]
     DoublyWired {
         /// The step.
         step: String,
@@ -326,7 +459,7 @@ pub enum PipelineError {
         second: String,
     },
     /// A declared input left unwired.
-    #[error("step `{step}`: input `{input}` ({ty}) is not wired to any output")]
+    #[error("step `{}`: input `{input}` ({ty}) is not wired to any output", elide(.step))]
     MissingInput {
         /// The step.
         step: String,
@@ -336,7 +469,11 @@ pub enum PipelineError {
         ty: String,
     },
     /// An output wired to an input of another type.
-    #[error("step `{step}`: input `{input}` expects {expected}, but `{target}` produces {found}")]
+    #[error(
+        "step `{}`: input `{input}` expects {expected}, but `{}` produces {found}",
+        elide(.step),
+        elide(.target)
+    )]
     TypeMismatch {
         /// The consuming step.
         step: String,
@@ -350,7 +487,11 @@ pub enum PipelineError {
         found: String,
     },
     /// Steps that depend on each other in a circle.
-    #[error("pipeline `{pipeline}` has a cycle: {}", cycle.join(" → "))]
+    #[error(
+        "pipeline `{}` has a cycle: {}",
+        elide(.pipeline),
+        cycle.iter().map(|s| elide(s).to_string()).collect::<Vec<_>>().join(" → ")
+    )]
     Cycle {
         /// The pipeline.
         pipeline: String,
@@ -358,7 +499,11 @@ pub enum PipelineError {
         cycle: Vec<String>,
     },
     /// `step_cache` named a step that does not exist.
-    #[error("pipeline `{pipeline}` has no step `{step}` to switch caching for")]
+    #[error(
+        "pipeline `{}` has no step `{}` to switch caching for",
+        elide(.pipeline),
+        elide(.step)
+    )]
     NoSuchStep {
         /// The pipeline.
         pipeline: String,
@@ -374,6 +519,7 @@ fn list(what: &str, items: &[String]) -> String {
     if items.is_empty() {
         format!(" (it has no {what})")
     } else {
+        let items: Vec<String> = items.iter().map(|i| elide(i).to_string()).collect();
         format!(" (its {what}: {})", items.join(", "))
     }
 }
@@ -452,8 +598,9 @@ impl Pipeline {
             self.problems.push(PipelineError::MixedTemplate {
                 pipeline: self.name.clone(),
                 message: format!(
-                    "`add_step(\"{name}\", …)` on a training pipeline; its steps are its slots \
-                     (add_datasource, add_split, add_preprocesser, add_trainer, add_evaluator)"
+                    "`add_step(\"{}\", …)` on a training pipeline; its steps are its slots \
+                     (add_datasource, add_split, add_preprocesser, add_trainer, add_evaluator)",
+                    elide(&name)
                 ),
             });
             return self;
@@ -587,7 +734,8 @@ impl Pipeline {
     pub(crate) fn set_slot_dyn(self, slot: &str, step: Box<dyn DynStep>) -> Result<Self, String> {
         let Some(s) = TRAINING_SLOTS.iter().find(|s| **s == slot) else {
             return Err(format!(
-                "`{slot}` is not a training pipeline slot (slots: {})",
+                "`{}` is not a training pipeline slot (slots: {})",
+                elide(slot),
                 TRAINING_SLOTS.join(", ")
             ));
         };
@@ -602,8 +750,9 @@ impl Pipeline {
         Ok(self.set_slot(s, step))
     }
 
-    /// Checks the whole pipeline (names, wiring, types, cycles, mandatory slots) and returns the
-    /// order in which its steps can run.
+    /// Checks the whole pipeline (names, wiring, types, cycles, mandatory slots, and the
+    /// [limits](self#limits) on names and string parameters) and returns the order in which its
+    /// steps can run.
     pub fn validate(&self) -> Result<Plan, PipelineError> {
         validate::validate(self)
     }

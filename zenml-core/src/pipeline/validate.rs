@@ -2,9 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::param::Value;
 use crate::step::IoSpec;
 
-use super::{OutputRef, Pipeline, PipelineError, Template};
+use super::{
+    MAX_NAME_BYTES, MAX_STRING_PARAM_BYTES, OutputRef, Pipeline, PipelineError, StepNode, Template,
+};
 
 /// A validated pipeline: its steps in an order where every step comes after the steps it reads
 /// from, with the wiring resolved.
@@ -32,7 +35,6 @@ pub struct PlannedStep {
 /// A step name is referred to in wiring (`step.output`): letters, digits, `_` and `-`.
 fn valid_step_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 200
         && name
             .chars()
             .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
@@ -41,20 +43,47 @@ fn valid_step_name(name: &str) -> bool {
 /// A pipeline name is free text for people, on one line and without `#` (run names are
 /// `<pipeline>#<n>`).
 fn valid_pipeline_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 200
-        && name.trim() == name
-        && !name.chars().any(|c| c.is_control() || c == '#')
+    !name.is_empty() && name.trim() == name && !name.chars().any(|c| c.is_control() || c == '#')
+}
+
+/// The problem with a name, if any: too long (checked first, so that the message need not show
+/// it), or of the wrong form.
+fn name_problem(what: &'static str, name: &str, valid: fn(&str) -> bool) -> Option<PipelineError> {
+    if name.len() > MAX_NAME_BYTES {
+        Some(PipelineError::NameTooLong {
+            what,
+            name: name.to_owned(),
+            max: MAX_NAME_BYTES,
+        })
+    } else if !valid(name) {
+        Some(PipelineError::InvalidName {
+            what,
+            name: name.to_owned(),
+        })
+    } else {
+        None
+    }
+}
+
+/// String parameters over [`MAX_STRING_PARAM_BYTES`].
+fn oversized_params(s: &StepNode, errors: &mut Vec<PipelineError>) {
+    for (param, value) in &s.step.params() {
+        if let Value::Str(v) = value
+            && v.len() > MAX_STRING_PARAM_BYTES
+        {
+            errors.push(PipelineError::ParamTooLarge {
+                step: s.name.clone(),
+                param: param.to_owned(),
+                size: v.len(),
+                max: MAX_STRING_PARAM_BYTES,
+            });
+        }
+    }
 }
 
 pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
     let mut errors: Vec<PipelineError> = p.problems().to_vec();
-    if !valid_pipeline_name(&p.name) {
-        errors.push(PipelineError::InvalidName {
-            what: "pipeline",
-            name: p.name.clone(),
-        });
-    }
+    errors.extend(name_problem("pipeline", &p.name, valid_pipeline_name));
     if p.steps.is_empty() && errors.is_empty() {
         errors.push(PipelineError::Empty(p.name.clone()));
     }
@@ -75,12 +104,8 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
 
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, s) in p.steps.iter().enumerate() {
-        if !valid_step_name(&s.name) {
-            errors.push(PipelineError::InvalidName {
-                what: "step",
-                name: s.name.clone(),
-            });
-        }
+        errors.extend(name_problem("step", &s.name, valid_step_name));
+        oversized_params(s, &mut errors);
         if index.insert(&s.name, i).is_some() {
             errors.push(PipelineError::DuplicateStep {
                 pipeline: p.name.clone(),

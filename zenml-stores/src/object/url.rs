@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use zenml_core::store::{ArtifactStoreError, url_scheme};
+use zenml_core::store::{ArtifactStoreError, check_url_credentials, redact_url, url_scheme};
 
 use super::ObjectArtifactStore;
 
@@ -14,13 +14,16 @@ use super::ObjectArtifactStore;
 static NAMED_MEMORY: LazyLock<Mutex<HashMap<String, Arc<InMemory>>>> =
     LazyLock::new(Default::default);
 
+/// Errors show the URL redacted ([`redact_url`]); one with credentials in it is refused.
 pub(super) fn open(url: &str, base: &FsPath) -> Result<ObjectArtifactStore, ArtifactStoreError> {
+    check_url_credentials(url)?;
     match url_scheme(url) {
         "file" => ObjectArtifactStore::local(local_path(url, base)?),
         "memory" => open_memory(url),
         scheme => Err(ArtifactStoreError::Config(format!(
-            "`{url}`: the object_store artifact backend of this build serves file and memory \
-             URLs, not `{scheme}://`"
+            "`{}`: the object_store artifact backend of this build serves file and memory \
+             URLs, not `{scheme}://`",
+            redact_url(url)
         ))),
     }
 }
@@ -33,8 +36,9 @@ fn local_path(url: &str, base: &FsPath) -> Result<PathBuf, ArtifactStoreError> {
             .and_then(|u| u.to_file_path().ok())
             .ok_or_else(|| {
                 ArtifactStoreError::Config(format!(
-                    "`{url}` is not a local folder: a file URL is absolute (file:///path/to/folder); \
-                     write a plain path for a folder relative to the repository"
+                    "`{}` is not a local folder: a file URL is absolute (file:///path/to/folder); \
+                     write a plain path for a folder relative to the repository",
+                    redact_url(url)
                 ))
             })?
     } else {
@@ -60,7 +64,8 @@ fn open_memory(url: &str) -> Result<ObjectArtifactStore, ArtifactStoreError> {
     }
     if name.contains('/') || name.contains(['?', '#']) {
         return Err(ArtifactStoreError::Config(format!(
-            "`{url}`: an in-memory store is named by one word (memory://name)"
+            "`{}`: an in-memory store is named by one word (memory://name)",
+            redact_url(url)
         )));
     }
     let store = {
@@ -101,5 +106,23 @@ mod tests {
             "{err:?}"
         );
         assert!(open("memory://a/b", FsPath::new("/")).is_err());
+    }
+
+    #[test]
+    fn credentials_are_refused_and_never_shown() {
+        for (url, secret) in [
+            ("file://me:SECRET-1@localhost/data", "SECRET-1"),
+            ("memory://me:SECRET-2@name", "SECRET-2"),
+            ("s3://AKIA:SECRET/3+x@bucket/p", "SECRET/3"),
+            ("https://user:SECRET-4@host/x", "SECRET-4"),
+        ] {
+            let err = open(url, FsPath::new("/")).err();
+            let Some(ArtifactStoreError::Config(message)) = &err else {
+                panic!("{url} was not refused: {err:?}");
+            };
+            assert!(message.contains("has credentials in it"), "{message}");
+            assert!(!message.contains(secret), "{message}");
+            assert!(!format!("{err:?}").contains(secret), "{err:?}");
+        }
     }
 }
