@@ -87,7 +87,7 @@ use error::{Error, Result};
 use schema::ContextTypes;
 
 /// How long a connection waits for another writer's lock before it fails.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The metadata store in a SQLite file, in ML Metadata's schema (see the [module docs](self)).
 ///

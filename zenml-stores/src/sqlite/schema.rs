@@ -1,6 +1,8 @@
 //! The database layout: ML Metadata's schema version 10, plus zenml's own tables, and the check
 //! made when a store is opened.
 
+use std::time::{Duration, Instant};
+
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use zenml_core::store::{Id, MetadataError, MissingStore, OpenMode};
 
@@ -291,13 +293,40 @@ fn missing(location: &str, problem: MissingStore) -> Error {
 /// Checks that `conn` holds a zenml store this version can use as `mode` says: creating one in
 /// an empty database ([`OpenMode::Create`]), migrating an older one (not when read-only). An
 /// existing, current store costs one query; anything else is refused without writing to it.
+///
+/// Several processes may create one store at the same moment. Switching a new database to WAL
+/// takes an exclusive lock, and SQLite reports a connection that meets another one's lock in
+/// the middle of that as busy at once, without waiting: such an attempt is made again (it
+/// changed nothing), for as long as the busy timeout.
 pub(crate) fn open(conn: &mut Connection, location: &str, mode: OpenMode) -> Result<ContextTypes> {
+    let deadline = Instant::now() + super::BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match open_once(conn, location, mode) {
+            Err(Error::Sql(e)) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn open_once(conn: &mut Connection, location: &str, mode: OpenMode) -> Result<ContextTypes> {
     match probe(conn) {
         Ok(p) => check(conn, p, location, mode),
         Err(e) if is_not_a_database(&e) => Err(Error::Store(MetadataError::Damaged {
             store: location.to_owned(),
             detail: "the file is not a SQLite database".to_owned(),
         })),
+        Err(e) if is_busy(&e) => Err(e.into()),
         // A missing table: an empty database, or one that is not a zenml store.
         Err(rusqlite::Error::SqliteFailure(_, _)) => create_or_refuse(conn, location, mode),
         Err(e) => Err(e.into()),
