@@ -132,6 +132,26 @@ fn a_broken_config_file_is_a_clear_error() {
         ));
     }
 
+    // A value in the wrong place (a password typed as the port) is never quoted back.
+    std::fs::write(
+        &file,
+        "version: 1\nmetadata:\n  type: mysql\n  host: db\n  port: hunter2\n  user: u\n  \
+         database: d\nartifacts:\n  url: artifacts\n",
+    )
+    .unwrap();
+    let e = Repository::open(dir).unwrap_err().to_string();
+    assert!(!e.contains("hunter2"), "{e}");
+    assert!(e.contains("expected u16"), "{e}");
+    let shown = format!("{:?}", {
+        let mut c = RepositoryConfig::default();
+        c.artifacts.url = "s3://KEY:SECRET@bucket/p".into();
+        c
+    });
+    assert!(
+        !shown.contains("SECRET") && shown.contains("s3://***@bucket/p"),
+        "{shown}"
+    );
+
     // A config that parses but names a store this binary cannot open.
     std::fs::write(
         &file,

@@ -96,11 +96,20 @@ impl CacheConfig {
 }
 
 /// The `artifacts:` section of `config.yaml`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactsConfig {
     /// A folder (relative to `.zenml/`) or a bucket URL (`s3://bucket/prefix`).
     pub url: String,
+}
+
+impl std::fmt::Debug for ArtifactsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A URL edited by hand may hold credentials (they are refused when it is used).
+        f.debug_struct("ArtifactsConfig")
+            .field("url", &crate::store::redact_url(&self.url))
+            .finish()
+    }
 }
 
 impl Default for RepositoryConfig {
@@ -124,10 +133,12 @@ impl RepositoryConfig {
         serde_norway::to_string(self).unwrap_or_default()
     }
 
-    /// Parses a config (a leading byte-order mark is ignored).
+    /// Parses a config (a leading byte-order mark is ignored). An error never quotes a value of
+    /// the file: it may be a password typed in the wrong place.
     pub fn from_yaml(text: &str) -> Result<Self, String> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let config: RepositoryConfig = serde_norway::from_str(text).map_err(|e| e.to_string())?;
+        let config: RepositoryConfig =
+            serde_norway::from_str(text).map_err(|e| without_quoted_values(&e.to_string()))?;
         if config.version != REPOSITORY_CONFIG_VERSION {
             return Err(format!(
                 "config version {} is not supported (this build reads version {})",
@@ -539,6 +550,29 @@ fn read_config(path: &Path) -> Result<RepositoryConfig, RepositoryError> {
         path: path.to_owned(),
         message,
     })
+}
+
+/// `message` with every double-quoted value (`invalid type: string "…"`) replaced by `"…"`;
+/// names in backquotes (fields, variants) are kept.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('"') {
+            Some(close) => {
+                out.push_str("\"…\"");
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str("\"…");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// How a failure to read a repository's metadata store can be recovered from.
