@@ -487,6 +487,22 @@ fn trained() -> Trained {
 }
 
 impl Trained {
+    /// `rerun` computed the trainer again, and only the trainer, after one repair of its model:
+    /// returns that repair.
+    #[track_caller]
+    fn trainer_recomputed<'a>(&self, rerun: &'a RunSummary) -> &'a zenml::runner::Repaired {
+        expect(
+            &self.r.repo,
+            rerun,
+            &["trainer"],
+            &["datasource", "split", "preprocesser", "evaluator"],
+        );
+        assert_eq!(rerun.repairs.len(), 1, "{:#?}", rerun.repairs);
+        let repaired = &rerun.repairs[0];
+        assert_eq!(repaired.step, "trainer");
+        repaired
+    }
+
     /// The model file holds the right bytes again, reads back verified, and its new record is
     /// what the next run reuses.
     #[track_caller]
@@ -576,19 +592,12 @@ fn an_artifact_altered_in_place_is_not_trusted() {
         alter(&mut bytes);
         t.overwrite_in_place(&bytes);
         let rerun = t.r.repo.run(&t.pipeline).unwrap();
-        expect(
-            &t.r.repo,
-            &rerun,
-            &["trainer"],
-            &["datasource", "split", "preprocesser", "evaluator"],
-        );
+        let report = &t.trainer_recomputed(&rerun).report;
         assert_eq!(
             std::fs::read(t.r.artifact_file(&t.model)).unwrap(),
             t.bytes,
             "{what}"
         );
-        assert_eq!(rerun.repairs.len(), 1, "{what}: {:#?}", rerun.repairs);
-        let report = &rerun.repairs[0].report;
         assert_eq!(report.repair, Repair::Removed, "{what}");
         if what == "same size" {
             assert!(matches!(report.damage, Damage::Altered(_)), "{report:?}");
@@ -770,16 +779,9 @@ fn with_full_verification_a_rotten_output_is_never_a_cache_hit() {
 
     let full = t.r.repo.options().clone().with_verify(Verify::Full);
     let rerun = t.r.repo.run_with(&t.pipeline, full).unwrap();
-    expect(
-        &t.r.repo,
-        &rerun,
-        &["trainer"],
-        &["datasource", "split", "preprocesser", "evaluator"],
-    );
-    assert_eq!(rerun.repairs.len(), 1, "{:#?}", rerun.repairs);
-    assert_eq!(rerun.repairs[0].step, "trainer");
-    assert_eq!(rerun.repairs[0].artifact_id, Some(t.model.id));
-    assert!(matches!(rerun.repairs[0].report.damage, Damage::Altered(_)));
+    let repaired = t.trainer_recomputed(&rerun);
+    assert_eq!(repaired.artifact_id, Some(t.model.id));
+    assert!(matches!(repaired.report.damage, Damage::Altered(_)));
     t.repaired(&rerun);
 }
 
@@ -792,14 +794,7 @@ fn a_folder_where_an_artifact_should_be_is_moved_aside_and_the_artifact_recomput
     std::fs::write(path.join("note.txt"), b"someone's file").unwrap();
 
     let rerun = t.r.repo.run(&t.pipeline).unwrap();
-    expect(
-        &t.r.repo,
-        &rerun,
-        &["trainer"],
-        &["datasource", "split", "preprocesser", "evaluator"],
-    );
-    assert_eq!(rerun.repairs.len(), 1, "{:#?}", rerun.repairs);
-    let report = &rerun.repairs[0].report;
+    let report = &t.trainer_recomputed(&rerun).report;
     assert_eq!(
         report.damage,
         Damage::NotAnObject {

@@ -6,31 +6,20 @@
 //! selected, `cargo test --test cli`, build them first: `cargo build --examples`).
 #![cfg(feature = "cli")]
 
+mod common;
+#[path = "common/process.rs"]
+mod process;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::LazyLock;
+
+use process::{iris_config, quickstart, workspace};
 
 use serde_json::Value as J;
 use zenml::Repository;
 use zenml::store::{PipelineRecord, RunRecord};
-
-/// The quickstart example's binary: `…/debug/deps/cli-<hash>` → `…/debug/examples/quickstart`.
-fn quickstart() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary is in <target>/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: `cargo test` builds the examples before the tests",
-        path.display()
-    );
-    path
-}
 
 /// What a command did.
 #[derive(Debug)]
@@ -95,19 +84,6 @@ fn generic_zenml(dir: &Path, args: &[&str]) -> Out {
     run_in(Path::new(env!("CARGO_BIN_EXE_zenml")), &[], dir, args, &[])
 }
 
-/// A fresh directory with the iris data where the quickstart expects it.
-fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let data = dir.path().join("examples").join("data");
-    std::fs::create_dir_all(&data).expect("examples/data");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/iris.csv"),
-        data.join("iris.csv"),
-    )
-    .expect("iris.csv copied");
-    dir
-}
-
 /// A workspace with a repository.
 fn initialized() -> tempfile::TempDir {
     let dir = workspace();
@@ -128,31 +104,12 @@ fn initialized() -> tempfile::TempDir {
 }
 
 /// A hand-written training config with the built-in steps and the quickstart's.
-const IRIS: &str = "\
-# A training pipeline written by hand: zenml's built-in steps and the quickstart's own.
-version: 1
-name: Iris by hand
-template: training
-steps:
-  datasource:
-    source: zenml_core::steps::CsvDatasource@1
-    args:
-      path: examples/data/iris.csv
-  split:
-    source: zenml_core::steps::RandomSplit@1
-    args: { train_ratio: 0.7 }
-  preprocesser:
-    source: zenml_core::steps::StandardScaler@1
-    args:
-      exclude: species
-  trainer:
-    source: quickstart::LogisticTrainer@1
-    args:
-      alpha: 0.5
-      max_iterations: 50
-  evaluator:
-    source: quickstart::ClassificationMetrics@1
-";
+static IRIS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "# A training pipeline written by hand: zenml's built-in steps and the quickstart's own.\n{}",
+        iris_config("Iris by hand", 0.5)
+    )
+});
 
 const STEPS: [&str; 5] = [
     "datasource",
@@ -193,7 +150,7 @@ fn field<'a>(steps: &'a [(String, J)], step: &str, key: &str) -> &'a J {
 fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it() {
     let ws = initialized();
     let dir = ws.path();
-    write(dir, "iris.yaml", IRIS);
+    write(dir, "iris.yaml", &IRIS);
 
     // First run: everything executes.
     let first = zenml(dir, &["pipeline", "run", "iris.yaml", "--json"]).ok();
@@ -639,7 +596,7 @@ steps:
 fn every_bad_config_fails_with_one_clear_error_and_touches_nothing() {
     let ws = initialized();
     let dir = ws.path();
-    write(dir, "iris.yaml", IRIS);
+    write(dir, "iris.yaml", &IRIS);
     zenml(dir, &["pipeline", "run", "iris.yaml", "--quiet"]).ok();
     let before = snapshot(dir);
     assert_eq!(before.runs.len(), 1);
@@ -749,7 +706,7 @@ fn every_bad_config_fails_with_one_clear_error_and_touches_nothing() {
         ),
         // Unknown keys, at the top and in a step.
         (
-            format!("{IRIS}schedule: daily\n"),
+            format!("{}schedule: daily\n", *IRIS),
             "unknown field `schedule`, expected one of `version`, `name`, `template`, `steps`, \
              `cache`",
             Some("schedule:"),
@@ -1028,7 +985,7 @@ fn a_malformed_command_line_exits_2_and_no_repository_exits_1() {
          there first",
         root.display()
     );
-    write(dir, "iris.yaml", IRIS);
+    write(dir, "iris.yaml", &IRIS);
     for args in [
         &["config", "show"][..],
         &["config", "artifacts", "set", "elsewhere"],
@@ -1061,12 +1018,12 @@ fn the_generic_binary_explains_that_it_does_not_link_the_example_steps() {
     let ws = workspace();
     let dir = ws.path();
     generic_zenml(dir, &["init"]).ok();
-    write(dir, "iris.yaml", IRIS);
+    write(dir, "iris.yaml", &IRIS);
     let before = snapshot(dir);
 
     let out = generic_zenml(dir, &["pipeline", "run", "iris.yaml"]);
     let error = out.one_error();
-    let line = line_of(IRIS, "quickstart::LogisticTrainer@1");
+    let line = line_of(&IRIS, "quickstart::LogisticTrainer@1");
     assert!(
         error.starts_with(&format!(
             "error: iris.yaml:{line}: step `trainer`: no step `quickstart::LogisticTrainer` is \

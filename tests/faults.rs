@@ -331,14 +331,7 @@ fn killed_at_random_moments_the_store_stays_consistent_and_a_rerun_is_fully_cach
     // The pipeline completes, then reruns fully cached.
     zenml(dir, &["pipeline", "run", "iris.yaml", "--quiet"]).ok();
     let again = zenml(dir, &["pipeline", "run", "iris.yaml", "--json"]).ok();
-    let json: serde_json::Value = serde_json::from_str(&again.stdout).expect("JSON");
-    let statuses: Vec<&str> = json["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| s["status"].as_str().expect("a status"))
-        .collect();
-    assert_eq!(statuses, ["cached"; 5], "{json:#}");
+    assert_eq!(step_statuses(&again), ["cached"; 5], "{again:#?}");
     assert_consistent(dir);
 
     // Staged bytes of killed writers are removed once older than the grace period; what a live

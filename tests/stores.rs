@@ -172,14 +172,7 @@ fn two_processes_run_pipelines_against_one_repository_at_once() {
 
     // And the repository goes on: every cacheable pipeline is now reused entirely.
     let again = zenml(&root, &["pipeline", "run", "shared.yaml", "--json"]).ok();
-    let json: serde_json::Value = serde_json::from_str(&again.stdout).expect("JSON");
-    let statuses: Vec<&str> = json["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| s["status"].as_str().expect("a status"))
-        .collect();
-    assert_eq!(statuses, ["cached"; 5]);
+    assert_eq!(step_statuses(&again), ["cached"; 5], "{again:#?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -227,3 +227,15 @@ pub fn in_private_mounts(script: &str) -> Result<Out, String> {
         .map_err(|e| format!("`unshare` cannot be run: {e}"))?;
     Ok(Out::of(out))
 }
+
+/// The status of each step, in order, in the `--json` output of `zenml pipeline run`.
+pub fn step_statuses(out: &Out) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {out:#?}"));
+    json["steps"]
+        .as_array()
+        .expect("a steps array")
+        .iter()
+        .map(|s| s["status"].as_str().expect("a status").to_owned())
+        .collect()
+}

@@ -245,6 +245,17 @@ fn assert_params(got: &Params, expected: &[(&str, Value)], what: &str) {
     }
 }
 
+/// The results of scoped threads, in order; a thread's panic goes on in the caller.
+fn join_all<T>(handles: Vec<thread::ScopedJoinHandle<'_, T>>) -> Vec<T> {
+    handles
+        .into_iter()
+        .map(|h| match h.join() {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e),
+        })
+        .collect()
+}
+
 fn ids(records: &[ExecutionRecord]) -> Vec<Id> {
     records.iter().map(|r| r.id).collect()
 }
@@ -1508,13 +1519,7 @@ pub fn concurrent_writers(factory: StoreFactory<'_>) {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(v) => v,
-                Err(e) => std::panic::resume_unwind(e),
-            })
-            .collect()
+        join_all(handles)
     });
 
     let total = (THREADS * CYCLES) as usize;
@@ -1705,13 +1710,7 @@ pub fn pipeline_name_race(factory: StoreFactory<'_>) {
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(v) => v,
-                    Err(e) => std::panic::resume_unwind(e),
-                })
-                .collect()
+            join_all(handles)
         });
         let configs: BTreeSet<&str> = got.iter().map(|p| p.config.as_str()).collect();
         assert_eq!(
