@@ -936,6 +936,15 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
         out.stdout.starts_with("Saved.\n  metadata:  sqlite:"),
         "{out:#?}"
     );
+    // A new SQLite file is a new store, made when it is set (opening never makes one).
+    let out = zenml(dir, &["config", "metadata", "set", "sqlite", "other.db"]).ok();
+    assert!(
+        out.stdout.starts_with("Saved.\n  metadata:  sqlite:") && out.stdout.contains("other.db\n"),
+        "{out:#?}"
+    );
+    assert!(dir.join(".zenml/other.db").is_file());
+    zenml(dir, &["run", "list"]).ok();
+    zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
     assert!(
         !std::fs::read_to_string(&config_file)
             .unwrap()

@@ -12,7 +12,8 @@ use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
 use zenml_core::runner::{QuietProgress, RunError, Verify, human_duration};
 use zenml_core::store::{
-    ExecutionRecord, MetadataConfig, open_artifact_store, redact_host, redact_url,
+    ExecutionRecord, MetadataConfig, OpenMode, open_artifact_store, open_metadata_store,
+    redact_host, redact_url,
 };
 
 use super::format::{
@@ -147,7 +148,13 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
         }
         ConfigCommand::Metadata(MetadataCommand::Set(target)) => {
             config.metadata = match target {
-                MetadataTarget::Sqlite { path } => MetadataConfig::Sqlite { path },
+                MetadataTarget::Sqlite { path } => {
+                    let sqlite = MetadataConfig::Sqlite { path };
+                    // A store is made once, deliberately, here: opening a repository never makes
+                    // one (a missing store is reported, not replaced). An existing one is used.
+                    open_metadata_store(&sqlite, &root.join(".zenml"), OpenMode::Create)?;
+                    sqlite
+                }
                 MetadataTarget::Mysql {
                     host,
                     port,
