@@ -453,3 +453,69 @@ fn a_datasource_without_a_fingerprint_always_runs_and_early_cut_off_keeps_the_re
     assert_eq!(second.executed(), vec!["datasource"]);
     assert_eq!(second.cached(), vec!["split", "trainer"]);
 }
+
+/// Holds its run open until the test lets it go.
+static RELEASE: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>> =
+    std::sync::Mutex::new(None);
+
+/// Waits for the test's signal (a channel), then outputs 1.
+#[step]
+#[derive(Debug)]
+pub struct Held {}
+
+#[step]
+impl Step for Held {
+    fn inputs(&self) -> Vec<IoSpec> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<IoSpec> {
+        vec![IoSpec::new::<f64>("out")]
+    }
+    fn run(&self, _ctx: &mut StepContext, _inputs: &Inputs) -> StepResult<Outputs> {
+        let rx = RELEASE.lock().ok().and_then(|mut r| r.take());
+        if let Some(rx) = rx {
+            rx.recv()?;
+        }
+        Ok(Outputs::new().with("out", 1.0))
+    }
+}
+
+#[test]
+fn a_running_step_keeps_its_run_s_heartbeat_going() {
+    let (release, rx) = std::sync::mpsc::channel();
+    *RELEASE.lock().unwrap() = Some(rx);
+    let options = quiet().with_max_parallel(1);
+    let options = zenml::runner::RunOptions {
+        heartbeat_interval: std::time::Duration::from_millis(10),
+        ..options
+    };
+    let repo = memory_repo().with_options(options);
+    let md = repo.metadata_store().clone();
+    let pipeline = Pipeline::new("held").add_step("held", Held {}, []);
+    std::thread::scope(|scope| {
+        let running = scope.spawn(|| repo.run(&pipeline));
+        // Wait (bounded) until the run beats while its step is held.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let beat = loop {
+            let runs = md.running_runs().unwrap();
+            if let Some(r) = runs.first()
+                && r.heartbeat_ms > r.run.started_ms
+            {
+                break r.heartbeat_ms - r.run.started_ms;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never beat: {runs:?}"
+            );
+            std::thread::yield_now();
+        };
+        assert!(beat > 0);
+        release.send(()).unwrap();
+        let summary = running.join().unwrap().unwrap();
+        assert_eq!(summary.executed(), ["held"]);
+    });
+    assert!(
+        md.running_runs().unwrap().is_empty(),
+        "a finished run is not running"
+    );
+}

@@ -72,6 +72,9 @@ pub struct RunOptions {
     /// How long bytes may sit in the artifact store's staging area before a run takes them for
     /// what a dead writer left behind and removes them (an hour by default).
     pub staging_grace: Duration,
+    /// How often a run records that its process is alive while steps execute
+    /// ([`HEARTBEAT_INTERVAL`] by default; keep it well under [`LEASE`]).
+    pub heartbeat_interval: Duration,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -82,6 +85,7 @@ impl std::fmt::Debug for RunOptions {
             .field("scratch_dir", &self.scratch_dir)
             .field("verify", &self.verify)
             .field("staging_grace", &self.staging_grace)
+            .field("heartbeat_interval", &self.heartbeat_interval)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +99,7 @@ impl Default for RunOptions {
             scratch_dir: std::env::temp_dir().join("zenml-scratch"),
             verify: Verify::Quick,
             staging_grace: Duration::from_secs(60 * 60),
+            heartbeat_interval: HEARTBEAT_INTERVAL,
         }
     }
 }
@@ -777,12 +782,11 @@ impl RunEnv<'_> {
         let (stop, stopped) = mpsc::channel::<()>();
         let metadata = Arc::clone(&self.runner.metadata);
         let run = self.run.id;
+        let interval = self.runner.options.heartbeat_interval;
         let spawned = std::thread::Builder::new()
             .name("zenml-heartbeat".to_owned())
             .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(HEARTBEAT_INTERVAL)
-                {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     // A missed beat is made up by the next; a store that fails for longer
                     // fails the run's own writes too.
                     let _ = metadata.heartbeat(run);
