@@ -769,6 +769,46 @@ fn a_damaged_input_is_never_used_its_producer_is_recomputed_and_the_repair_repor
 }
 
 #[test]
+fn damage_upstream_of_damage_is_found_and_each_producer_computed_again_in_order() {
+    // Both the split's `train` table and the preprocesser's `train` table rot. The new trainer
+    // reads the preprocesser's: damaged, so the preprocesser runs again, reads the split's:
+    // damaged too, so the split runs again first.
+    let t = trained();
+    let split_train = output(&t.first, "split", "train").clone();
+    let pre_train = output(&t.first, "preprocesser", "train").clone();
+    rot(&t.r, &split_train);
+    rot(&t.r, &pre_train);
+    let b = t.pipeline.copy("B").add_trainer(CentroidTrainer {
+        shrink: 0.5,
+        ..CentroidTrainer::default()
+    });
+    let run = t.r.repo.run(&b).unwrap();
+    let found: Vec<(&str, &str, Option<i64>)> = run
+        .repairs
+        .iter()
+        .map(|r| (r.step.as_str(), r.output.as_str(), r.artifact_id))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("preprocesser", "train", Some(pre_train.id)),
+            ("split", "train", Some(split_train.id)),
+        ]
+    );
+    let status = |name: &str| run.step(name).unwrap().status;
+    assert_eq!(status("datasource"), StepStatus::Cached);
+    for step in ["split", "preprocesser", "trainer", "evaluator"] {
+        assert_eq!(status(step), StepStatus::Completed, "{step}");
+    }
+    assert_eq!(output(&run, "split", "train").hash, split_train.hash);
+    assert_eq!(output(&run, "preprocesser", "train").hash, pre_train.hash);
+    t.r.repo
+        .verify_artifacts(false, |_| {})
+        .map(|report| assert!(report.damaged.is_empty(), "{:#?}", report.damaged))
+        .unwrap();
+}
+
+#[test]
 fn with_full_verification_a_rotten_output_is_never_a_cache_hit() {
     let t = trained();
     rot(&t.r, &t.model);
@@ -859,4 +899,42 @@ fn a_cache_entry_without_every_declared_output_is_not_reused() {
         &["datasource", "split", "preprocesser", "evaluator"],
     );
     t.repaired(&rerun);
+}
+
+#[test]
+fn a_scrub_finds_rot_the_cache_cannot_see_names_each_artifact_and_repairs_it() {
+    let t = trained();
+    rot(&t.r, &t.model);
+    let mut seen = Vec::new();
+    let report = t.r.repo.verify_artifacts(false, |p| seen.push(p)).unwrap();
+    let recorded: usize = t.first.steps.iter().map(|s| s.outputs.len()).sum();
+    assert_eq!(report.artifacts, recorded as u64, "{report:#?}");
+    assert_eq!(report.objects, recorded as u64);
+    assert_eq!(seen.len(), recorded, "progress after each object");
+    assert_eq!(seen.last().map(|p| p.damaged), Some(1));
+    assert_eq!(report.damaged.len(), 1, "{report:#?}");
+    let d = &report.damaged[0];
+    assert_eq!(d.artifact.id, t.model.id);
+    assert_eq!(
+        d.producer.as_ref().map(|p| p.step_name.as_str()),
+        Some("trainer")
+    );
+    assert!(matches!(d.damage, Damage::Altered(_)), "{d:?}");
+    assert_eq!(d.repair, None, "a check alone repairs nothing");
+    assert!(t.r.artifact_file(&t.model).is_file());
+
+    let repaired = t.r.repo.verify_artifacts(true, |_| {}).unwrap();
+    assert_eq!(repaired.damaged.len(), 1);
+    assert_eq!(repaired.damaged[0].repair, Some(Repair::Removed));
+    assert!(!t.r.artifact_file(&t.model).exists());
+    let after = t.r.repo.verify_artifacts(false, |_| {}).unwrap();
+    assert_eq!(after.damaged.len(), 1);
+    assert_eq!(after.damaged[0].damage, Damage::Missing);
+
+    // The next run computes the trainer again, reporting the missing model.
+    let rerun = t.r.repo.run(&t.pipeline).unwrap();
+    assert_eq!(t.trainer_recomputed(&rerun).report.damage, Damage::Missing);
+    t.repaired(&rerun);
+    let clean = t.r.repo.verify_artifacts(false, |_| {}).unwrap();
+    assert!(clean.damaged.is_empty(), "{clean:#?}");
 }

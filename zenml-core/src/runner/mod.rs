@@ -606,12 +606,19 @@ impl Runner {
                     match rerun[p] {
                         Some(true) => {
                             // It ran again already, and its output is still damaged.
+                            let message = error.to_string();
+                            progress.event(&ProgressEvent::StepFailed {
+                                step: &summary.name,
+                                error: &message,
+                                elapsed: summary.elapsed,
+                            });
                             if failure.is_none() {
                                 failure =
                                     Some((summary.name.clone(), StepFailure::Artifact(error)));
                             }
                             summaries[i] = Some(StepSummary {
                                 status: StepStatus::Failed,
+                                error: Some(message),
                                 ..summary
                             });
                         }
