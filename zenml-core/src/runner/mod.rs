@@ -353,6 +353,17 @@ struct Outcome {
     retry_after: Option<(usize, ArtifactError)>,
 }
 
+/// Whether a step runs again in a run because an output of its was found damaged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Again {
+    /// It does not (yet).
+    No,
+    /// It is to run again, or running again.
+    Pending,
+    /// It ran again.
+    Done,
+}
+
 /// How an attempt to execute a step ended, short of failing.
 enum Attempt {
     /// Done: executed or cached.
@@ -521,9 +532,9 @@ impl Runner {
         let mut summaries: Vec<Option<StepSummary>> = vec![None; n];
         let mut failure: Option<(String, StepFailure)> = None;
         let mut ready: Vec<usize> = (0..n).filter(|&i| pending_upstream[i] == 0).collect();
-        // Steps that run again because an output of theirs was found damaged: whether the run
-        // again is under way or done, and the steps waiting for it.
-        let mut rerun: Vec<Option<bool>> = vec![None; n];
+        // Steps that run again because an output of theirs was found damaged, and the steps
+        // waiting for them.
+        let mut again: Vec<Again> = vec![Again::No; n];
         let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); n];
         let max_parallel = self.options.max_parallel.max(1);
         let env = RunEnv {
@@ -563,7 +574,7 @@ impl Runner {
                     // A step that runs again does not look in the cache: its cached outputs
                     // are what was found damaged. (It started once already: its inputs' values
                     // are counted as taken.)
-                    let force = rerun[i] == Some(false);
+                    let force = again[i] == Again::Pending;
                     for &u in planned.upstream.iter().filter(|_| !force) {
                         consumers_left[u] -= 1;
                         if consumers_left[u] == 0 {
@@ -603,8 +614,8 @@ impl Runner {
                     for &u in &plan.steps[i].upstream {
                         consumers_left[u] += 1;
                     }
-                    match rerun[p] {
-                        Some(true) => {
+                    match again[p] {
+                        Again::Done => {
                             // It ran again already, and its output is still damaged.
                             let message = error.to_string();
                             progress.event(&ProgressEvent::StepFailed {
@@ -622,9 +633,9 @@ impl Runner {
                                 ..summary
                             });
                         }
-                        Some(false) => waiting[p].push(i),
-                        None => {
-                            rerun[p] = Some(false);
+                        Again::Pending => waiting[p].push(i),
+                        Again::No => {
+                            again[p] = Again::Pending;
                             waiting[p].push(i);
                             ready.push(p);
                             ready.sort_unstable();
@@ -637,8 +648,8 @@ impl Runner {
                         failure = Some((summary.name.clone(), f));
                     }
                 } else {
-                    let again = rerun[i] == Some(false);
-                    let keep = consumers_left[i] > 0 || (again && !waiting[i].is_empty());
+                    let rerun = again[i] == Again::Pending;
+                    let keep = consumers_left[i] > 0 || (rerun && !waiting[i].is_empty());
                     let mut values: HashMap<String, AnyValue> = values.into_iter().collect();
                     for (name, record) in &summary.outputs {
                         produced.insert(
@@ -649,10 +660,10 @@ impl Runner {
                             },
                         );
                     }
-                    if again {
+                    if rerun {
                         // Its consumers were all started before; the ones that found its
                         // output damaged start again.
-                        rerun[i] = Some(true);
+                        again[i] = Again::Done;
                         ready.append(&mut waiting[i]);
                     } else {
                         for &d in &downstream[i] {
