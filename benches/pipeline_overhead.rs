@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use zenml::param::Params;
 use zenml::prelude::*;
-use zenml::store::{MetadataStore, NewArtifact, NewExecution, StepTypeSpec};
+use zenml::store::{MetadataQuery, NewArtifact, NewExecution, StepTypeSpec};
 
 /// The first step of a chain: a number.
 #[step]
@@ -121,7 +121,7 @@ fn whole_process(
 
 /// Records `n` executions of a step type of their own, with an output artifact each, directly
 /// through the metadata store (as many runs would), in one run.
-fn fill(store: &dyn MetadataStore, n: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn fill(store: &dyn MetadataQuery, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ty = store.register_step_type(&StepTypeSpec {
         source: "bench::Filler".into(),
         version: 1,

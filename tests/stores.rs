@@ -24,7 +24,7 @@ use zenml::backends::sqlite::SqliteMetadataStore;
 use zenml::hash::Hash128;
 use zenml::prelude::*;
 use zenml::store::memory::MemoryMetadataStore;
-use zenml::store::{ArtifactStore, ExecutionRecord, ExecutionState, MetadataStore, RunStatus};
+use zenml::store::{ArtifactStore, ExecutionRecord, ExecutionState, MetadataQuery, RunStatus};
 
 // ---------------------------------------------------------------------------------------------
 // Two processes, one repository
@@ -185,7 +185,7 @@ fn pair(name: &str, n: u32) -> Pipeline {
         .add_step("sum", Sum {}, [("numbers", "numbers.numbers")])
 }
 
-fn names(md: &dyn MetadataStore) -> Vec<String> {
+fn names(md: &dyn MetadataQuery) -> Vec<String> {
     md.pipelines()
         .expect("the recorded pipelines")
         .into_iter()
@@ -201,7 +201,7 @@ fn stores_given_in_code_override_the_repository_config() {
     let on_disk = || Repository::open(&root).unwrap();
 
     // Another metadata store; the config's artifact folder.
-    let memory_md: Arc<dyn MetadataStore> = Arc::new(MemoryMetadataStore::new());
+    let memory_md: Arc<dyn MetadataQuery> = Arc::new(MemoryMetadataStore::new());
     let repo = quiet_repo(on_disk().with_metadata_store(memory_md.clone()));
     let s = repo.run(&pair("metadata in memory", 20)).unwrap();
     assert_eq!(names(memory_md.as_ref()), vec!["metadata in memory"]);
@@ -235,7 +235,7 @@ fn stores_given_in_code_override_the_repository_config() {
     // A runner over explicit stores, elsewhere: the repository's stores see nothing of it.
     let db = r.file("elsewhere.db");
     let folder = r.file("elsewhere-artifacts");
-    let md: Arc<dyn MetadataStore> = Arc::new(SqliteMetadataStore::open(&db).unwrap());
+    let md: Arc<dyn MetadataQuery> = Arc::new(SqliteMetadataStore::open(&db).unwrap());
     let art: Arc<dyn ArtifactStore> = Arc::new(ObjectArtifactStore::local(&folder).unwrap());
     let runner = Runner::new(md.clone(), art.clone()).with_options(RunOptions::quiet());
     let p = pair("explicit", 40);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use zenml::prelude::*;
 use zenml::runner::RunOptions;
 use zenml::store::memory::MemoryMetadataStore;
-use zenml::store::{ArtifactStore, MetadataStore};
+use zenml::store::{ArtifactStore, MetadataQuery};
 
 /// The iris data shipped with the examples.
 pub fn iris_path() -> String {
@@ -17,7 +17,7 @@ pub fn iris_path() -> String {
 }
 
 /// A fresh in-memory metadata store and artifact store.
-pub fn memory_stores() -> (Arc<dyn MetadataStore>, Arc<dyn ArtifactStore>) {
+pub fn memory_stores() -> (Arc<dyn MetadataQuery>, Arc<dyn ArtifactStore>) {
     let artifacts = zenml::store::open_artifact_store("memory://", Path::new("."))
         .expect("the memory artifact store is linked");
     (Arc::new(MemoryMetadataStore::new()), artifacts)

@@ -21,7 +21,8 @@ use zenml_core::hash::Hash128;
 use zenml_core::param::{ParamType, Params, ScalarType, Value};
 use zenml_core::step::StepKind;
 use zenml_core::store::{
-    Id, MetadataError, MetadataStore, NewArtifact, NewExecution, RunStatus, StepTypeSpec,
+    Id, MetadataError, MetadataQuery, MetadataStore, NewArtifact, NewExecution, RunStatus,
+    StepTypeSpec,
 };
 use zenml_stores::sqlite::SqliteMetadataStore;
 
@@ -85,7 +86,7 @@ struct Fill {
     runs: u64,
 }
 
-fn fill_start(store: &dyn MetadataStore, executions: u64) -> Result<Fill, MetadataError> {
+fn fill_start(store: &dyn MetadataQuery, executions: u64) -> Result<Fill, MetadataError> {
     let pipeline = store
         .register_pipeline("bench", "version: 1\nname: bench\n")?
         .id;
@@ -101,7 +102,7 @@ fn fill_start(store: &dyn MetadataStore, executions: u64) -> Result<Fill, Metada
 }
 
 /// Runs `first..first + n` of the fill: five executions each, every one computed.
-fn fill_runs(store: &dyn MetadataStore, f: &Fill, first: u64, n: u64) -> Result<(), MetadataError> {
+fn fill_runs(store: &dyn MetadataQuery, f: &Fill, first: u64, n: u64) -> Result<(), MetadataError> {
     for r in first..first + n {
         let run = store.begin_run(f.pipeline, "version: 1\nname: bench\n", "bench")?;
         let mut previous: Option<Id> = None;
@@ -232,7 +233,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let k = key(rng.next(f.runs), rng.next(STEPS.len() as u64) as usize);
         match store.find_cached(k)? {
             Some(hit) => Ok(hit),
-            None => Err(MetadataError::Conflict(format!("no hit for {k}"))),
+            None => Err(MetadataError::NotFound {
+                what: "cache entry",
+                key: format!("no hit for {k}"),
+            }),
         }
     })?;
     hits.report("find_cached, hit");
@@ -271,7 +275,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ty = store.register_step_type(&specs[s])?;
         let hit = store
             .find_cached(key(r, s))?
-            .ok_or_else(|| MetadataError::Conflict("no hit".to_owned()))?;
+            .ok_or_else(|| MetadataError::NotFound {
+                what: "cache entry",
+                key: "a stored key".to_owned(),
+            })?;
         store.record_cached_execution(
             &NewExecution {
                 step_type_id: ty,
@@ -302,7 +309,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ty = store.register_step_type(spec)?;
             let hit = store
                 .find_cached(key(r, s))?
-                .ok_or_else(|| MetadataError::Conflict("no hit".to_owned()))?;
+                .ok_or_else(|| MetadataError::NotFound {
+                    what: "cache entry",
+                    key: "a stored key".to_owned(),
+                })?;
             store.record_cached_execution(
                 &NewExecution {
                     run_id: run.id,

@@ -18,8 +18,9 @@ use zenml_core::param::{ParamType, Params, ScalarType, Value};
 use zenml_core::step::StepKind;
 use zenml_core::store::conformance::metadata as suite;
 use zenml_core::store::{
-    ExecutionState, MetadataConfig, MetadataError, MetadataStore, MissingStore, NewArtifact,
-    NewExecution, OpenMode, RunStatus, StepTypeSpec, open_metadata_store,
+    ExecutionState, Incompatibility, MetadataConfig, MetadataError, MetadataQuery, MetadataStore,
+    MissingStore, NewArtifact, NewExecution, OpenMode, RunStatus, StepTypeSpec,
+    open_metadata_store,
 };
 use zenml_stores::sqlite::SqliteMetadataStore;
 
@@ -30,7 +31,7 @@ struct TempStores {
 }
 
 impl TempStores {
-    fn make(&self) -> Arc<dyn MetadataStore> {
+    fn make(&self) -> Arc<dyn MetadataQuery> {
         let dir = tempfile::tempdir().expect("temporary folder");
         let store = SqliteMetadataStore::open(dir.path().join("metadata.db")).expect("open");
         self.dirs.borrow_mut().push(dir);
@@ -90,7 +91,7 @@ fn writer_key(tag: &str, i: u32) -> Hash128 {
 }
 
 /// `cycles` runs of the pipeline `shared`, each with one completed execution keyed by `tag`.
-fn write_cycles(store: &dyn MetadataStore, tag: &str, cycles: u32) {
+fn write_cycles(store: &dyn MetadataQuery, tag: &str, cycles: u32) {
     let pipeline = store
         .register_pipeline("shared", "name: shared\n")
         .expect("register_pipeline");
@@ -132,7 +133,7 @@ fn write_cycles(store: &dyn MetadataStore, tag: &str, cycles: u32) {
 }
 
 /// Every writer's work is recorded, and the run numbers are 1..=total without repeats.
-fn assert_consistent(store: &dyn MetadataStore, tags: &[String], cycles: u32) {
+fn assert_consistent(store: &dyn MetadataQuery, tags: &[String], cycles: u32) {
     let pipeline = store
         .pipeline_by_name("shared")
         .expect("pipeline_by_name")
@@ -436,12 +437,20 @@ fn the_layout_is_ml_metadata_schema_10() {
     assert_eq!(mode, "wal");
 }
 
-fn expect_incompatible(path: &Path, mentions: &str) {
+fn expect_incompatible(path: &Path, expected: fn(&Incompatibility) -> bool, mentions: &str) {
     match SqliteMetadataStore::open(path) {
-        Err(MetadataError::Incompatible(message)) => assert!(
-            message.contains(mentions),
-            "the error should mention `{mentions}`: {message}"
-        ),
+        Err(e @ MetadataError::Incompatible { .. }) => {
+            let MetadataError::Incompatible { reason, store } = &e else {
+                unreachable!()
+            };
+            assert!(expected(reason), "{reason:?}");
+            assert!(store.starts_with("sqlite:"), "{store}");
+            let message = e.to_string();
+            assert!(
+                message.contains(mentions),
+                "the error should mention `{mentions}`: {message}"
+            );
+        }
         other => panic!("expected an Incompatible error mentioning `{mentions}`, got {other:?}"),
     }
 }
@@ -454,7 +463,11 @@ fn refuses_a_foreign_database_without_touching_it() {
         .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada');")
         .expect("a foreign database");
     let before = std::fs::read(&path).expect("read");
-    expect_incompatible(&path, "another application");
+    expect_incompatible(
+        &path,
+        |r| matches!(r, Incompatibility::Foreign { tables } if tables == &["users"]),
+        "another application",
+    );
     assert_eq!(
         std::fs::read(&path).expect("read"),
         before,
@@ -490,7 +503,19 @@ fn refuses_a_newer_or_foreign_ml_metadata_store() {
     raw(&newer)
         .execute("UPDATE zenml_schema SET version = 99", [])
         .expect("pretend a newer zenml wrote it");
-    expect_incompatible(&newer, "newer zenml");
+    expect_incompatible(
+        &newer,
+        |r| {
+            matches!(
+                r,
+                Incompatibility::Newer {
+                    found: 99,
+                    supported: 2
+                }
+            )
+        },
+        "store schema 99; this build knows up to 2",
+    );
 
     let other_mlmd = dir.path().join("mlmd.db");
     drop(SqliteMetadataStore::open(&other_mlmd).expect("create"));
@@ -499,14 +524,30 @@ fn refuses_a_newer_or_foreign_ml_metadata_store() {
             "DROP TABLE zenml_schema; DROP TABLE zenml_cache; DROP TABLE zenml_step_type;",
         )
         .expect("an ML Metadata store of another writer");
-    expect_incompatible(&other_mlmd, "zenml did not create");
+    expect_incompatible(
+        &other_mlmd,
+        |r| matches!(r, Incompatibility::ForeignMlmd),
+        "zenml did not create",
+    );
 
     let old_mlmd = dir.path().join("mlmd9.db");
     drop(SqliteMetadataStore::open(&old_mlmd).expect("create"));
     raw(&old_mlmd)
         .execute("UPDATE MLMDEnv SET schema_version = 9", [])
         .expect("an older ML Metadata schema");
-    expect_incompatible(&old_mlmd, "schema version 9");
+    expect_incompatible(
+        &old_mlmd,
+        |r| {
+            matches!(
+                r,
+                Incompatibility::MlmdVersion {
+                    found: 9,
+                    expected: 10
+                }
+            )
+        },
+        "schema version 9",
+    );
 }
 
 #[test]

@@ -79,19 +79,9 @@ pub trait Materializer: Send + Sync + 'static {
     fn read(r: &mut dyn Read) -> Result<Self::Value, MaterializeError>;
 }
 
-/// The base types ML Metadata knows, for artifact types that are one of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BaseType {
-    /// `mlmd.Dataset`
-    Dataset,
-    /// `mlmd.Model`
-    Model,
-    /// `mlmd.Metrics`
-    Metrics,
-    /// `mlmd.Statistics`
-    Statistics,
-}
+/// The ML Metadata base type an artifact type may declare (a metadata store's notion: it lives
+/// with the store's records).
+pub use crate::store::BaseType;
 
 /// A value a step can produce or consume.
 #[diagnostic::on_unimplemented(

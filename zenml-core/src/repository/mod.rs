@@ -54,7 +54,7 @@ use std::sync::Arc;
 use crate::pipeline::{ConfigError, Pipeline};
 use crate::runner::{RunError, RunOptions, RunSummary, Runner, Sweep, Verify};
 use crate::store::{
-    ArtifactStore, ArtifactStoreError, MetadataConfig, MetadataError, MetadataStore, OpenMode,
+    ArtifactStore, ArtifactStoreError, MetadataConfig, MetadataError, MetadataQuery, OpenMode,
     open_artifact_store, open_metadata_store,
 };
 
@@ -235,7 +235,7 @@ pub enum RepositoryError {
 pub struct Repository {
     root: Option<PathBuf>,
     config: RepositoryConfig,
-    metadata: Arc<dyn MetadataStore>,
+    metadata: Arc<dyn MetadataQuery>,
     artifacts: Arc<dyn ArtifactStore>,
     options: RunOptions,
 }
@@ -423,7 +423,7 @@ impl Repository {
     fn assemble(
         root: PathBuf,
         config: RepositoryConfig,
-        metadata: Arc<dyn MetadataStore>,
+        metadata: Arc<dyn MetadataQuery>,
         artifacts: Arc<dyn ArtifactStore>,
     ) -> Repository {
         let options = RunOptions {
@@ -443,7 +443,7 @@ impl Repository {
     /// A repository over stores given in code, without a `.zenml/` folder (for tests and
     /// programs that manage their own stores).
     pub fn with_stores(
-        metadata: Arc<dyn MetadataStore>,
+        metadata: Arc<dyn MetadataQuery>,
         artifacts: Arc<dyn ArtifactStore>,
     ) -> Repository {
         Repository {
@@ -457,7 +457,7 @@ impl Repository {
 
     /// This repository with another metadata store, overriding `config.yaml`.
     #[must_use]
-    pub fn with_metadata_store(mut self, store: Arc<dyn MetadataStore>) -> Self {
+    pub fn with_metadata_store(mut self, store: Arc<dyn MetadataQuery>) -> Self {
         self.metadata = store;
         self
     }
@@ -488,7 +488,7 @@ impl Repository {
     }
 
     /// The metadata store.
-    pub fn metadata_store(&self) -> &Arc<dyn MetadataStore> {
+    pub fn metadata_store(&self) -> &Arc<dyn MetadataQuery> {
         &self.metadata
     }
 

@@ -715,8 +715,7 @@ impl Runner {
         } else {
             RunStatus::Completed
         };
-        self.metadata.finish_run(run.id, status)?;
-        let run = self.metadata.run(run.id).unwrap_or(run);
+        let run = self.metadata.finish_run(run.id, status)?;
         let summary = RunSummary {
             run,
             elapsed: started.elapsed(),

@@ -14,11 +14,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::hash::Hash128;
 use crate::param::Value;
 use crate::step::StepKind;
+use crate::store::backend::{declared_params, sorted_by_name, stored_params};
 use crate::store::{
-    ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataBackend, MetadataConfig,
-    MetadataError, MetadataStore, NewArtifact, NewExecution, OpenMode, PipelineRecord,
-    PropertyType, RunRecord, RunStatus, RunningRun, StepTypeRecord, StepTypeSpec, sorted_by_name,
-    stored_params,
+    ArtifactRecord, CacheHit, Conflict, ExecutionRecord, ExecutionState, Id, MetadataBackend,
+    MetadataConfig, MetadataError, MetadataQuery, MetadataStore, NewArtifact, NewExecution,
+    OpenMode, PipelineRecord, PropertyType, RunRecord, RunStatus, RunningRun, StepTypeRecord,
+    StepTypeSpec,
 };
 
 /// A metadata store in memory. Cheap to create; safe to share between threads.
@@ -44,7 +45,7 @@ fn open_memory(
     _config: &MetadataConfig,
     _base: &Path,
     _mode: OpenMode,
-) -> Result<Arc<dyn MetadataStore>, MetadataError> {
+) -> Result<Arc<dyn MetadataQuery>, MetadataError> {
     Ok(Arc::new(MemoryMetadataStore::new()))
 }
 
@@ -137,10 +138,11 @@ fn not_found(what: &'static str, key: impl ToString) -> MetadataError {
 
 fn size_of(artifact: &NewArtifact) -> Result<u64, MetadataError> {
     if i64::try_from(artifact.size).is_err() {
-        return Err(MetadataError::Conflict(format!(
-            "artifact {} is too large to record ({} bytes)",
-            artifact.uri, artifact.size
-        )));
+        return Err(Conflict::TooLarge {
+            uri: artifact.uri.clone(),
+            size: artifact.size,
+        }
+        .into());
     }
     Ok(artifact.size)
 }
@@ -230,10 +232,11 @@ impl Inner {
             .get(&hit.execution_id)
             .ok_or_else(|| not_found("execution", hit.execution_id))?;
         if reused.state != ExecutionState::Complete {
-            return Err(MetadataError::Conflict(format!(
-                "execution {} is {}, not complete: its outputs cannot be reused",
-                hit.execution_id, reused.state
-            )));
+            return Err(Conflict::NotReusable {
+                execution: hit.execution_id,
+                state: reused.state,
+            }
+            .into());
         }
         for (_, a) in &hit.outputs {
             self.artifact(a.id)?;
@@ -290,10 +293,11 @@ impl Inner {
             .get_mut(&id)
             .ok_or_else(|| not_found("execution", id))?;
         if e.state != ExecutionState::Running {
-            return Err(MetadataError::Conflict(format!(
-                "execution {id} is {}, not running: it cannot finish again",
-                e.state
-            )));
+            return Err(Conflict::NotRunning {
+                execution: id,
+                state: e.state,
+            }
+            .into());
         }
         Ok(e)
     }
@@ -306,38 +310,32 @@ impl MetadataStore for MemoryMetadataStore {
 
     fn register_step_type(&self, spec: &StepTypeSpec) -> Result<Id, MetadataError> {
         let mut inner = self.lock();
-        let mut declared = BTreeMap::new();
-        for (name, ty) in &spec.params {
-            let ty = PropertyType::of(*ty);
-            if declared
-                .insert(name.clone(), ty)
-                .is_some_and(|old| old != ty)
-            {
-                return Err(MetadataError::Conflict(format!(
-                    "step type `{}` declares parameter `{name}` twice",
-                    spec.source
-                )));
-            }
-        }
+        let declared = declared_params(spec)?;
         let existing = inner
             .step_types
             .iter_mut()
             .find(|(_, t)| t.source == spec.source && t.version == spec.version);
         if let Some((id, ty)) = existing {
             if ty.kind != spec.kind {
-                return Err(MetadataError::Conflict(format!(
-                    "step type `{}` version {} is recorded as a {} step, not a {}: give the step \
-                     a new version",
-                    spec.source, spec.version, ty.kind, spec.kind
-                )));
+                return Err(Conflict::StepTypeChanged {
+                    step_type: spec.source.clone(),
+                    version: spec.version,
+                    what: "its kind".to_owned(),
+                    recorded: ty.kind.to_string(),
+                    given: spec.kind.to_string(),
+                }
+                .into());
             }
             for (name, new) in &declared {
                 if let Some(old) = ty.params.get(name).filter(|old| *old != new) {
-                    return Err(MetadataError::Conflict(format!(
-                        "parameter `{name}` of step type `{}` version {} is recorded as {old}, \
-                         not {new}: give the step a new version",
-                        spec.source, spec.version
-                    )));
+                    return Err(Conflict::StepTypeChanged {
+                        step_type: spec.source.clone(),
+                        version: spec.version,
+                        what: format!("parameter `{name}`"),
+                        recorded: old.to_string(),
+                        given: new.to_string(),
+                    }
+                    .into());
                 }
             }
             ty.params.extend(declared);
@@ -354,23 +352,6 @@ impl MetadataStore for MemoryMetadataStore {
             },
         );
         Ok(id)
-    }
-
-    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError> {
-        let inner = self.lock();
-        let mut out: Vec<StepTypeRecord> = inner
-            .step_types
-            .iter()
-            .filter(|(_, t)| source.is_none_or(|s| s == t.source))
-            .map(|(id, t)| StepTypeRecord {
-                id: *id,
-                source: t.source.clone(),
-                version: t.version,
-                param_names: t.params.keys().cloned().collect(),
-            })
-            .collect();
-        out.sort_by(|a, b| (&a.source, a.version).cmp(&(&b.source, b.version)));
-        Ok(out)
     }
 
     fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError> {
@@ -396,26 +377,6 @@ impl MetadataStore for MemoryMetadataStore {
         };
         let p = inner.pipeline(id)?;
         Ok(pipeline_record(id, p))
-    }
-
-    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError> {
-        let inner = self.lock();
-        let mut out: Vec<PipelineRecord> = inner
-            .pipelines
-            .iter()
-            .map(|(id, p)| pipeline_record(*id, p))
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
-    }
-
-    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError> {
-        let inner = self.lock();
-        Ok(inner
-            .pipelines
-            .iter()
-            .find(|(_, p)| p.name == name)
-            .map(|(id, p)| pipeline_record(*id, p)))
     }
 
     fn begin_run(
@@ -449,7 +410,7 @@ impl MetadataStore for MemoryMetadataStore {
         inner.run_record(id)
     }
 
-    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError> {
+    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<RunRecord, MetadataError> {
         let mut inner = self.lock();
         let run = inner
             .runs
@@ -463,7 +424,7 @@ impl MetadataStore for MemoryMetadataStore {
         if status != RunStatus::Running {
             run.owner = None;
         }
-        Ok(())
+        inner.run_record(run_id)
     }
 
     fn heartbeat(&self, run_id: Id) -> Result<(), MetadataError> {
@@ -525,29 +486,6 @@ impl MetadataStore for MemoryMetadataStore {
             }
         }
         Ok(Some(interrupted))
-    }
-
-    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
-        let inner = self.lock();
-        if let Some(p) = pipeline_id {
-            inner.pipeline(p)?;
-        }
-        inner
-            .runs
-            .iter()
-            .filter(|(_, r)| pipeline_id.is_none_or(|p| p == r.pipeline_id))
-            .map(|(id, _)| inner.run_record(*id))
-            .collect()
-    }
-
-    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError> {
-        self.lock().run_record(run_id)
-    }
-
-    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError> {
-        let inner = self.lock();
-        let found = inner.runs.iter().find(|(_, r)| r.name == name);
-        found.map(|(id, _)| inner.run_record(*id)).transpose()
     }
 
     fn begin_execution(&self, execution: &NewExecution) -> Result<Id, MetadataError> {
@@ -690,6 +628,78 @@ impl MetadataStore for MemoryMetadataStore {
         Ok(count)
     }
 
+    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError> {
+        let mut inner = self.lock();
+        let a = inner
+            .artifacts
+            .get_mut(&artifact_id)
+            .ok_or_else(|| not_found("artifact", artifact_id))?;
+        a.etag = etag.map(str::to_owned);
+        Ok(())
+    }
+}
+
+impl MetadataQuery for MemoryMetadataStore {
+    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError> {
+        let inner = self.lock();
+        let mut out: Vec<StepTypeRecord> = inner
+            .step_types
+            .iter()
+            .filter(|(_, t)| source.is_none_or(|s| s == t.source))
+            .map(|(id, t)| StepTypeRecord {
+                id: *id,
+                source: t.source.clone(),
+                version: t.version,
+                param_names: t.params.keys().cloned().collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.source, a.version).cmp(&(&b.source, b.version)));
+        Ok(out)
+    }
+
+    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError> {
+        let inner = self.lock();
+        let mut out: Vec<PipelineRecord> = inner
+            .pipelines
+            .iter()
+            .map(|(id, p)| pipeline_record(*id, p))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError> {
+        let inner = self.lock();
+        Ok(inner
+            .pipelines
+            .iter()
+            .find(|(_, p)| p.name == name)
+            .map(|(id, p)| pipeline_record(*id, p)))
+    }
+
+    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
+        let inner = self.lock();
+        if let Some(p) = pipeline_id {
+            inner.pipeline(p)?;
+        }
+        inner
+            .runs
+            .iter()
+            .filter(|(_, r)| pipeline_id.is_none_or(|p| p == r.pipeline_id))
+            .map(|(id, _)| inner.run_record(*id))
+            .collect()
+    }
+
+    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError> {
+        self.lock().run_record(run_id)
+    }
+
+    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError> {
+        let inner = self.lock();
+        let found = inner.runs.iter().find(|(_, r)| r.name == name);
+        found.map(|(id, _)| inner.run_record(*id)).transpose()
+    }
+
     fn executions(&self, run_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError> {
         let inner = self.lock();
         if !inner.runs.contains_key(&run_id) {
@@ -764,16 +774,6 @@ impl MetadataStore for MemoryMetadataStore {
             .map(|(id, _)| inner.execution_record(*id))
             .collect()
     }
-
-    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError> {
-        let mut inner = self.lock();
-        let a = inner
-            .artifacts
-            .get_mut(&artifact_id)
-            .ok_or_else(|| not_found("artifact", artifact_id))?;
-        a.etag = etag.map(str::to_owned);
-        Ok(())
-    }
 }
 
 fn pipeline_record(id: Id, p: &Pipeline) -> PipelineRecord {
@@ -809,11 +809,11 @@ mod tests {
     mod conformance {
         use std::sync::Arc;
 
-        use crate::store::MetadataStore;
+        use crate::store::MetadataQuery;
         use crate::store::conformance::metadata as suite;
         use crate::store::memory::MemoryMetadataStore;
 
-        fn fresh() -> Arc<dyn MetadataStore> {
+        fn fresh() -> Arc<dyn MetadataQuery> {
             Arc::new(MemoryMetadataStore::new())
         }
 

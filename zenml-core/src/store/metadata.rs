@@ -7,13 +7,26 @@
 
 use std::fmt;
 
-use crate::artifact::BaseType;
 use crate::hash::Hash128;
 use crate::param::{ParamType, Params, ScalarType, Value};
 use crate::step::StepKind;
 
 /// Ids are the ML Metadata row ids.
 pub type Id = i64;
+
+/// The base types ML Metadata knows, for artifact types that are one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BaseType {
+    /// `mlmd.Dataset`
+    Dataset,
+    /// `mlmd.Model`
+    Model,
+    /// `mlmd.Metrics`
+    Metrics,
+    /// `mlmd.Statistics`
+    Statistics,
+}
 
 /// A failure of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -36,13 +49,18 @@ pub enum MetadataError {
         /// The id or name.
         key: String,
     },
-    /// The database exists but is not a store this version can use.
-    #[error("incompatible metadata store: {0}")]
-    Incompatible(String),
-    /// A write that contradicts what is recorded (an execution that is not RUNNING completed,
-    /// a step type registered twice with different parameters, …).
-    #[error("{0}")]
-    Conflict(String),
+    /// The store cannot be used by this build: a database of another version or another
+    /// application, or a backend this binary does not link. Nothing was written to it.
+    #[error("incompatible metadata store {store}: {reason}")]
+    Incompatible {
+        /// The store, described (`sqlite:/repo/.zenml/metadata.db`, or the backend's name).
+        store: String,
+        /// Why.
+        reason: Incompatibility,
+    },
+    /// A write that contradicts what is recorded; nothing was written.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
     /// The store is not where its configuration says, or not any more: its database is missing
     /// or empty, or was removed or replaced while this process used it. Nothing was created, and
     /// nothing was written.
@@ -71,6 +89,169 @@ pub enum MetadataError {
         /// What is wrong.
         detail: String,
     },
+}
+
+/// Why a store [cannot be used](MetadataError::Incompatible) by this build.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Incompatibility {
+    /// Written by a newer zenml: upgrade zenml to open it.
+    #[error(
+        "the store was written by a newer zenml (store schema {found}; this build knows up to \
+         {supported}); upgrade zenml to open it"
+    )]
+    Newer {
+        /// The store's schema version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A zenml schema version this build does not know how to read.
+    #[error("unknown store schema version {found} (this build reads {oldest} to {supported})")]
+    UnknownVersion {
+        /// The store's schema version.
+        found: i64,
+        /// The oldest this build reads.
+        oldest: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// An ML Metadata schema of another version.
+    #[error("ML Metadata schema version {found}, expected {expected}")]
+    MlmdVersion {
+        /// The database's ML Metadata schema version.
+        found: i64,
+        /// The one zenml writes.
+        expected: i64,
+    },
+    /// An ML Metadata store that zenml did not create.
+    #[error(
+        "an ML Metadata store that zenml did not create; zenml only opens stores it created \
+         (point the repository at a new database)"
+    )]
+    ForeignMlmd,
+    /// A database of another application.
+    #[error(
+        "a database of another application (tables: {}); zenml will not write to it",
+        tables.join(", ")
+    )]
+    Foreign {
+        /// Its tables.
+        tables: Vec<String>,
+    },
+    /// No backend of this name is linked into the binary.
+    #[error(
+        "no `{backend}` metadata store backend is linked into this binary (it has: {}); build it \
+         with the zenml feature that provides `{backend}`",
+        if linked.is_empty() { "none".to_owned() } else { linked.join(", ") }
+    )]
+    BackendNotLinked {
+        /// The backend asked for.
+        backend: String,
+        /// The backends this binary has.
+        linked: Vec<String>,
+    },
+    /// A backend was given a configuration of another backend.
+    #[error("the {backend} backend cannot open a `{config}` metadata store")]
+    WrongBackend {
+        /// The backend.
+        backend: &'static str,
+        /// The kind of store the configuration names.
+        config: &'static str,
+    },
+}
+
+/// A write that [contradicts](MetadataError::Conflict) what is recorded.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// A step type is recorded with another kind, or one of its parameters with another type:
+    /// such a change needs a new version of the step.
+    #[error(
+        "step type `{step_type}` version {version} records {what} as {recorded}, not {given}: \
+         give the step a new version"
+    )]
+    StepTypeChanged {
+        /// The step type's source path.
+        step_type: String,
+        /// Its version.
+        version: u32,
+        /// What changed (`"its kind"`, `"parameter `lr`"`).
+        what: String,
+        /// As recorded.
+        recorded: String,
+        /// As given.
+        given: String,
+    },
+    /// A step type declares a parameter twice, with two types.
+    #[error("step type `{step_type}` declares parameter `{param}` twice")]
+    DuplicateParameter {
+        /// The step type.
+        step_type: String,
+        /// The parameter.
+        param: String,
+    },
+    /// A parameter value for a parameter the step type does not declare.
+    #[error(
+        "parameter `{param}` is not declared by step type `{step_type}`; register the step type \
+         with it first"
+    )]
+    UndeclaredParameter {
+        /// The step type.
+        step_type: String,
+        /// The parameter.
+        param: String,
+    },
+    /// A parameter value of another kind than declared.
+    #[error(
+        "parameter `{param}` of step type `{step_type}` is declared as {declared}, but the value \
+         is {value}"
+    )]
+    ParameterType {
+        /// The step type.
+        step_type: String,
+        /// The parameter.
+        param: String,
+        /// Its declared type.
+        declared: PropertyType,
+        /// The value given, with its kind (`a string "x"`).
+        value: String,
+    },
+    /// Two inputs or two outputs of one execution with one name.
+    #[error("two {what}s are named `{name}`")]
+    DuplicateName {
+        /// `"input"` or `"output"`.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// An execution that is not RUNNING cannot finish (again).
+    #[error("execution {execution} is {state}, not running: it cannot finish again")]
+    NotRunning {
+        /// The execution.
+        execution: Id,
+        /// Its state.
+        state: ExecutionState,
+    },
+    /// Only a COMPLETE execution's outputs can be reused.
+    #[error("execution {execution} is {state}, not complete: its outputs cannot be reused")]
+    NotReusable {
+        /// The execution.
+        execution: Id,
+        /// Its state.
+        state: ExecutionState,
+    },
+    /// An artifact too large to record.
+    #[error("artifact {uri} is too large to record ({size} bytes)")]
+    TooLarge {
+        /// The artifact.
+        uri: String,
+        /// Its size.
+        size: u64,
+    },
+    /// A bulk load inside another.
+    #[error("bulk loads of one store do not nest")]
+    NestedBulk,
 }
 
 /// Why a metadata store is [missing](MetadataError::Missing).
@@ -278,7 +459,7 @@ impl PropertyType {
     /// The value to store for a parameter declared with this type: `None` for `Null` (which is not
     /// stored), the value itself when its kind matches, and an integer as a float for `Double`
     /// when the float holds it exactly.
-    fn stored_value(self, value: &Value) -> Result<Option<Value>, ()> {
+    pub(crate) fn stored_value(self, value: &Value) -> Result<Option<Value>, ()> {
         match (self, value) {
             (_, Value::Null) => Ok(None),
             (PropertyType::Bool, Value::Bool(_))
@@ -298,57 +479,6 @@ impl fmt::Display for PropertyType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// The parameter values of an execution as every store keeps them: sorted by name, `Null`s left
-/// out, each checked against the step type's declaration (`declared` gives a parameter's
-/// declared type). An undeclared parameter, or a value of another kind than declared, is a
-/// [`MetadataError::Conflict`]. Shared by the backends so that they agree.
-pub fn stored_params(
-    source: &str,
-    params: &Params,
-    declared: impl Fn(&str) -> Option<PropertyType>,
-) -> Result<Vec<(String, Value)>, MetadataError> {
-    let mut out = Vec::with_capacity(params.len());
-    for (name, value) in params {
-        let Some(ty) = declared(name) else {
-            return Err(MetadataError::Conflict(format!(
-                "parameter `{name}` is not declared by step type `{source}`; register the step \
-                 type with it first"
-            )));
-        };
-        match ty.stored_value(value) {
-            Ok(Some(v)) => out.push((name.to_owned(), v)),
-            Ok(None) => {}
-            Err(()) => {
-                return Err(MetadataError::Conflict(format!(
-                    "parameter `{name}` of step type `{source}` is declared as {ty}, but the value \
-                     is {} {value}",
-                    value.kind_name()
-                )));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-/// Named entries (an execution's inputs or outputs) sorted by name, as every store keeps them;
-/// two entries of one name are a [`MetadataError::Conflict`] (`what` names the entries:
-/// `"input"`).
-pub fn sorted_by_name<T: Clone>(
-    entries: &[(String, T)],
-    what: &str,
-) -> Result<Vec<(String, T)>, MetadataError> {
-    let mut sorted = entries.to_vec();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(MetadataError::Conflict(format!(
-            "two {what}s are named `{}`",
-            w[0].0
-        )));
-    }
-    Ok(sorted)
 }
 
 /// A step type as the store records it (an ML Metadata `ExecutionType`).
@@ -556,24 +686,23 @@ pub struct CacheHit {
     pub outputs: Vec<(String, ArtifactRecord)>,
 }
 
-/// Where the metadata of every pipeline, run, execution and artifact is recorded.
+/// Where the metadata of every pipeline, run, execution and artifact is recorded: the writes a
+/// run makes, and the lookups it needs (the cache, the runs still running).
 ///
-/// Implementations must be safe to share between threads and between processes using the same
-/// database: every method is its own transaction. The conformance suite
-/// ([`crate::store::conformance`], feature `conformance`) checks an implementation.
+/// This is what the runner needs, and what a backend must implement first; what people and
+/// tools read back (listings, lineage) is [`MetadataQuery`]. Implementations must be safe to
+/// share between threads and between processes using the same database: every method is its own
+/// transaction. The conformance suite ([`crate::store::conformance`], feature `conformance`)
+/// checks an implementation; helpers for backend authors are in [`crate::store::backend`].
 pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// A short description for people (`sqlite:/path/metadata.db`), without secrets.
     fn describe(&self) -> String;
 
     /// Records a step type, or finds it if recorded with the same source and version. Recording
     /// a type again with other parameters adds the new parameters to its declaration (and a new
-    /// doc replaces the old); a parameter whose [`PropertyType`] changed, or a changed kind, is a
-    /// [`MetadataError::Conflict`]: such a change needs a new version of the step.
+    /// doc replaces the old); a parameter whose [`PropertyType`] changed, or a changed kind, is
+    /// [`Conflict::StepTypeChanged`]: such a change needs a new version of the step.
     fn register_step_type(&self, spec: &StepTypeSpec) -> Result<Id, MetadataError>;
-
-    /// Step types with this source path (all versions), or every step type, by source then
-    /// version.
-    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError>;
 
     /// Records the pipeline `name` with its `config`, unless a pipeline of that name is
     /// recorded: then the recorded one is returned unchanged. Checking and recording are one
@@ -581,12 +710,6 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// its config, and every other gets that record back: a name keeps the definition it was
     /// first recorded with, and the caller compares it with its own.
     fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError>;
-
-    /// Every pipeline, sorted by name.
-    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError>;
-
-    /// The pipeline of that name.
-    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError>;
 
     /// Starts a run of a recorded pipeline (status `Running`), named `"<pipeline>#<n>"`: `n`
     /// counts the pipeline's runs from 1 and is unique even when several processes start runs at
@@ -600,9 +723,9 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
         owner: &str,
     ) -> Result<RunRecord, MetadataError>;
 
-    /// Sets a run's final status and end time (setting `Running` again clears the end time). A
-    /// run that is no longer running forgets its owner.
-    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError>;
+    /// Sets a run's final status and end time (setting `Running` again clears the end time), and
+    /// returns the run as it now is. A run that is no longer running forgets its owner.
+    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<RunRecord, MetadataError>;
 
     /// Notes that the process running `run_id` is alive, now. A run that is not running is left
     /// alone.
@@ -623,22 +746,13 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
         reason: &str,
     ) -> Result<Option<u64>, MetadataError>;
 
-    /// Runs of one pipeline, or of all, oldest first. An unknown pipeline is
-    /// [`MetadataError::NotFound`].
-    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError>;
-
-    /// The run with that id.
-    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError>;
-
-    /// The run with that name.
-    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError>;
-
     /// Starts an execution: state RUNNING, its parameters, cache key and code fingerprint, and an
     /// INPUT event per input, in one transaction.
     ///
     /// An unknown run, step type or input artifact is [`MetadataError::NotFound`]; a parameter
     /// the step type does not declare, a value of another kind than declared (see
-    /// [`stored_params`]) or two inputs of one name are a [`MetadataError::Conflict`].
+    /// [`stored_params`](crate::store::backend::stored_params)) or two inputs of one name are a
+    /// [`MetadataError::Conflict`].
     fn begin_execution(&self, execution: &NewExecution) -> Result<Id, MetadataError>;
 
     /// Completes a RUNNING execution: records its output artifacts with OUTPUT events, its
@@ -665,7 +779,7 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
 
     /// Records an execution that reused the outputs of `hit`: state CACHED, its parameters,
     /// inputs, cache key, the execution it reused, and OUTPUT events to the reused artifacts, in
-    /// one transaction. The reused execution must be COMPLETE ([`MetadataError::Conflict`]
+    /// one transaction. The reused execution must be COMPLETE ([`Conflict::NotReusable`]
     /// otherwise); the reused artifacts become part of the new execution's run too.
     fn record_cached_execution(
         &self,
@@ -696,6 +810,36 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// completes later with the same key is reusable again.
     fn invalidate_cache(&self, cache_key: Option<Hash128>) -> Result<u64, MetadataError>;
 
+    /// Records the artifact store's current version tag of an artifact whose bytes were checked
+    /// (`None` forgets it).
+    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError>;
+}
+
+/// What people and tools read back from a metadata store: pipelines, runs, executions and
+/// artifacts, and the lineage between them. The [`Repository`](crate::repository::Repository),
+/// the command line and the comparisons read through it; every backend implements it beside
+/// [`MetadataStore`].
+pub trait MetadataQuery: MetadataStore {
+    /// Step types with this source path (all versions), or every step type, by source then
+    /// version.
+    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError>;
+
+    /// Every pipeline, sorted by name.
+    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError>;
+
+    /// The pipeline of that name.
+    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError>;
+
+    /// Runs of one pipeline, or of all, oldest first. An unknown pipeline is
+    /// [`MetadataError::NotFound`].
+    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError>;
+
+    /// The run with that id.
+    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError>;
+
+    /// The run with that name.
+    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError>;
+
     /// The executions of a run, in the order they started.
     fn executions(&self, run_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError>;
 
@@ -724,8 +868,4 @@ pub trait MetadataStore: fmt::Debug + Send + Sync + 'static {
     /// The executions that read an artifact (INPUT events), oldest first. An unknown artifact is
     /// [`MetadataError::NotFound`].
     fn artifact_consumers(&self, artifact_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError>;
-
-    /// Records the artifact store's current version tag of an artifact whose bytes were checked
-    /// (`None` forgets it).
-    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError>;
 }

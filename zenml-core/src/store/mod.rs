@@ -6,6 +6,7 @@
 //! `config.yaml` can name a backend that core itself never links to.
 
 mod artifact;
+pub mod backend;
 pub mod memory;
 mod metadata;
 
@@ -15,9 +16,10 @@ pub mod conformance;
 
 pub use artifact::{ArtifactStore, ArtifactStoreError, ArtifactWriter, ObjectInfo};
 pub use metadata::{
-    ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataError, MetadataStore,
-    MissingStore, NewArtifact, NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus,
-    RunningRun, StepTypeRecord, StepTypeSpec, sorted_by_name, stored_params,
+    ArtifactRecord, BaseType, CacheHit, Conflict, ExecutionRecord, ExecutionState, Id,
+    Incompatibility, MetadataError, MetadataQuery, MetadataStore, MissingStore, NewArtifact,
+    NewExecution, PipelineRecord, PropertyType, RunRecord, RunStatus, RunningRun, StepTypeRecord,
+    StepTypeSpec,
 };
 
 use std::borrow::Cow;
@@ -135,7 +137,7 @@ pub struct MetadataBackend {
         &MetadataConfig,
         base: &Path,
         mode: OpenMode,
-    ) -> Result<Arc<dyn MetadataStore>, MetadataError>,
+    ) -> Result<Arc<dyn MetadataQuery>, MetadataError>,
 }
 
 inventory::collect!(MetadataBackend);
@@ -159,24 +161,22 @@ pub fn open_metadata_store(
     config: &MetadataConfig,
     base: &Path,
     mode: OpenMode,
-) -> Result<Arc<dyn MetadataStore>, MetadataError> {
+) -> Result<Arc<dyn MetadataQuery>, MetadataError> {
     let name = config.backend();
     match inventory::iter::<MetadataBackend>().find(|b| b.name == name) {
         Some(b) => (b.open)(config, base, mode),
         None => {
-            let mut linked: Vec<&str> = inventory::iter::<MetadataBackend>()
-                .map(|b| b.name)
+            let mut linked: Vec<String> = inventory::iter::<MetadataBackend>()
+                .map(|b| b.name.to_owned())
                 .collect();
             linked.sort_unstable();
-            Err(MetadataError::Incompatible(format!(
-                "no `{name}` metadata store backend is linked into this binary (it has: {}); \
-                 build it with the zenml feature that provides `{name}`",
-                if linked.is_empty() {
-                    "none".to_owned()
-                } else {
-                    linked.join(", ")
-                }
-            )))
+            Err(MetadataError::Incompatible {
+                store: name.to_owned(),
+                reason: Incompatibility::BackendNotLinked {
+                    backend: name.to_owned(),
+                    linked,
+                },
+            })
         }
     }
 }

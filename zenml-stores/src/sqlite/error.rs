@@ -174,6 +174,8 @@ pub(crate) fn not_found(what: &'static str, key: impl ToString) -> Error {
     })
 }
 
-pub(crate) fn conflict(message: String) -> Error {
-    Error::Store(MetadataError::Conflict(message))
+impl From<zenml_core::store::Conflict> for Error {
+    fn from(c: zenml_core::store::Conflict) -> Self {
+        Error::Store(c.into())
+    }
 }

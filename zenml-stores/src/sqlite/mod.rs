@@ -78,9 +78,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use zenml_core::hash::Hash128;
 use zenml_core::step::StepKind;
 use zenml_core::store::{
-    ArtifactRecord, CacheHit, ExecutionRecord, Id, MetadataBackend, MetadataConfig, MetadataError,
-    MetadataStore, MissingStore, NewArtifact, NewExecution, OpenMode, PipelineRecord, PropertyType,
-    RunRecord, RunStatus, RunningRun, StepTypeRecord, StepTypeSpec,
+    ArtifactRecord, CacheHit, Conflict, ExecutionRecord, Id, Incompatibility, MetadataBackend,
+    MetadataConfig, MetadataError, MetadataQuery, MetadataStore, MissingStore, NewArtifact,
+    NewExecution, OpenMode, PipelineRecord, PropertyType, RunRecord, RunStatus, RunningRun,
+    StepTypeRecord, StepTypeSpec,
 };
 
 use error::{Error, Result};
@@ -430,9 +431,7 @@ impl SqliteMetadataStore {
         {
             let mut state = self.lock();
             if state.bulk {
-                return Err(MetadataError::Conflict(
-                    "bulk loads of one store do not nest".to_owned(),
-                ));
+                return Err(Conflict::NestedBulk.into());
             }
             state.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
             state.bulk = true;
@@ -515,7 +514,7 @@ fn open_backend(
     config: &MetadataConfig,
     base: &Path,
     mode: OpenMode,
-) -> Result<Arc<dyn MetadataStore>, MetadataError> {
+) -> Result<Arc<dyn MetadataQuery>, MetadataError> {
     match config {
         MetadataConfig::Sqlite { path } => {
             let path = if path.is_relative() {
@@ -525,10 +524,13 @@ fn open_backend(
             };
             Ok(Arc::new(SqliteMetadataStore::open_with(path, mode)?))
         }
-        other => Err(MetadataError::Incompatible(format!(
-            "the sqlite backend cannot open a `{}` metadata store",
-            other.backend()
-        ))),
+        other => Err(MetadataError::Incompatible {
+            store: other.backend().to_owned(),
+            reason: Incompatibility::WrongBackend {
+                backend: "sqlite",
+                config: other.backend(),
+            },
+        }),
     }
 }
 
@@ -552,10 +554,6 @@ impl MetadataStore for SqliteMetadataStore {
         self.write("register_step_type", |tx| tx.register_step_type(spec))
     }
 
-    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError> {
-        self.read("step_types", |tx| tx.step_types(source))
-    }
-
     fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError> {
         // A recorded pipeline is only read: no write lock for the common case.
         if let Some(record) = self.pipeline_by_name(name)? {
@@ -564,23 +562,6 @@ impl MetadataStore for SqliteMetadataStore {
         self.write("register_pipeline", |tx| {
             let id = tx.register_pipeline(name, config)?;
             tx.pipeline_record(id)
-        })
-    }
-
-    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError> {
-        self.read("pipelines", |tx| {
-            tx.pipeline_ids()?
-                .into_iter()
-                .map(|id| tx.pipeline_record(id))
-                .collect()
-        })
-    }
-
-    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError> {
-        self.read("pipeline_by_name", |tx| {
-            tx.pipeline_id_by_name(name)?
-                .map(|id| tx.pipeline_record(id))
-                .transpose()
         })
     }
 
@@ -596,8 +577,11 @@ impl MetadataStore for SqliteMetadataStore {
         })
     }
 
-    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<(), MetadataError> {
-        self.write("finish_run", |tx| tx.finish_run(run_id, status))
+    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<RunRecord, MetadataError> {
+        self.write("finish_run", |tx| {
+            tx.finish_run(run_id, status)?;
+            tx.run_record(run_id)
+        })
     }
 
     fn heartbeat(&self, run_id: Id) -> Result<(), MetadataError> {
@@ -616,27 +600,6 @@ impl MetadataStore for SqliteMetadataStore {
     ) -> Result<Option<u64>, MetadataError> {
         self.write("interrupt_run", |tx| {
             tx.interrupt_run(run_id, heartbeat_ms, reason)
-        })
-    }
-
-    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
-        self.read("runs", |tx| {
-            tx.run_ids(pipeline_id)?
-                .into_iter()
-                .map(|id| tx.run_record(id))
-                .collect()
-        })
-    }
-
-    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError> {
-        self.read("run", |tx| tx.run_record(run_id))
-    }
-
-    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError> {
-        self.read("run_by_name", |tx| {
-            tx.run_id_by_name(name)?
-                .map(|id| tx.run_record(id))
-                .transpose()
         })
     }
 
@@ -703,6 +666,56 @@ impl MetadataStore for SqliteMetadataStore {
         self.write("invalidate_cache", |tx| tx.invalidate_cache(cache_key))
     }
 
+    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError> {
+        self.write("set_artifact_etag", |tx| {
+            tx.set_artifact_etag(artifact_id, etag)
+        })
+    }
+}
+
+impl MetadataQuery for SqliteMetadataStore {
+    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError> {
+        self.read("step_types", |tx| tx.step_types(source))
+    }
+
+    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError> {
+        self.read("pipelines", |tx| {
+            tx.pipeline_ids()?
+                .into_iter()
+                .map(|id| tx.pipeline_record(id))
+                .collect()
+        })
+    }
+
+    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError> {
+        self.read("pipeline_by_name", |tx| {
+            tx.pipeline_id_by_name(name)?
+                .map(|id| tx.pipeline_record(id))
+                .transpose()
+        })
+    }
+
+    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
+        self.read("runs", |tx| {
+            tx.run_ids(pipeline_id)?
+                .into_iter()
+                .map(|id| tx.run_record(id))
+                .collect()
+        })
+    }
+
+    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError> {
+        self.read("run", |tx| tx.run_record(run_id))
+    }
+
+    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError> {
+        self.read("run_by_name", |tx| {
+            tx.run_id_by_name(name)?
+                .map(|id| tx.run_record(id))
+                .transpose()
+        })
+    }
+
     fn executions(&self, run_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError> {
         self.read("executions", |tx| {
             tx.execution_ids_of_run(run_id)?
@@ -751,12 +764,6 @@ impl MetadataStore for SqliteMetadataStore {
                 .into_iter()
                 .map(|id| tx.execution_record(id))
                 .collect()
-        })
-    }
-
-    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError> {
-        self.write("set_artifact_etag", |tx| {
-            tx.set_artifact_etag(artifact_id, etag)
         })
     }
 }

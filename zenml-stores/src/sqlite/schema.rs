@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use zenml_core::store::{Id, MetadataError, MissingStore, OpenMode};
+use zenml_core::store::{Id, Incompatibility, MetadataError, MissingStore, OpenMode};
 
 use super::error::{Error, Result};
 
@@ -279,8 +279,18 @@ fn probe(conn: &Connection) -> rusqlite::Result<Probe> {
     })
 }
 
-fn incompatible(location: &str, why: impl std::fmt::Display) -> Error {
-    Error::Store(MetadataError::Incompatible(format!("{location}: {why}")))
+fn incompatible(location: &str, reason: Incompatibility) -> Error {
+    Error::Store(MetadataError::Incompatible {
+        store: location.to_owned(),
+        reason,
+    })
+}
+
+fn damaged(location: &str, detail: &str) -> Error {
+    Error::Store(MetadataError::Damaged {
+        store: location.to_owned(),
+        detail: detail.to_owned(),
+    })
 }
 
 fn missing(location: &str, problem: MissingStore) -> Error {
@@ -344,10 +354,10 @@ fn check(conn: &mut Connection, p: Probe, location: &str, mode: OpenMode) -> Res
         }
         (Some(v), _, _, _) if v > ZENML_SCHEMA_VERSION => Err(incompatible(
             location,
-            format_args!(
-                "the store was written by a newer zenml (store schema {v}; this build knows up \
-                 to {ZENML_SCHEMA_VERSION}); upgrade zenml to open it"
-            ),
+            Incompatibility::Newer {
+                found: v,
+                supported: ZENML_SCHEMA_VERSION,
+            },
         )),
         (Some(v), Some(MLMD_SCHEMA_VERSION), Some(pipeline), Some(run))
             if v >= OLDEST_READABLE_VERSION =>
@@ -359,17 +369,24 @@ fn check(conn: &mut Connection, p: Probe, location: &str, mode: OpenMode) -> Res
         }
         (Some(v), _, _, _) if v < OLDEST_READABLE_VERSION => Err(incompatible(
             location,
-            format_args!("unknown store schema version {v}"),
+            Incompatibility::UnknownVersion {
+                found: v,
+                oldest: OLDEST_READABLE_VERSION,
+                supported: ZENML_SCHEMA_VERSION,
+            },
         )),
-        (None, _, _, _) => Err(incompatible(location, "the zenml_schema table is empty")),
+        (None, _, _, _) => Err(damaged(location, "the zenml_schema table is empty")),
         (_, Some(m), _, _) if m != MLMD_SCHEMA_VERSION => Err(incompatible(
             location,
-            format_args!("ML Metadata schema version {m}, expected {MLMD_SCHEMA_VERSION}"),
+            Incompatibility::MlmdVersion {
+                found: m,
+                expected: MLMD_SCHEMA_VERSION,
+            },
         )),
-        _ => Err(Error::Store(MetadataError::Damaged {
-            store: location.to_owned(),
-            detail: "ML Metadata's version or zenml's context types are missing".to_owned(),
-        })),
+        _ => Err(damaged(
+            location,
+            "ML Metadata's version or zenml's context types are missing",
+        )),
     }
 }
 
@@ -387,9 +404,9 @@ fn migrate(conn: &mut Connection, location: &str) -> Result<ContextTypes> {
     tx.commit()?;
     match p {
         (Some(ZENML_SCHEMA_VERSION), ..) => check_current(p, location),
-        _ => Err(incompatible(
+        _ => Err(damaged(
             location,
-            format_args!("cannot migrate store schema version {version:?}"),
+            &format!("its store schema version {version:?} could not be brought up to date"),
         )),
     }
 }
@@ -399,10 +416,10 @@ fn check_current(p: Probe, location: &str) -> Result<ContextTypes> {
         (Some(ZENML_SCHEMA_VERSION), Some(MLMD_SCHEMA_VERSION), Some(pipeline), Some(run)) => {
             Ok(ContextTypes { pipeline, run })
         }
-        _ => Err(Error::Store(MetadataError::Damaged {
-            store: location.to_owned(),
-            detail: "ML Metadata's version or zenml's context types are missing".to_owned(),
-        })),
+        _ => Err(damaged(
+            location,
+            "ML Metadata's version or zenml's context types are missing",
+        )),
     }
 }
 
@@ -442,26 +459,13 @@ fn create_or_refuse(conn: &mut Connection, location: &str, mode: OpenMode) -> Re
         drop(tx);
         return match p {
             Some(p) => check(conn, p, location, mode),
-            None => Err(Error::Store(MetadataError::Damaged {
-                store: location.to_owned(),
-                detail: "zenml's tables are incomplete".to_owned(),
-            })),
+            None => Err(damaged(location, "zenml's tables are incomplete")),
         };
     }
     if tables.iter().any(|t| t == "MLMDEnv") {
-        return Err(incompatible(
-            location,
-            "an ML Metadata store that zenml did not create; zenml only opens stores it created \
-             (point the repository at a new file)",
-        ));
+        return Err(incompatible(location, Incompatibility::ForeignMlmd));
     }
-    Err(incompatible(
-        location,
-        format_args!(
-            "a SQLite database of another application (tables: {}); zenml will not write to it",
-            tables.join(", ")
-        ),
-    ))
+    Err(incompatible(location, Incompatibility::Foreign { tables }))
 }
 
 fn user_tables(conn: &Connection) -> Result<Vec<String>> {

@@ -1,19 +1,17 @@
 //! The writes: each runs inside one `BEGIN IMMEDIATE` transaction (see [`super::Tx`]).
 
-use std::collections::BTreeMap;
-
 use rusqlite::{OptionalExtension, params};
-use zenml_core::artifact::BaseType;
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
 use zenml_core::step::StepKind;
+use zenml_core::store::backend::{declared_params, sorted_by_name, stored_params};
 use zenml_core::store::{
-    ArtifactRecord, CacheHit, ExecutionState, Id, MetadataError, NewArtifact, NewExecution,
-    PropertyType, RunStatus, StepTypeSpec, sorted_by_name, stored_params,
+    ArtifactRecord, BaseType, CacheHit, Conflict, ExecutionState, Id, MetadataError, NewArtifact,
+    NewExecution, PropertyType, RunStatus, StepTypeSpec,
 };
 
 use super::Tx;
-use super::error::{Result, conflict, not_found};
+use super::error::{Error, Result, not_found};
 use super::schema::{
     ARTIFACT_LIVE, ARTIFACT_TYPE, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, simple_type_id,
 };
@@ -52,23 +50,6 @@ fn base_artifact_type(base: BaseType) -> Option<&'static str> {
         BaseType::Statistics => Some("mlmd.Statistics"),
         _ => None,
     }
-}
-
-fn declared_params(spec: &StepTypeSpec) -> Result<BTreeMap<String, PropertyType>> {
-    let mut declared = BTreeMap::new();
-    for (name, ty) in &spec.params {
-        let ty = PropertyType::of(*ty);
-        if declared
-            .insert(name.clone(), ty)
-            .is_some_and(|old| old != ty)
-        {
-            return Err(conflict(format!(
-                "step type `{}` declares parameter `{name}` twice",
-                spec.source
-            )));
-        }
-    }
-    Ok(declared)
 }
 
 impl Tx<'_> {
@@ -113,22 +94,25 @@ impl Tx<'_> {
                 self.cache.step_types.remove(&id);
                 let decl = self.step_type(id)?;
                 if decl.kind != Some(spec.kind) {
-                    return Err(conflict(format!(
-                        "step type `{}` version {} is recorded as a {} step, not a {}: give the \
-                         step a new version",
-                        spec.source,
-                        spec.version,
-                        decl.kind.map_or("foreign", StepKind::as_str),
-                        spec.kind
-                    )));
+                    return Err(Conflict::StepTypeChanged {
+                        step_type: spec.source.clone(),
+                        version: spec.version,
+                        what: "its kind".to_owned(),
+                        recorded: decl.kind.map_or("foreign", StepKind::as_str).to_owned(),
+                        given: spec.kind.to_string(),
+                    }
+                    .into());
                 }
                 for (name, new) in &declared {
                     if let Some(old) = decl.params.get(name).filter(|old| *old != new) {
-                        return Err(conflict(format!(
-                            "parameter `{name}` of step type `{}` version {} is recorded as \
-                             {old}, not {new}: give the step a new version",
-                            spec.source, spec.version
-                        )));
+                        return Err(Conflict::StepTypeChanged {
+                            step_type: spec.source.clone(),
+                            version: spec.version,
+                            what: format!("parameter `{name}`"),
+                            recorded: old.to_string(),
+                            given: new.to_string(),
+                        }
+                        .into());
                     }
                 }
                 for (name, ty) in &declared {
@@ -377,9 +361,11 @@ impl Tx<'_> {
     fn require_running(&self, id: Id) -> Result<()> {
         match self.execution_state(id)? {
             ExecutionState::Running => Ok(()),
-            state => Err(conflict(format!(
-                "execution {id} is {state}, not running: it cannot finish again"
-            ))),
+            state => Err(Conflict::NotRunning {
+                execution: id,
+                state,
+            }
+            .into()),
         }
     }
 
@@ -525,10 +511,10 @@ impl Tx<'_> {
 
     fn insert_artifact(&mut self, a: &NewArtifact) -> Result<ArtifactRecord> {
         let size = i64::try_from(a.size).map_err(|_| {
-            conflict(format!(
-                "artifact {} is too large to record ({} bytes)",
-                a.uri, a.size
-            ))
+            Error::from(Conflict::TooLarge {
+                uri: a.uri.clone(),
+                size: a.size,
+            })
         })?;
         let type_id = self.artifact_type(&a.type_name, a.base_type)?;
         self.conn
@@ -672,10 +658,11 @@ impl Tx<'_> {
         match self.execution_state(hit.execution_id)? {
             ExecutionState::Complete => {}
             state => {
-                return Err(conflict(format!(
-                    "execution {} is {state}, not complete: its outputs cannot be reused",
-                    hit.execution_id
-                )));
+                return Err(Conflict::NotReusable {
+                    execution: hit.execution_id,
+                    state,
+                }
+                .into());
             }
         }
         for (_, artifact) in &hit.outputs {

@@ -12,7 +12,7 @@ use zenml_core::param::{EnumSpec, ParamType, Params, ScalarType, Value};
 use zenml_core::step::StepKind;
 use zenml_core::store::conformance::mlmd::MlmdReader;
 use zenml_core::store::{
-    ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataStore, NewArtifact,
+    ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataQuery, NewArtifact,
     NewExecution, PipelineRecord, RunRecord, RunStatus, StepTypeSpec,
 };
 
@@ -99,7 +99,7 @@ fn params(values: &[(&str, Value)]) -> Params {
 }
 
 struct Writer<'a> {
-    store: &'a dyn MetadataStore,
+    store: &'a dyn MetadataQuery,
     run: Id,
 }
 
@@ -164,7 +164,7 @@ impl Writer<'_> {
     }
 }
 
-pub(crate) fn write_realistic_store(store: &dyn MetadataStore) -> Written {
+pub(crate) fn write_realistic_store(store: &dyn MetadataQuery) -> Written {
     use ScalarType::*;
     let specs = vec![
         spec(

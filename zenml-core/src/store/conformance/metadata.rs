@@ -1,4 +1,5 @@
-//! Conformance tests for [`MetadataStore`] backends.
+//! Conformance tests for metadata store backends: [`MetadataStore`](crate::store::MetadataStore)
+//! and [`MetadataQuery`].
 //!
 //! Every function takes a [`StoreFactory`] that makes a fresh, empty store, runs one area of the
 //! contract against it and panics with a message at the first difference. [`run_all`] runs them
@@ -23,17 +24,17 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::thread;
 
-use crate::artifact::BaseType;
 use crate::hash::Hash128;
 use crate::param::{EnumSpec, ParamType, Params, ScalarType, Value};
 use crate::step::StepKind;
 use crate::store::{
-    ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataError, MetadataStore,
-    NewArtifact, NewExecution, PipelineRecord, RunRecord, RunStatus, StepTypeRecord, StepTypeSpec,
+    ArtifactRecord, BaseType, CacheHit, ExecutionRecord, ExecutionState, Id, MetadataError,
+    MetadataQuery, NewArtifact, NewExecution, PipelineRecord, RunRecord, RunStatus, StepTypeRecord,
+    StepTypeSpec,
 };
 
 /// Makes a fresh, empty store for one test.
-pub type StoreFactory<'a> = &'a dyn Fn() -> Arc<dyn MetadataStore>;
+pub type StoreFactory<'a> = &'a dyn Fn() -> Arc<dyn MetadataQuery>;
 
 /// An id no fresh store has used.
 const MISSING: Id = 987_654_321;
@@ -130,7 +131,7 @@ fn artifact(seed: &str) -> NewArtifact {
 
 /// A store with a pipeline, a run and a trainer step type.
 struct Bench {
-    store: Arc<dyn MetadataStore>,
+    store: Arc<dyn MetadataQuery>,
     pipeline: PipelineRecord,
     run: RunRecord,
     trainer: Id,
