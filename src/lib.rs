@@ -9,6 +9,8 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `sqlite` | yes | the SQLite metadata store |
+//! | `mysql` | yes | the MySQL / MariaDB metadata store a team shares ([`backends::mysql`]) |
+//! | `mysql-tls` | no | TLS for the MySQL store's connections |
 //! | `object-store` | yes | artifact stores in a local folder and in memory |
 //! | `cli` | yes | [`cli`]: the `zenml` command line, also for binaries of your own |
 //!

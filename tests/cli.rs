@@ -7,6 +7,9 @@
 #![cfg(feature = "cli")]
 
 mod common;
+#[cfg(feature = "mysql")]
+#[path = "common/mysql.rs"]
+mod mysql;
 #[path = "common/process.rs"]
 mod process;
 
@@ -833,47 +836,27 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
         )
     );
 
-    // MySQL with the password in an environment variable: the file names the variable only.
-    let secret = "pw-from-the-environment-4711";
-    let env = [("ZENML_TEST_DB_PASSWORD", secret)];
-    let set = [
-        "config",
-        "metadata",
-        "set",
-        "mysql",
-        "--host",
-        "db.example.org",
-        "--user",
-        "ml",
-        "--database",
-        "zenml",
-        "--password-env",
-        "ZENML_TEST_DB_PASSWORD",
-    ];
-    let out = zenml_env(dir, &set, &env);
-    assert_eq!(out.code, 0, "{out:#?}");
-    // This binary does not link the MySQL backend: saved, with a note.
-    assert!(
-        out.stdout
-            .starts_with("Saved, but the stores cannot be opened yet: "),
-        "{out:#?}"
-    );
-    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
-    let file = std::fs::read_to_string(&config_file).unwrap();
-    assert!(
-        file.contains("password_env: ZENML_TEST_DB_PASSWORD"),
-        "{file}"
-    );
-    assert!(!file.contains(secret), "{file}");
-    #[cfg(unix)]
-    assert_eq!(mode(&config_file), 0o600);
-
-    // `config show` works although the stores cannot be opened, and shows no password.
-    let out = zenml_env(dir, &["config", "show"], &env);
+    // A config written by hand names a MySQL server that does not answer (a closed port), with a
+    // password in the file: `config show` works although the stores cannot be opened, and shows
+    // no password; commands that need the stores fail with one line naming the server.
+    let secret = "pw-in-the-config-file-0815";
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    std::fs::write(
+        &config_file,
+        format!(
+            "version: 1\nmetadata:\n  type: mysql\n  host: 127.0.0.1\n  port: {port}\n  user: ml\n  \
+             database: zenml\n  password: {secret}\nartifacts:\n  url: artifacts\n"
+        ),
+    )
+    .unwrap();
+    let out = zenml(dir, &["config", "show"]);
     assert_eq!(out.code, 0, "{out:#?}");
     assert!(
         out.stdout
-            .contains("metadata:   mysql://ml@db.example.org:3306/zenml\n"),
+            .contains(&format!("metadata:   mysql://ml@127.0.0.1:{port}/zenml\n")),
         "{out:#?}"
     );
     assert!(
@@ -882,55 +865,24 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
         "{out:#?}"
     );
     assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
-    let out = zenml_env(dir, &["config", "show", "--json"], &env);
+    let out = zenml(dir, &["config", "show", "--json"]);
     assert_eq!(out.code, 0, "{out:#?}");
     let json = out.json();
     assert_eq!(json["metadata"]["type"], "mysql");
-    assert_eq!(json["metadata"]["password_env"], "ZENML_TEST_DB_PASSWORD");
-    assert!(json["metadata"]["password"].is_null());
+    assert_eq!(json["metadata"]["password"], "(set in config.yaml)");
     assert!(json["error"].is_string());
     assert!(!out.stdout.contains(secret));
-
-    // A password given on the command line is stored (readable by the owner only) and never
-    // printed.
-    let secret = "pw-on-the-command-line-0815";
-    let mut set = set.to_vec();
-    set.truncate(set.len() - 2);
-    set.extend(["--password", secret]);
-    let out = zenml(dir, &set);
-    assert_eq!(out.code, 0, "{out:#?}");
-    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
-    #[cfg(unix)]
-    assert_eq!(mode(&config_file), 0o600);
-    assert!(
-        std::fs::read_to_string(&config_file)
-            .unwrap()
-            .contains(secret)
-    );
-    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
-        let out = zenml(dir, args);
-        assert_eq!(out.code, 0, "{out:#?}");
-        assert!(
-            !out.stdout.contains(secret) && !out.stderr.contains(secret),
-            "{out:#?}"
-        );
-    }
-    assert_eq!(
-        zenml(dir, &["config", "show", "--json"]).json()["metadata"]["password"],
-        "(set in config.yaml)"
-    );
-    // Both ways at once is a malformed command line.
-    let mut both = set.clone();
-    both.extend(["--password-env", "X"]);
-    assert_eq!(zenml(dir, &both).code, 2);
-
-    // Commands that need the stores fail clearly; the config can be set back.
     let out = zenml(dir, &["run", "list"]);
+    let line = out.one_error();
     assert!(
-        out.one_error()
-            .contains("no `mysql` metadata store backend is linked"),
-        "{out:#?}"
+        line.contains(&format!(
+            "cannot connect to mysql://ml@127.0.0.1:{port}/zenml: the server cannot be reached"
+        )),
+        "{line}"
     );
+    assert!(!line.contains(secret), "{line}");
+
+    // The config can be set back.
     let out = zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
     assert!(
         out.stdout.starts_with("Saved.\n  metadata:  sqlite:"),
@@ -953,6 +905,151 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
     assert_eq!(
         zenml(dir, &["run", "list"]).ok().stdout,
         "No runs recorded yet.\n"
+    );
+}
+
+/// The arguments as `&str`s.
+#[cfg(feature = "mysql")]
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `run_quickstart` with `env` added: the quickstart itself (pipelines A and B) in `dir`.
+#[cfg(feature = "mysql")]
+fn quickstart_env(dir: &Path, env: &[(&str, &str)]) -> Out {
+    run_in(&quickstart(), &[], dir, &[], env)
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn a_mysql_store_is_checked_before_it_is_saved_and_its_password_never_shown() {
+    let test = "a_mysql_store_is_checked_before_it_is_saved_and_its_password_never_shown";
+    let Some(server) = mysql::mysql_server(test) else {
+        return;
+    };
+    let db = server.create();
+    let password = db.password.clone().unwrap_or_default();
+    // Whether `text` shows the password (an account without one has nothing to show).
+    let shows = |text: &str| !password.is_empty() && text.contains(&password);
+    let location = db.describe();
+    let ws = initialized();
+    let dir = ws.path();
+    let config_file = dir.join(".zenml").join("config.yaml");
+    let saved = std::fs::read_to_string(&config_file).unwrap();
+    let set = mysql::set_mysql(&db);
+    let set: Vec<&str> = set.iter().map(String::as_str).collect();
+    let with = |extra: &[&str]| -> Vec<String> {
+        set.iter().chain(extra).map(|a| (*a).to_owned()).collect()
+    };
+
+    // Each failure is one line naming the server and the database, and saves nothing.
+    let wrong = "Not-the-password-4711";
+    let out = zenml(dir, &refs(&with(&["--password", wrong])));
+    assert_eq!(
+        out.one_error(),
+        format!(
+            "error: mysql metadata store: cannot connect to {location}: access denied for user `{}` (a wrong user name \
+             or password; the password is not shown)",
+            db.user
+        )
+    );
+    assert!(!out.stderr.contains(wrong));
+    let unknown = format!("{}_unknown", db.database);
+    let mut args = set.clone();
+    let at = args.iter().position(|a| *a == "--database").unwrap() + 1;
+    args[at] = &unknown;
+    args.extend(["--password", &password]);
+    let out = zenml(dir, &args);
+    let line = out.one_error();
+    assert!(
+        line.contains(&format!("{}:{}/{unknown}", db.host, db.port))
+            && line.contains(&format!("there is no database `{unknown}` on the server")),
+        "{line}"
+    );
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port().to_string()
+    };
+    let mut args = set.clone();
+    let at = args.iter().position(|a| *a == "--port").unwrap() + 1;
+    args[at] = &closed;
+    let out = zenml(dir, &args);
+    let line = out.one_error();
+    assert!(
+        line.contains(&format!("127.0.0.1:{closed}/")) && line.contains("cannot be reached"),
+        "{line}"
+    );
+    let out = zenml(
+        dir,
+        &refs(&with(&["--password-env", "ZENML_TEST_UNSET_PASSWORD"])),
+    );
+    assert!(
+        out.one_error().contains("`ZENML_TEST_UNSET_PASSWORD`"),
+        "{out:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(&config_file).unwrap(), saved);
+
+    // The password in an environment variable: the file names the variable only.
+    let var = "ZENML_TEST_DB_PASSWORD";
+    let env = [(var, password.as_str())];
+    let out = zenml_env(dir, &refs(&with(&["--password-env", var])), &env).ok();
+    let root = std::fs::canonicalize(dir).unwrap();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Saved.\n  metadata:  {location}\n  artifacts: file://{}/.zenml/artifacts\n",
+            root.display()
+        )
+    );
+    let file = std::fs::read_to_string(&config_file).unwrap();
+    assert!(file.contains(&format!("password_env: {var}")), "{file}");
+    assert!(!shows(&file), "{file}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // A new user's first runs: the quickstart twice, the second entirely from the cache.
+    let first = quickstart_env(dir, &env).ok();
+    assert!(
+        first.stderr.contains("Run `Pipeline A#1` completed")
+            && first.stderr.contains(": 5 ran, 0 cached\n")
+            && first.stderr.contains(": 2 ran, 3 cached\n"),
+        "{first:#?}"
+    );
+    let second = quickstart_env(dir, &env).ok();
+    assert_eq!(
+        second.stderr.matches(": 0 ran, 5 cached\n").count(),
+        2,
+        "{second:#?}"
+    );
+    let runs = zenml_env(dir, &["run", "list", "--json"], &env).ok().json();
+    assert_eq!(runs.as_array().map(Vec::len), Some(4), "{runs}");
+
+    // Without the variable, the store cannot be opened, and the error names the variable.
+    let out = zenml(dir, &["run", "list"]);
+    assert!(out.one_error().contains(&format!("`{var}`")), "{out:#?}");
+
+    // The password on the command line: stored (readable by its owner only), never printed.
+    let out = zenml(dir, &refs(&with(&["--password", &password]))).ok();
+    assert!(!shows(&out.stdout) && !shows(&out.stderr));
+    for args in [
+        &["config", "show"][..],
+        &["config", "show", "--json"],
+        &["run", "list"],
+    ] {
+        let out = zenml(dir, args).ok();
+        assert!(!shows(&out.stdout) && !shows(&out.stderr), "{out:#?}");
+    }
+    let show = zenml(dir, &["config", "show"]).ok().stdout;
+    assert!(
+        show.contains(&format!("metadata:   {location}\n")),
+        "{show}"
     );
 }
 
@@ -1333,7 +1430,7 @@ fn mysql_settings_refuse_a_misplaced_password_without_showing_it() {
     // Credentials in the host.
     let in_host = "error: --host takes a host name or address only; the value given contains `@` \
                    (or is not UTF-8), so it may hold credentials, and is not shown: give the user \
-                   with --user and the password in an environment variable named by \
+                   with --username and the password in an environment variable named by \
                    --password-env";
     let user_and_password = format!("ml:{secret}@db.example.org");
     let user_only = format!("{secret}@db.example.org");
@@ -1381,19 +1478,28 @@ fn mysql_settings_refuse_a_misplaced_password_without_showing_it() {
     }
     assert_eq!(std::fs::read_to_string(&config_file).unwrap(), saved);
 
-    // A password starting with `-` is a password, saved and never shown.
-    let out = set(&["--host", "db", "--port", "3307", "--password", &dashed]);
-    assert_eq!(out.code, 0, "{out:#?}");
-    assert_not_shown(&out, secret);
+    // A password starting with `-` is a password: the command is whole, and the server it
+    // names is asked (here, a closed port); the password is never shown.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port().to_string()
+    };
+    let out = set(&[
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &closed,
+        "--password",
+        &dashed,
+    ]);
     assert!(
-        std::fs::read_to_string(&config_file)
-            .unwrap()
-            .contains(&dashed)
+        out.one_error().contains(&format!(
+            "cannot connect to mysql://ml@127.0.0.1:{closed}/zenml: the server cannot be reached"
+        )),
+        "{out:#?}"
     );
-    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
-        let out = zenml(dir, args).ok();
-        assert_not_shown(&out, secret);
-    }
+    assert_not_shown(&out, secret);
+    assert_eq!(std::fs::read_to_string(&config_file).unwrap(), saved);
 
     // A host edited by hand to hold credentials is shown redacted.
     std::fs::write(
@@ -1420,8 +1526,14 @@ fn mysql_settings_refuse_a_misplaced_password_without_showing_it() {
         json["metadata_store"],
         "mysql://***@db.example.org:3306/zenml"
     );
+    // The host is never looked up: the lookup would send the credentials out.
     let out = zenml(dir, &["run", "list"]);
-    out.one_error();
+    assert!(
+        out.one_error().contains(
+            "mysql://***@db.example.org:3306/zenml: the host holds `@`, so it may hold credentials"
+        ),
+        "{out:#?}"
+    );
     assert_not_shown(&out, secret);
     zenml(dir, &["config", "metadata", "set", "sqlite"]).ok();
     assert!(

@@ -581,7 +581,7 @@ fn a_lost_metadata_database_is_refused_with_the_command_that_starts_afresh() {
         (
             "truncated",
             &|| std::fs::write(&db, b"").expect("truncate"),
-            "is empty (its database file was truncated or emptied)",
+            "is empty (its database holds no store: it was emptied, or never made one)",
         ),
         (
             "damaged",

@@ -5,6 +5,9 @@
 mod common;
 #[path = "common/disk.rs"]
 mod disk;
+#[cfg(feature = "mysql")]
+#[path = "common/mysql.rs"]
+mod mysql;
 #[path = "common/process.rs"]
 mod process;
 
@@ -173,6 +176,129 @@ fn two_processes_run_pipelines_against_one_repository_at_once() {
     // And the repository goes on: every cacheable pipeline is now reused entirely.
     let again = zenml(&root, &["pipeline", "run", "shared.yaml", "--json"]).ok();
     assert_eq!(step_statuses(&again), ["cached"; 5], "{again:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two machines, one MySQL store and one artifact folder
+
+/// The runs `zenml run list --json` lists in `dir`, as (name, status).
+#[cfg(feature = "mysql")]
+fn listed_runs(dir: &Path) -> BTreeSet<(String, String)> {
+    let out = zenml(dir, &["run", "list", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    json.as_array()
+        .expect("an array of runs")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().expect("a name").to_owned(),
+                r["status"].as_str().expect("a status").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(all(unix, feature = "mysql"))]
+#[test]
+fn two_machines_share_one_mysql_store_and_one_artifact_folder() {
+    let Some(server) =
+        mysql::mysql_server("two_machines_share_one_mysql_store_and_one_artifact_folder")
+    else {
+        return;
+    };
+    let db = server.create();
+    let shared = tempfile::tempdir().expect("a temporary directory");
+    let folder = shared.path().to_str().expect("a UTF-8 path").to_owned();
+    // Two working directories, each with a repository of its own pointing at the shared stores.
+    let machines = [workspace(), workspace()];
+    for m in &machines {
+        zenml(m.path(), &["init"]).ok();
+        let mut set = mysql::set_mysql(&db);
+        if let Some(p) = &db.password {
+            set.extend(["--password".to_owned(), p.clone()]);
+        }
+        let set: Vec<&str> = set.iter().map(String::as_str).collect();
+        zenml(m.path(), &set).ok();
+        zenml(m.path(), &["config", "artifacts", "set", &folder]).ok();
+    }
+
+    // At the same time: both run the quickstart (pipelines A and B).
+    let commands = machines
+        .iter()
+        .map(|m| quickstart_command(m.path(), &[]))
+        .collect();
+    for (i, out) in Gate::hold(commands).open().into_iter().enumerate() {
+        assert_eq!(out.code, Some(0), "machine {i}: {out:#?}");
+    }
+    // One after the other: everything is reused, whoever computed it.
+    for m in &machines {
+        let out = run_quickstart(m.path()).ok();
+        assert_eq!(
+            out.stderr.matches(": 0 ran, 5 cached\n").count(),
+            2,
+            "{out:#?}"
+        );
+    }
+
+    // Either machine lists every run, each once, numbered without gaps.
+    let listed = listed_runs(machines[0].path());
+    assert_eq!(listed, listed_runs(machines[1].path()));
+    let expected: BTreeSet<(String, String)> = ["Pipeline A", "Pipeline B"]
+        .into_iter()
+        .flat_map(|p| (1..=4).map(move |n| (format!("{p}#{n}"), "completed".to_owned())))
+        .collect();
+    assert_eq!(listed, expected);
+
+    // Nothing is corrupted or duplicated: every output verifies, every reuse points at a
+    // computation of its key, and a key is computed at most once per machine.
+    let md = zenml::backends::mysql::MysqlMetadataStore::open(&db).expect("open the store");
+    let art = ObjectArtifactStore::local(shared.path()).expect("the shared folder");
+    let content = ContentStore::new(&art);
+    let mut computed: HashMap<Hash128, usize> = HashMap::new();
+    for run in md.runs(None).expect("runs") {
+        let steps = md.executions(run.id).expect("executions");
+        assert_eq!(steps.len(), 5, "{}", run.name);
+        for e in &steps {
+            match e.state {
+                ExecutionState::Complete => {
+                    for (name, id) in &e.outputs {
+                        let record = md.artifact(*id).expect("artifact");
+                        content
+                            .verify(&record)
+                            .unwrap_or_else(|err| panic!("`{name}` of {}: {err}", e.id));
+                    }
+                    *computed.entry(e.cache_key.expect("a key")).or_default() += 1;
+                }
+                ExecutionState::Cached => {
+                    let from = md
+                        .execution(e.cached_from.expect("a source"))
+                        .expect("source");
+                    assert_eq!(from.state, ExecutionState::Complete);
+                    assert_eq!(from.cache_key, e.cache_key);
+                }
+                other => panic!("`{}` of {} is {other}", e.step_name, run.name),
+            }
+        }
+        let number: usize = run
+            .name
+            .rsplit('#')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("n");
+        if number > 2 {
+            assert!(
+                steps.iter().all(|e| e.state == ExecutionState::Cached),
+                "{}",
+                run.name
+            );
+        }
+    }
+    assert!(
+        computed.values().all(|n| (1..=2).contains(n)),
+        "{computed:?}"
+    );
+    // Pipeline A's five steps and B's trainer and evaluator.
+    assert_eq!(computed.len(), 7, "{computed:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -102,11 +102,13 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     database,
                     password,
                     password_env,
+                    tls,
                 } => json!({
                     "type": "mysql", "host": redact_host(host), "port": port, "user": user,
                     "database": database,
                     "password": password.as_ref().map(|_| "(set in config.yaml)"),
                     "password_env": password_env,
+                    "tls": tls,
                 }),
                 MetadataConfig::Sqlite { path } => json!({"type": "sqlite", "path": path}),
                 _ => json!({"type": config.metadata.backend()}),
@@ -162,15 +164,23 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     database,
                     password_env,
                     password,
+                    tls,
                     stray: _,
-                } => MetadataConfig::Mysql {
-                    host,
-                    port,
-                    user,
-                    database,
-                    password,
-                    password_env,
-                },
+                } => {
+                    let mysql = MetadataConfig::Mysql {
+                        host,
+                        port,
+                        user,
+                        database,
+                        password,
+                        password_env,
+                        tls,
+                    };
+                    // The server is asked before the setting is saved: a wrong host, password or
+                    // database is reported now, and the schema is made in an empty database.
+                    open_metadata_store(&mysql, &root.join(".zenml"), OpenMode::Create)?;
+                    mysql
+                }
             };
         }
         ConfigCommand::Cache(CacheSettingCommand::Verify { mode }) => {

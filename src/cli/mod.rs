@@ -149,7 +149,7 @@ enum MetadataTarget {
     /// A value that does not fit its option is refused without being shown: it may be a
     /// password typed into the wrong place.
     Mysql {
-        /// Host name or address (without a user or password: see --user and --password-env).
+        /// Host name or address (without a user or password: see --username and --password-env).
         #[arg(long, allow_hyphen_values = true, value_parser = TextParser::Host)]
         host: String,
         /// TCP port.
@@ -161,9 +161,9 @@ enum MetadataTarget {
         )]
         port: u16,
         /// User name.
-        #[arg(long)]
+        #[arg(long = "username", visible_alias = "user", value_name = "NAME")]
         user: String,
-        /// Database name.
+        /// Database name (created by the server's administrator; zenml creates its tables).
         #[arg(long)]
         database: String,
         /// Name of an environment variable holding the password (recommended).
@@ -178,6 +178,9 @@ enum MetadataTarget {
         /// The password, stored in .zenml/config.yaml (readable by its owner only).
         #[arg(long, allow_hyphen_values = true)]
         password: Option<String>,
+        /// Connect over TLS (a binary built with the `mysql-tls` feature).
+        #[arg(long)]
+        tls: bool,
         /// Stray words (a password with a space, not quoted), refused without being shown.
         #[arg(hide = true, value_parser = TextParser::Stray)]
         stray: Vec<String>,
@@ -240,7 +243,7 @@ impl TypedValueParser for TextParser {
                     ErrorKind::ValueValidation,
                     "--host takes a host name or address only; the value given contains `@` (or \
                      is not UTF-8), so it may hold credentials, and is not shown: give the user \
-                     with --user and the password in an environment variable named by \
+                     with --username and the password in an environment variable named by \
                      --password-env",
                 )),
             },

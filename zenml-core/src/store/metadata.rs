@@ -260,7 +260,8 @@ pub enum Conflict {
 pub enum MissingStore {
     /// There is no database where the configuration says (deleted, or moved).
     NoDatabase,
-    /// The database is empty: its file was truncated, or replaced by an empty one.
+    /// The database is empty: its file was truncated or replaced by an empty one, or a server's
+    /// database holds no tables.
     Empty,
     /// The database was removed while this process was using it.
     Removed,
@@ -272,7 +273,9 @@ impl fmt::Display for MissingStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             MissingStore::NoDatabase => "does not exist (its database was deleted or moved)",
-            MissingStore::Empty => "is empty (its database file was truncated or emptied)",
+            MissingStore::Empty => {
+                "is empty (its database holds no store: it was emptied, or never made one)"
+            }
             MissingStore::Removed => {
                 "was removed while this process was using it; nothing more was written to it"
             }

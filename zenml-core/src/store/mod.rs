@@ -57,6 +57,9 @@ pub enum MetadataConfig {
         /// The name of an environment variable that holds the password.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         password_env: Option<String>,
+        /// Connect over TLS (a binary built with the `mysql-tls` feature).
+        #[serde(default, skip_serializing_if = "is_false")]
+        tls: bool,
     },
     /// An in-memory store that lives as long as the process (for tests).
     Memory,
@@ -64,6 +67,10 @@ pub enum MetadataConfig {
 
 fn default_mysql_port() -> u16 {
     3306
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl fmt::Debug for MetadataConfig {
@@ -79,6 +86,7 @@ impl fmt::Debug for MetadataConfig {
                 database,
                 password,
                 password_env,
+                tls,
             } => f
                 .debug_struct("Mysql")
                 .field("host", &redact_host(host))
@@ -87,6 +95,7 @@ impl fmt::Debug for MetadataConfig {
                 .field("database", database)
                 .field("password", &password.as_ref().map(|_| "***"))
                 .field("password_env", password_env)
+                .field("tls", tls)
                 .finish(),
             MetadataConfig::Memory => f.write_str("Memory"),
         }
@@ -418,6 +427,7 @@ mod tests {
             database: "zenml".to_owned(),
             password: Some("s3cr3t-password".to_owned()),
             password_env: None,
+            tls: false,
         };
         let config = RepositoryConfig {
             metadata: mysql.clone(),
@@ -436,10 +446,11 @@ mod tests {
             database: "zenml".to_owned(),
             password: None,
             password_env: Some("DB_PASSWORD".to_owned()),
+            tls: false,
         };
         assert_eq!(
             format!("{without:?}"),
-            r#"Mysql { host: "db", port: 3306, user: "ml", database: "zenml", password: None, password_env: Some("DB_PASSWORD") }"#
+            r#"Mysql { host: "db", port: 3306, user: "ml", database: "zenml", password: None, password_env: Some("DB_PASSWORD"), tls: false }"#
         );
         assert_eq!(
             format!("{:?}", RepositoryConfig::default().metadata),

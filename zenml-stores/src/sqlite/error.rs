@@ -5,6 +5,8 @@ use std::path::Path;
 use rusqlite::ErrorCode;
 use zenml_core::store::MetadataError;
 
+use crate::mlmd::Error;
+
 /// The backend name in errors.
 pub(crate) const STORE: &str = "sqlite";
 
@@ -35,14 +37,6 @@ pub(crate) enum SqliteError {
         source: rusqlite::Error,
         /// What the failure probably means, when it is known (`""` otherwise).
         hint: &'static str,
-    },
-    /// A stored value zenml cannot read.
-    #[error("{op}: unreadable record: {what}")]
-    Corrupt {
-        /// The operation.
-        op: &'static str,
-        /// What is wrong.
-        what: String,
     },
 }
 
@@ -84,98 +78,57 @@ fn classified(e: &rusqlite::Error, location: &str, op: &str) -> Option<MetadataE
     }
 }
 
-/// The error type of the store's internals: a database failure, unreadable data, or a
-/// [`MetadataError`] decided by the store's logic (not found, conflict).
-#[derive(Debug)]
-pub(crate) enum Error {
-    Sql(rusqlite::Error),
-    Corrupt(String),
-    Store(MetadataError),
-}
-
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        Error::Sql(e)
-    }
-}
-
-impl From<MetadataError> for Error {
-    fn from(e: MetadataError) -> Self {
-        Error::Store(e)
-    }
-}
-
-impl Error {
-    /// Is this SQLite failing to open the database file (or the files it keeps beside it)?
-    pub(crate) fn cannot_open(&self) -> bool {
-        matches!(
-            self,
-            Error::Sql(e) if matches!(
-                e.sqlite_error_code(),
-                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
-            )
+/// Is this SQLite failing to open the database file (or the files it keeps beside it)?
+pub(crate) fn cannot_open(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Sqlite(e) if matches!(
+            e.sqlite_error_code(),
+            Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
         )
-    }
+    )
+}
 
-    /// The public error of a failure while opening `location` (the file `path`).
-    pub(crate) fn into_open_error(self, location: &str, path: Option<&Path>) -> MetadataError {
-        match self {
-            Error::Sql(source) => {
-                if let Some(e) = classified(&source, location, "open") {
-                    return e;
-                }
-                let hint = hint(&source, path);
-                MetadataError::backend(
-                    STORE,
-                    SqliteError::Open {
-                        location: location.to_owned(),
-                        source,
-                        hint,
-                    },
-                )
+/// The public error of a failure while opening `location` (the file `path`).
+pub(crate) fn into_open_error(e: Error, location: &str, path: Option<&Path>) -> MetadataError {
+    match e {
+        Error::Sqlite(source) => {
+            if let Some(e) = classified(&source, location, "open") {
+                return e;
             }
-            e => e.into_metadata("open", location),
+            let hint = hint(&source, path);
+            MetadataError::backend(
+                STORE,
+                SqliteError::Open {
+                    location: location.to_owned(),
+                    source,
+                    hint,
+                },
+            )
         }
-    }
-
-    /// The public error, naming the operation that failed.
-    pub(crate) fn into_metadata(self, op: &'static str, location: &str) -> MetadataError {
-        match self {
-            Error::Sql(source) => {
-                if let Some(e) = classified(&source, location, op) {
-                    return e;
-                }
-                let path = location.strip_prefix("sqlite:").map(Path::new);
-                let hint = hint(&source, path);
-                MetadataError::backend(
-                    STORE,
-                    SqliteError::Sql {
-                        location: location.to_owned(),
-                        op,
-                        source,
-                        hint,
-                    },
-                )
-            }
-            Error::Corrupt(what) => {
-                MetadataError::backend(STORE, SqliteError::Corrupt { op, what })
-            }
-            Error::Store(e) => e,
-        }
+        e => into_metadata(e, "open", location),
     }
 }
 
-pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
-
-pub(crate) fn not_found(what: &'static str, key: impl ToString) -> Error {
-    Error::Store(MetadataError::NotFound {
-        what,
-        key: key.to_string(),
-    })
-}
-
-impl From<zenml_core::store::Conflict> for Error {
-    fn from(c: zenml_core::store::Conflict) -> Self {
-        Error::Store(c.into())
+/// The public error, naming the operation that failed.
+pub(crate) fn into_metadata(e: Error, op: &'static str, location: &str) -> MetadataError {
+    match e {
+        Error::Sqlite(source) => {
+            if let Some(e) = classified(&source, location, op) {
+                return e;
+            }
+            let path = location.strip_prefix("sqlite:").map(Path::new);
+            let hint = hint(&source, path);
+            MetadataError::backend(
+                STORE,
+                SqliteError::Sql {
+                    location: location.to_owned(),
+                    op,
+                    source,
+                    hint,
+                },
+            )
+        }
+        other => other.into_metadata(STORE, op),
     }
 }

@@ -6,50 +6,8 @@
 //! library opens the file (read-only too) and reads every pipeline, run, execution, parameter
 //! and artifact zenml recorded.
 //!
-//! # Mapping
-//!
-//! | zenml | ML Metadata |
-//! |---|---|
-//! | step type | `ExecutionType`: `name` = the source path, `version` = the version as text, `description` = the doc comment. Each parameter is a declared property (`TypeProperty`): `bool` → BOOLEAN, the integer types → INT, `f32`/`f64` → DOUBLE, `String` and enums → STRING. The base type (`ParentType`) follows the kind: trainer → `mlmd.Train`, evaluator → `mlmd.Evaluate`, split and preprocesser → `mlmd.Transform`, datasource → `mlmd.Process`; a general step has none (it may do anything). |
-//! | step run | `Execution` (`name` NULL), state RUNNING, then COMPLETE, FAILED or CACHED. Its parameter values are its properties (`is_custom_property = 0`); a `null` is not written (see below); the rest are custom properties (next table). |
-//! | artifact | `Artifact` with its `uri`, state LIVE, of an `ArtifactType` per artifact type name (`ParentType` = its base type, if any), with the declared properties `hash` (STRING, 32 hex digits of xxh3-128), `size` (INT, bytes) and `materializer` (STRING, `"<id>@<version>"`), and the custom property `etag` (STRING) while one is known. |
-//! | input, output | `Event` INPUT (3) / OUTPUT (4) with the input or output name as its path (one key step). One artifact read under two names is one event whose path holds both names, in name order (an event is unique per artifact, execution and type). |
-//! | pipeline | `Context` of type `zenml.pipeline`, `name` = the pipeline's name, properties `config` (STRING, the YAML config it last ran with) and `run_count` (INT). |
-//! | run | `Context` of type `zenml.pipeline_run`, `name` = `"<pipeline>#<n>"`, child of its pipeline's context (`ParentContext`), properties `config` (the YAML config it ran with), `status` (`running`, `completed`, `failed`), `run_number` (INT), `started_ms` and `finished_ms` (INT). |
-//! | membership | each execution is associated (`Association`) with its run's and its pipeline's context; each artifact is attributed (`Attribution`) to the contexts of the executions that produced or reused it. |
-//!
-//! The custom properties of an execution:
-//!
-//! | name | value | when |
-//! |---|---|---|
-//! | `step_name` | string | always: the step's name in its pipeline |
-//! | `kind` | string | always: `datasource`, `split`, `preprocesser`, `trainer`, `evaluator`, `general` |
-//! | `code_fingerprint` | string | always: 32 hex digits |
-//! | `cache_key` | string | a cacheable step: 32 hex digits |
-//! | `duration_ms` | int | once finished (0 when cached) |
-//! | `error` | string | FAILED: the error |
-//! | `cached_from` | int | CACHED: the id of the execution whose outputs were reused |
-//! | `cache_invalidated` | bool | a COMPLETE execution no longer reusable (`zenml cache clear`) |
-//! | `metric.<name>` | double | each metric the step recorded |
-//!
-//! Timestamps (`create_time_since_epoch`, `last_update_time_since_epoch`, events) are
-//! milliseconds since the Unix epoch; both are set on insert and `last_update` moves on every
-//! change.
-//!
-//! # Values
-//!
-//! A property row holds exactly one value (ML Metadata cannot read a row without one), so a
-//! `null` parameter is simply left out and reads back as `null` because the step type declares
-//! it. Floats are kept bit for bit, including NaN and `-0.0` (see the `value` module). ML
-//! Metadata itself reads doubles at 15 significant digits; zenml reads them exactly.
-//!
-//! # zenml's own tables
-//!
-//! Extra tables are invisible to ML Metadata: `zenml_schema(version)` records the version of
-//! zenml's layout (so that a later zenml can migrate a store, and an older one refuses a newer
-//! store), `zenml_step_type(type_id, kind)` the kind of each step type, and
-//! `zenml_cache(cache_key, execution_id)` the reusable execution of each cache key, an index that
-//! makes a cache lookup one primary-key read however many cached re-runs share the key.
+//! How zenml's records map onto ML Metadata's tables is described in the `mlmd` module, which
+//! this store shares with the MySQL store; floats are kept bit for bit, NaN and `-0.0` included.
 //!
 //! # Concurrency
 //!
@@ -62,30 +20,22 @@
 
 mod error;
 mod file;
-mod read;
 mod schema;
-mod value;
-mod write;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::config::DbConfig;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use zenml_core::hash::Hash128;
-use zenml_core::step::StepKind;
 use zenml_core::store::{
-    ArtifactRecord, CacheHit, Conflict, ExecutionRecord, Id, Incompatibility, MetadataBackend,
-    MetadataConfig, MetadataError, MetadataQuery, MetadataStore, MissingStore, NewArtifact,
-    NewExecution, OpenMode, PipelineRecord, PropertyType, RunRecord, RunStatus, RunningRun,
-    StepTypeRecord, StepTypeSpec,
+    Conflict, Id, Incompatibility, MetadataBackend, MetadataConfig, MetadataError, MetadataQuery,
+    MissingStore, OpenMode, StepTypeSpec,
 };
 
-use error::{Error, Result};
-use schema::ContextTypes;
+use crate::mlmd::{self, Cache, Cell, Conn, ContextTypes, Dialect, Error, Result, Row, Tx};
 
 /// How long a connection waits for another writer's lock before it fails.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -113,68 +63,66 @@ struct State {
     bulk: bool,
 }
 
-/// What the store remembers between calls: records that never change once written (or, for a
-/// step type's parameters, only grow). Cleared whenever a write fails, since a rolled-back write
-/// may have added to it.
-#[derive(Debug, Default)]
-struct Cache {
-    /// Step type ids by (source, version).
-    step_type_ids: HashMap<(String, u32), Id>,
-    /// Step types by id.
-    step_types: HashMap<Id, Arc<StepTypeDecl>>,
-    /// Artifact type ids by name.
-    artifact_types: HashMap<String, Id>,
-    /// Pipeline names by context id.
-    pipeline_names: HashMap<Id, Arc<str>>,
-    /// The pipeline of each run.
-    run_pipelines: HashMap<Id, Id>,
-}
+/// A rusqlite connection as the shared layout uses it: statements are prepared once and cached
+/// by their text.
+struct SqliteConn<'a>(&'a Connection);
 
-impl Cache {
-    fn clear(&mut self) {
-        *self = Cache::default();
-    }
-
-    /// The id of `spec`'s step type if it is recorded exactly as `spec` describes it.
-    fn step_type_unchanged(&self, spec: &StepTypeSpec) -> Option<Id> {
-        let id = *self
-            .step_type_ids
-            .get(&(spec.source.clone(), spec.version))?;
-        let decl = self.step_types.get(&id)?;
-        let unchanged = decl.kind == Some(spec.kind)
-            && decl.doc.as_deref().unwrap_or("") == spec.doc
-            && spec
-                .params
-                .iter()
-                .all(|(n, t)| decl.params.get(n) == Some(&PropertyType::of(*t)));
-        unchanged.then_some(id)
+impl rusqlite::ToSql for Cell {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Cell::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Cell::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Cell::Real(x) => ToSqlOutput::Borrowed(ValueRef::Real(*x)),
+            Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Cell::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
     }
 }
 
-/// A step type as recorded.
-#[derive(Debug)]
-struct StepTypeDecl {
-    source: String,
-    version: u32,
-    /// `None` for an execution type zenml did not create.
-    kind: Option<StepKind>,
-    doc: Option<String>,
-    params: BTreeMap<String, PropertyType>,
+fn cell(value: ValueRef<'_>) -> Cell {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(i) => Cell::Int(i),
+        ValueRef::Real(x) => Cell::Real(x),
+        ValueRef::Text(t) => match std::str::from_utf8(t) {
+            Ok(s) => Cell::Text(s.to_owned()),
+            Err(_) => Cell::Blob(t.to_vec()),
+        },
+        ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+    }
 }
 
-/// One transaction of the store, with its caches.
-struct Tx<'a> {
-    conn: &'a Connection,
-    types: ContextTypes,
-    cache: &'a mut Cache,
-    /// The time of the transaction, in milliseconds since the Unix epoch.
-    now: i64,
-}
+impl Conn for SqliteConn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    fn exec(&mut self, sql: &str, params: &[Cell]) -> Result<u64> {
+        let changed = self
+            .0
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(params))?;
+        Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Cell]) -> Result<Vec<Row>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                (0..width)
+                    .map(|i| row.get_ref(i).map(cell))
+                    .collect::<rusqlite::Result<Row>>()?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn last_id(&mut self) -> Result<Id> {
+        Ok(self.0.last_insert_rowid())
+    }
 }
 
 impl SqliteMetadataStore {
@@ -233,10 +181,10 @@ impl SqliteMetadataStore {
                 // file.
                 match read_as_immutable(path, &location) {
                     Some(opened) => opened,
-                    None => return Err(e.into_open_error(&location, Some(path))),
+                    None => return Err(error::into_open_error(e, &location, Some(path))),
                 }
             }
-            Err(e) if e.cannot_open() && mode != OpenMode::ReadOnly => {
+            Err(e) if error::cannot_open(&e) && mode != OpenMode::ReadOnly => {
                 if let Some(why) = file::folder_unwritable(path) {
                     return Err(MetadataError::ReadOnly {
                         store: location,
@@ -246,9 +194,9 @@ impl SqliteMetadataStore {
                         ),
                     });
                 }
-                return Err(e.into_open_error(&location, Some(path)));
+                return Err(error::into_open_error(e, &location, Some(path)));
             }
-            Err(e) => return Err(e.into_open_error(&location, Some(path))),
+            Err(e) => return Err(error::into_open_error(e, &location, Some(path))),
         };
         SqliteMetadataStore::assemble(conn, types, location, Some(path.to_owned()), mode)
     }
@@ -263,12 +211,12 @@ impl SqliteMetadataStore {
     pub fn open_in_memory() -> Result<Self, MetadataError> {
         let location = "sqlite::memory:".to_owned();
         let opened = Connection::open_in_memory()
-            .map_err(Error::Sql)
+            .map_err(Error::from)
             .and_then(|mut conn| {
                 let types = setup(&mut conn, &location, OpenMode::Create)?;
                 Ok((conn, types))
             });
-        let (conn, types) = opened.map_err(|e| e.into_open_error(&location, None))?;
+        let (conn, types) = opened.map_err(|e| error::into_open_error(e, &location, None))?;
         SqliteMetadataStore::assemble(conn, types, location, None, OpenMode::Create)
     }
 
@@ -307,6 +255,15 @@ impl SqliteMetadataStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while the lock was held dropped its transaction, which rolled back.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn describe_store(&self) -> String {
+        self.location.clone()
+    }
+
+    /// The id of `spec`'s step type, if this store knows it is recorded as described.
+    fn known_step_type(&self, spec: &StepTypeSpec) -> Option<Id> {
+        self.lock().cache.step_type_unchanged(spec)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it.
@@ -375,33 +332,21 @@ impl SqliteMetadataStore {
             if *bulk {
                 // Inside a bulk load: a savepoint, so that a failed call undoes only itself.
                 let savepoint = conn.savepoint()?;
-                let now = now_ms();
-                let value = f(&mut Tx {
-                    conn: &savepoint,
-                    types,
-                    cache,
-                    now,
-                })?;
+                let value = f(&mut Tx::new(&mut SqliteConn(&savepoint), types, cache))?;
                 savepoint.commit()?;
                 return Ok(value);
             }
             let tx = conn.transaction_with_behavior(behavior)?;
-            // The time is taken once the lock is held, so that the order of timestamps follows
-            // the order of writes.
-            let now = now_ms();
-            let value = f(&mut Tx {
-                conn: &tx,
-                types,
-                cache,
-                now,
-            })?;
+            // The time is taken once the lock is held (in `Tx::new`), so that the order of
+            // timestamps follows the order of writes.
+            let value = f(&mut Tx::new(&mut SqliteConn(&tx), types, cache))?;
             tx.commit()?;
             Ok(value)
         })();
         if result.is_err() && !matches!(behavior, TransactionBehavior::Deferred) {
             cache.clear();
         }
-        result.map_err(|e: Error| e.into_metadata(op, &self.location))
+        result.map_err(|e: Error| error::into_metadata(e, op, &self.location))
     }
 
     /// Not public API: runs `f` with every call on this store inside one transaction, for
@@ -427,7 +372,7 @@ impl SqliteMetadataStore {
                 }
             }
         }
-        let sql = |e| Error::Sql(e).into_metadata("bulk", &self.location);
+        let sql = |e: rusqlite::Error| error::into_metadata(e.into(), "bulk", &self.location);
         {
             let mut state = self.lock();
             if state.bulk {
@@ -542,231 +487,7 @@ inventory::submit! {
     }
 }
 
-impl MetadataStore for SqliteMetadataStore {
-    fn describe(&self) -> String {
-        self.location.clone()
-    }
-
-    fn register_step_type(&self, spec: &StepTypeSpec) -> Result<Id, MetadataError> {
-        if let Some(id) = self.lock().cache.step_type_unchanged(spec) {
-            return Ok(id);
-        }
-        self.write("register_step_type", |tx| tx.register_step_type(spec))
-    }
-
-    fn register_pipeline(&self, name: &str, config: &str) -> Result<PipelineRecord, MetadataError> {
-        // A recorded pipeline is only read: no write lock for the common case.
-        if let Some(record) = self.pipeline_by_name(name)? {
-            return Ok(record);
-        }
-        self.write("register_pipeline", |tx| {
-            let id = tx.register_pipeline(name, config)?;
-            tx.pipeline_record(id)
-        })
-    }
-
-    fn begin_run(
-        &self,
-        pipeline_id: Id,
-        config: &str,
-        owner: &str,
-    ) -> Result<RunRecord, MetadataError> {
-        self.write("begin_run", |tx| {
-            let id = tx.begin_run(pipeline_id, config, owner)?;
-            tx.run_record(id)
-        })
-    }
-
-    fn finish_run(&self, run_id: Id, status: RunStatus) -> Result<RunRecord, MetadataError> {
-        self.write("finish_run", |tx| {
-            tx.finish_run(run_id, status)?;
-            tx.run_record(run_id)
-        })
-    }
-
-    fn heartbeat(&self, run_id: Id) -> Result<(), MetadataError> {
-        self.write("heartbeat", |tx| tx.heartbeat(run_id))
-    }
-
-    fn running_runs(&self) -> Result<Vec<RunningRun>, MetadataError> {
-        self.read("running_runs", |tx| tx.running_runs())
-    }
-
-    fn interrupt_run(
-        &self,
-        run_id: Id,
-        heartbeat_ms: i64,
-        reason: &str,
-    ) -> Result<Option<u64>, MetadataError> {
-        self.write("interrupt_run", |tx| {
-            tx.interrupt_run(run_id, heartbeat_ms, reason)
-        })
-    }
-
-    fn begin_execution(&self, execution: &NewExecution) -> Result<Id, MetadataError> {
-        self.write("begin_execution", |tx| {
-            tx.new_execution(execution, zenml_core::store::ExecutionState::Running)
-        })
-    }
-
-    fn complete_execution(
-        &self,
-        execution_id: Id,
-        outputs: &[(String, NewArtifact)],
-        metrics: &[(String, f64)],
-        duration_ms: i64,
-    ) -> Result<Vec<ArtifactRecord>, MetadataError> {
-        self.write("complete_execution", |tx| {
-            tx.complete_execution(execution_id, outputs, metrics, duration_ms)
-        })
-    }
-
-    fn fail_execution(
-        &self,
-        execution_id: Id,
-        error: &str,
-        metrics: &[(String, f64)],
-        duration_ms: i64,
-    ) -> Result<(), MetadataError> {
-        self.write("fail_execution", |tx| {
-            tx.fail_execution(execution_id, error, metrics, duration_ms)
-        })
-    }
-
-    fn record_cached_execution(
-        &self,
-        execution: &NewExecution,
-        hit: &CacheHit,
-    ) -> Result<Id, MetadataError> {
-        self.write("record_cached_execution", |tx| {
-            tx.record_cached_execution(execution, hit)
-        })
-    }
-
-    fn record_cached_executions(
-        &self,
-        executions: &[(NewExecution, CacheHit)],
-    ) -> Result<Vec<Id>, MetadataError> {
-        if executions.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.write("record_cached_executions", |tx| {
-            executions
-                .iter()
-                .map(|(execution, hit)| tx.record_cached_execution(execution, hit))
-                .collect()
-        })
-    }
-
-    fn find_cached(&self, cache_key: Hash128) -> Result<Option<CacheHit>, MetadataError> {
-        self.read("find_cached", |tx| tx.find_cached(cache_key))
-    }
-
-    fn invalidate_cache(&self, cache_key: Option<Hash128>) -> Result<u64, MetadataError> {
-        self.write("invalidate_cache", |tx| tx.invalidate_cache(cache_key))
-    }
-
-    fn set_artifact_etag(&self, artifact_id: Id, etag: Option<&str>) -> Result<(), MetadataError> {
-        self.write("set_artifact_etag", |tx| {
-            tx.set_artifact_etag(artifact_id, etag)
-        })
-    }
-}
-
-impl MetadataQuery for SqliteMetadataStore {
-    fn step_types(&self, source: Option<&str>) -> Result<Vec<StepTypeRecord>, MetadataError> {
-        self.read("step_types", |tx| tx.step_types(source))
-    }
-
-    fn pipelines(&self) -> Result<Vec<PipelineRecord>, MetadataError> {
-        self.read("pipelines", |tx| {
-            tx.pipeline_ids()?
-                .into_iter()
-                .map(|id| tx.pipeline_record(id))
-                .collect()
-        })
-    }
-
-    fn pipeline_by_name(&self, name: &str) -> Result<Option<PipelineRecord>, MetadataError> {
-        self.read("pipeline_by_name", |tx| {
-            tx.pipeline_id_by_name(name)?
-                .map(|id| tx.pipeline_record(id))
-                .transpose()
-        })
-    }
-
-    fn runs(&self, pipeline_id: Option<Id>) -> Result<Vec<RunRecord>, MetadataError> {
-        self.read("runs", |tx| {
-            tx.run_ids(pipeline_id)?
-                .into_iter()
-                .map(|id| tx.run_record(id))
-                .collect()
-        })
-    }
-
-    fn run(&self, run_id: Id) -> Result<RunRecord, MetadataError> {
-        self.read("run", |tx| tx.run_record(run_id))
-    }
-
-    fn run_by_name(&self, name: &str) -> Result<Option<RunRecord>, MetadataError> {
-        self.read("run_by_name", |tx| {
-            tx.run_id_by_name(name)?
-                .map(|id| tx.run_record(id))
-                .transpose()
-        })
-    }
-
-    fn executions(&self, run_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError> {
-        self.read("executions", |tx| {
-            tx.execution_ids_of_run(run_id)?
-                .into_iter()
-                .map(|id| tx.execution_record(id))
-                .collect()
-        })
-    }
-
-    fn execution(&self, execution_id: Id) -> Result<ExecutionRecord, MetadataError> {
-        self.read("execution", |tx| tx.execution_record(execution_id))
-    }
-
-    fn executions_of_step(
-        &self,
-        source: &str,
-        limit: usize,
-    ) -> Result<Vec<ExecutionRecord>, MetadataError> {
-        self.read("executions_of_step", |tx| {
-            tx.execution_ids_of_step(source, limit)?
-                .into_iter()
-                .map(|id| tx.execution_record(id))
-                .collect()
-        })
-    }
-
-    fn artifact(&self, artifact_id: Id) -> Result<ArtifactRecord, MetadataError> {
-        self.read("artifact", |tx| tx.artifact_record(artifact_id))
-    }
-
-    fn artifacts(&self, after: Id, limit: usize) -> Result<Vec<ArtifactRecord>, MetadataError> {
-        self.read("artifacts", |tx| tx.artifacts_after(after, limit))
-    }
-
-    fn artifact_producer(&self, artifact_id: Id) -> Result<Option<ExecutionRecord>, MetadataError> {
-        self.read("artifact_producer", |tx| {
-            tx.artifact_producer(artifact_id)?
-                .map(|id| tx.execution_record(id))
-                .transpose()
-        })
-    }
-
-    fn artifact_consumers(&self, artifact_id: Id) -> Result<Vec<ExecutionRecord>, MetadataError> {
-        self.read("artifact_consumers", |tx| {
-            tx.artifact_consumers(artifact_id)?
-                .into_iter()
-                .map(|id| tx.execution_record(id))
-                .collect()
-        })
-    }
-}
+mlmd::impl_metadata_store!(SqliteMetadataStore);
 
 #[cfg(test)]
 mod tests {

@@ -4,47 +4,12 @@
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use zenml_core::store::{Id, Incompatibility, MetadataError, MissingStore, OpenMode};
+use zenml_core::store::{Incompatibility, MetadataError, MissingStore, OpenMode};
 
-use super::error::{Error, Result};
-
-/// The ML Metadata schema version this layout follows.
-pub(crate) const MLMD_SCHEMA_VERSION: i64 = 10;
-
-/// The version of zenml's use of the database (its own tables, property names, indexes),
-/// recorded in `zenml_schema`. Raise it with every change, and migrate older stores on open.
-///
-/// - 1: ML Metadata's tables, `zenml_schema`, `zenml_step_type`, `zenml_cache`.
-/// - 2: `zenml_run_owner`.
-pub(crate) const ZENML_SCHEMA_VERSION: i64 = 2;
-
-/// The oldest version this build can read as it is (reads do not use what later versions
-/// added); older ones are refused, newer ones too.
-const OLDEST_READABLE_VERSION: i64 = 1;
-
-/// `Type.type_kind`.
-pub(crate) const EXECUTION_TYPE: i64 = 0;
-pub(crate) const ARTIFACT_TYPE: i64 = 1;
-pub(crate) const CONTEXT_TYPE: i64 = 2;
-
-/// `Event.type`.
-pub(crate) const EVENT_INPUT: i64 = 3;
-pub(crate) const EVENT_OUTPUT: i64 = 4;
-
-/// `Artifact.state`: LIVE.
-pub(crate) const ARTIFACT_LIVE: i64 = 2;
-
-/// The context type of pipelines.
-pub(crate) const PIPELINE_TYPE: &str = "zenml.pipeline";
-/// The context type of runs.
-pub(crate) const RUN_TYPE: &str = "zenml.pipeline_run";
-
-/// The ids of the two context types, read when the store is opened.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ContextTypes {
-    pub(crate) pipeline: Id,
-    pub(crate) run: Id,
-}
+use crate::mlmd::{
+    ContextTypes, Error, MLMD_SCHEMA_VERSION, OLDEST_READABLE_VERSION, PROBE_SQL, Probe, Result,
+    ZENML_SCHEMA_VERSION,
+};
 
 /// The 15 ML Metadata tables with every column ML Metadata reads, its unique constraints, the
 /// secondary indexes zenml's queries use (the string-property index also serves ML Metadata's
@@ -247,34 +212,8 @@ INSERT INTO TypeProperty (type_id, name, data_type)
     WHERE Type.name = 'zenml.pipeline_run' AND Type.type_kind = 2;
 ";
 
-/// The id of ML Metadata's built-in simple type of that name.
-pub(crate) fn simple_type_id(name: &str) -> Option<Id> {
-    Some(match name {
-        "mlmd.Dataset" => 1,
-        "mlmd.Model" => 2,
-        "mlmd.Metrics" => 3,
-        "mlmd.Statistics" => 4,
-        "mlmd.Train" => 5,
-        "mlmd.Transform" => 6,
-        "mlmd.Process" => 7,
-        "mlmd.Evaluate" => 8,
-        "mlmd.Deploy" => 9,
-        _ => return None,
-    })
-}
-
-/// What one query tells about a database: zenml's schema version, ML Metadata's, and the ids
-/// of zenml's context types.
-type Probe = (Option<i64>, Option<i64>, Option<Id>, Option<Id>);
-
 fn probe(conn: &Connection) -> rusqlite::Result<Probe> {
-    let sql = format!(
-        "SELECT (SELECT max(version) FROM zenml_schema), \
-         (SELECT max(schema_version) FROM MLMDEnv), \
-         (SELECT id FROM Type WHERE name = '{PIPELINE_TYPE}' AND type_kind = {CONTEXT_TYPE}), \
-         (SELECT id FROM Type WHERE name = '{RUN_TYPE}' AND type_kind = {CONTEXT_TYPE})"
-    );
-    conn.query_row(&sql, [], |r| {
+    conn.query_row(PROBE_SQL, [], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })
 }
@@ -313,7 +252,7 @@ pub(crate) fn open(conn: &mut Connection, location: &str, mode: OpenMode) -> Res
     let mut pause = Duration::from_millis(1);
     loop {
         match open_once(conn, location, mode) {
-            Err(Error::Sql(e)) if is_busy(&e) && Instant::now() < deadline => {
+            Err(Error::Sqlite(e)) if is_busy(&e) && Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }

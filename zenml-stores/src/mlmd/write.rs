@@ -1,6 +1,5 @@
-//! The writes: each runs inside one `BEGIN IMMEDIATE` transaction (see [`super::Tx`]).
+//! The writes: each runs inside one write transaction of the backend (see [`Tx`]).
 
-use rusqlite::{OptionalExtension, params};
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
 use zenml_core::step::StepKind;
@@ -10,12 +9,11 @@ use zenml_core::store::{
     NewExecution, PropertyType, RunStatus, StepTypeSpec,
 };
 
-use super::Tx;
-use super::error::{Error, Result, not_found};
-use super::schema::{
-    ARTIFACT_LIVE, ARTIFACT_TYPE, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, simple_type_id,
+use super::value::{Declared, Node, escape, put};
+use super::{
+    ARTIFACT_LIVE, ARTIFACT_TYPE, Dialect, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, Error,
+    Result, Tx, cells, not_found, simple_type_id,
 };
-use super::value::{Declared, Node, double_cell, escape, put};
 
 /// Names of the custom properties of executions (documented in the module docs).
 pub(crate) mod prop {
@@ -53,26 +51,46 @@ fn base_artifact_type(base: BaseType) -> Option<&'static str> {
 }
 
 impl Tx<'_> {
-    fn last_id(&self) -> Id {
-        self.conn.last_insert_rowid()
+    /// A locking read where the backend needs one to serialise writers (MySQL: `FOR UPDATE`);
+    /// SQLite's write transactions are serialised already.
+    fn for_update(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Mysql => " FOR UPDATE",
+        }
     }
 
-    fn declare_property(&self, type_id: Id, name: &str, ty: PropertyType) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO TypeProperty (type_id, name, data_type) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![type_id, name, ty.mlmd_value()])?;
+    fn last_id(&mut self) -> Result<Id> {
+        self.conn.last_id()
+    }
+
+    fn declare_property(&mut self, type_id: Id, name: &str, ty: PropertyType) -> Result<()> {
+        self.conn.exec(
+            "INSERT INTO TypeProperty (type_id, name, data_type) VALUES (?, ?, ?)",
+            &cells![type_id, name, ty.mlmd_value()],
+        )?;
         Ok(())
     }
 
-    fn set_parent_type(&self, type_id: Id, parent: Option<&str>) -> Result<()> {
+    fn set_parent_type(&mut self, type_id: Id, parent: Option<&str>) -> Result<()> {
         if let Some(parent) = parent.and_then(simple_type_id) {
-            self.conn
-                .prepare_cached("INSERT INTO ParentType (type_id, parent_type_id) VALUES (?1, ?2)")?
-                .execute(params![type_id, parent])?;
+            self.conn.exec(
+                "INSERT INTO ParentType (type_id, parent_type_id) VALUES (?, ?)",
+                &cells![type_id, parent],
+            )?;
         }
         Ok(())
+    }
+
+    fn put(
+        &mut self,
+        node: Node,
+        owner: Id,
+        name: &str,
+        declared: Declared,
+        value: &Value,
+    ) -> Result<()> {
+        put(self.conn, node, owner, name, declared, value)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -82,13 +100,18 @@ impl Tx<'_> {
         let declared = declared_params(spec)?;
         let doc = (!spec.doc.is_empty()).then_some(spec.doc.as_str());
         let version = spec.version.to_string();
-        let existing: Option<Id> = self
+        let sql = format!(
+            "SELECT id FROM Type WHERE name = ? AND version = ? AND type_kind = ?{}",
+            self.for_update()
+        );
+        let existing = self
             .conn
-            .prepare_cached(
-                "SELECT id FROM Type WHERE name = ?1 AND version = ?2 AND type_kind = ?3",
+            .query_first(
+                &sql,
+                &cells![spec.source.as_str(), version.as_str(), EXECUTION_TYPE],
             )?
-            .query_row(params![spec.source, version, EXECUTION_TYPE], |r| r.get(0))
-            .optional()?;
+            .map(|r| r[0].req_int())
+            .transpose()?;
         let id = match existing {
             Some(id) => {
                 self.cache.step_types.remove(&id);
@@ -121,27 +144,28 @@ impl Tx<'_> {
                     }
                 }
                 if decl.doc.as_deref() != doc {
-                    self.conn
-                        .prepare_cached("UPDATE Type SET description = ?2 WHERE id = ?1")?
-                        .execute(params![id, doc])?;
+                    self.conn.exec(
+                        "UPDATE Type SET description = ? WHERE id = ?",
+                        &cells![doc, id],
+                    )?;
                 }
                 id
             }
             None => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO Type (name, version, type_kind, description) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![spec.source, version, EXECUTION_TYPE, doc])?;
-                let id = self.last_id();
+                self.conn.exec(
+                    "INSERT INTO Type (name, version, type_kind, description) \
+                     VALUES (?, ?, ?, ?)",
+                    &cells![spec.source.as_str(), version.as_str(), EXECUTION_TYPE, doc],
+                )?;
+                let id = self.last_id()?;
                 for (name, ty) in &declared {
                     self.declare_property(id, name, *ty)?;
                 }
                 self.set_parent_type(id, base_execution_type(spec.kind))?;
-                self.conn
-                    .prepare_cached("INSERT INTO zenml_step_type (type_id, kind) VALUES (?1, ?2)")?
-                    .execute(params![id, spec.kind.as_str()])?;
+                self.conn.exec(
+                    "INSERT INTO zenml_step_type (type_id, kind) VALUES (?, ?)",
+                    &cells![id, spec.kind.as_str()],
+                )?;
                 id
             }
         };
@@ -157,28 +181,27 @@ impl Tx<'_> {
     // Pipelines and runs
 
     /// Records the pipeline `name` with `config` unless one of that name exists (the write
-    /// lock makes the check and the insert one step); returns its id either way.
+    /// lock, or the unique name of a context of one type, makes the check and the insert one
+    /// step); returns its id either way.
     pub(crate) fn register_pipeline(&mut self, name: &str, config: &str) -> Result<Id> {
         if let Some(id) = self.pipeline_id_by_name(name)? {
             return Ok(id);
         }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO Context (type_id, name, create_time_since_epoch, \
-                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
-            )?
-            .execute(params![self.types.pipeline, escape(name), self.now])?;
-        let id = self.last_id();
-        put(
-            self.conn,
+        let (pipeline, now) = (self.types.pipeline, self.now);
+        self.conn.exec(
+            "INSERT INTO Context (type_id, name, create_time_since_epoch, \
+             last_update_time_since_epoch) VALUES (?, ?, ?, ?)",
+            &cells![pipeline, escape(name).as_ref(), now, now],
+        )?;
+        let id = self.last_id()?;
+        self.put(
             Node::Context,
             id,
             "run_count",
             Declared::Yes,
             &Value::Int(0),
         )?;
-        put(
-            self.conn,
+        self.put(
             Node::Context,
             id,
             "config",
@@ -190,94 +213,84 @@ impl Tx<'_> {
 
     pub(crate) fn begin_run(&mut self, pipeline_id: Id, config: &str, owner: &str) -> Result<Id> {
         let pipeline_name = self.pipeline_name(pipeline_id)?;
-        let count: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT int_value FROM ContextProperty \
-                 WHERE context_id = ?1 AND name = 'run_count' AND is_custom_property = 0",
-            )?
-            .query_row([pipeline_id], |r| r.get(0))
-            .optional()?
-            .flatten();
+        // The count is read with a lock (where the backend needs one), so that run numbers are
+        // unique however many processes start runs of one pipeline at once.
+        let sql = format!(
+            "SELECT int_value FROM ContextProperty \
+             WHERE context_id = ? AND name = 'run_count' AND is_custom_property = 0{}",
+            self.for_update()
+        );
+        let count = match self.conn.query_first(&sql, &cells![pipeline_id])? {
+            Some(row) => row[0].int()?,
+            None => None,
+        };
         let n = count.unwrap_or(0) + 1;
-        put(
-            self.conn,
+        self.put(
             Node::Context,
             pipeline_id,
             "run_count",
             Declared::Yes,
             &Value::Int(n),
         )?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO Context (type_id, name, create_time_since_epoch, \
-                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
-            )?
-            .execute(params![
-                self.types.run,
-                escape(&format!("{pipeline_name}#{n}")),
-                self.now
-            ])?;
-        let run = self.last_id();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO ParentContext (context_id, parent_context_id) VALUES (?1, ?2)",
-            )?
-            .execute(params![run, pipeline_id])?;
+        let (run_type, now) = (self.types.run, self.now);
+        let name = format!("{pipeline_name}#{n}");
+        self.conn.exec(
+            "INSERT INTO Context (type_id, name, create_time_since_epoch, \
+             last_update_time_since_epoch) VALUES (?, ?, ?, ?)",
+            &cells![run_type, escape(&name).as_ref(), now, now],
+        )?;
+        let run = self.last_id()?;
+        self.conn.exec(
+            "INSERT INTO ParentContext (context_id, parent_context_id) VALUES (?, ?)",
+            &cells![run, pipeline_id],
+        )?;
         let properties = [
             ("config", Value::Str(config.to_owned())),
             ("status", Value::Str(RunStatus::Running.as_str().to_owned())),
             ("run_number", Value::Int(n)),
-            ("started_ms", Value::Int(self.now)),
+            ("started_ms", Value::Int(now)),
         ];
         for (name, value) in &properties {
-            put(self.conn, Node::Context, run, name, Declared::Yes, value)?;
+            self.put(Node::Context, run, name, Declared::Yes, value)?;
         }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO zenml_run_owner (run_id, owner, heartbeat_ms) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![run, owner, self.now])?;
-        self.touch_context(pipeline_id)?;
+        self.conn.exec(
+            "INSERT INTO zenml_run_owner (run_id, owner, heartbeat_ms) VALUES (?, ?, ?)",
+            &cells![run, owner, now],
+        )?;
+        self.touch(pipeline_id, "Context")?;
         self.cache.run_pipelines.insert(run, pipeline_id);
         Ok(run)
     }
 
-    /// Moves a context's `last_update_time_since_epoch` to now (never back).
-    fn touch_context(&self, id: Id) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE Context SET last_update_time_since_epoch = \
-                 max(?2, last_update_time_since_epoch) WHERE id = ?1",
-            )?
-            .execute(params![id, self.now])?;
+    /// Moves a node's `last_update_time_since_epoch` to now (never back).
+    fn touch(&mut self, id: Id, table: &str) -> Result<()> {
+        let sql = format!(
+            "UPDATE {table} SET last_update_time_since_epoch = \
+             {}(?, last_update_time_since_epoch) WHERE id = ?",
+            self.dialect.greatest()
+        );
+        let now = self.now;
+        self.conn.exec(&sql, &cells![now, id])?;
         Ok(())
     }
 
     pub(crate) fn finish_run(&mut self, run_id: Id, status: RunStatus) -> Result<()> {
-        let started: i64 = self
+        let run_type = self.types.run;
+        let started = self
             .conn
-            .prepare_cached(
-                "SELECT create_time_since_epoch FROM Context WHERE id = ?1 AND type_id = ?2",
+            .query_first(
+                "SELECT create_time_since_epoch FROM Context WHERE id = ? AND type_id = ?",
+                &cells![run_id, run_type],
             )?
-            .query_row(params![run_id, self.types.run], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| not_found("run", run_id))?;
+            .ok_or_else(|| not_found("run", run_id))?[0]
+            .req_int()?;
         let finished = match status {
             RunStatus::Running => Value::Null,
             _ => Value::Int(self.now.max(started)),
         };
         let status = Value::Str(status.as_str().to_owned());
-        put(
-            self.conn,
-            Node::Context,
-            run_id,
-            "status",
-            Declared::Yes,
-            &status,
-        )?;
-        put(
-            self.conn,
+        self.put(Node::Context, run_id, "status", Declared::Yes, &status)?;
+        self.put(
             Node::Context,
             run_id,
             "finished_ms",
@@ -286,27 +299,29 @@ impl Tx<'_> {
         )?;
         // The owner table holds exactly the runs whose status is `running`.
         if matches!(finished, Value::Null) {
-            self.conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO zenml_run_owner (run_id, owner, heartbeat_ms) \
-                     VALUES (?1, '', ?2)",
-                )?
-                .execute(params![run_id, self.now])?;
+            let sql = format!(
+                "{} zenml_run_owner (run_id, owner, heartbeat_ms) VALUES (?, '', ?)",
+                self.dialect.insert_ignore()
+            );
+            let now = self.now;
+            self.conn.exec(&sql, &cells![run_id, now])?;
         } else {
-            self.conn
-                .prepare_cached("DELETE FROM zenml_run_owner WHERE run_id = ?1")?
-                .execute([run_id])?;
+            self.conn.exec(
+                "DELETE FROM zenml_run_owner WHERE run_id = ?",
+                &cells![run_id],
+            )?;
         }
-        self.touch_context(run_id)
+        self.touch(run_id, "Context")
     }
 
     pub(crate) fn heartbeat(&mut self, run_id: Id) -> Result<()> {
         self.run_pipeline(run_id)?;
-        self.conn
-            .prepare_cached(
-                "UPDATE zenml_run_owner SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE run_id = ?1",
-            )?
-            .execute(params![run_id, self.now])?;
+        let sql = format!(
+            "UPDATE zenml_run_owner SET heartbeat_ms = {}(heartbeat_ms, ?) WHERE run_id = ?",
+            self.dialect.greatest()
+        );
+        let now = self.now;
+        self.conn.exec(&sql, &cells![now, run_id])?;
         Ok(())
     }
 
@@ -320,24 +335,27 @@ impl Tx<'_> {
         if run.status != RunStatus::Running {
             return Ok(None);
         }
-        let beat: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT heartbeat_ms FROM zenml_run_owner WHERE run_id = ?1")?
-            .query_row([run_id], |r| r.get(0))
-            .optional()?;
+        let sql = format!(
+            "SELECT heartbeat_ms FROM zenml_run_owner WHERE run_id = ?{}",
+            self.for_update()
+        );
+        let beat = match self.conn.query_first(&sql, &cells![run_id])? {
+            Some(row) => row[0].int()?,
+            None => None,
+        };
         if beat.unwrap_or(run.started_ms) > heartbeat_ms {
             return Ok(None);
         }
-        let running: Vec<Id> = {
-            let mut stmt = self.conn.prepare_cached(
+        let running = self
+            .conn
+            .query(
                 "SELECT e.id FROM Association a JOIN Execution e ON e.id = a.execution_id \
-                 WHERE a.context_id = ?1 AND e.last_known_state = ?2 ORDER BY e.id",
-            )?;
-            stmt.query_map(params![run_id, ExecutionState::Running.mlmd_value()], |r| {
-                r.get(0)
-            })?
-            .collect::<rusqlite::Result<_>>()?
-        };
+                 WHERE a.context_id = ? AND e.last_known_state = ? ORDER BY e.id",
+                &cells![run_id, ExecutionState::Running.mlmd_value()],
+            )?
+            .iter()
+            .map(|r| r[0].req_int())
+            .collect::<Result<Vec<Id>>>()?;
         for id in &running {
             self.finish_execution(*id, ExecutionState::Failed, &[], None, Some(reason))?;
         }
@@ -348,17 +366,19 @@ impl Tx<'_> {
     // -----------------------------------------------------------------------------------------
     // Executions
 
-    fn execution_state(&self, id: Id) -> Result<ExecutionState> {
-        let state: Option<i64> = self
+    fn execution_state(&mut self, id: Id) -> Result<ExecutionState> {
+        let state = self
             .conn
-            .prepare_cached("SELECT last_known_state FROM Execution WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| not_found("execution", id))?;
+            .query_first(
+                "SELECT last_known_state FROM Execution WHERE id = ?",
+                &cells![id],
+            )?
+            .ok_or_else(|| not_found("execution", id))?[0]
+            .int()?;
         Ok(ExecutionState::from_mlmd(state.unwrap_or(0)))
     }
 
-    fn require_running(&self, id: Id) -> Result<()> {
+    fn require_running(&mut self, id: Id) -> Result<()> {
         match self.execution_state(id)? {
             ExecutionState::Running => Ok(()),
             state => Err(Conflict::NotRunning {
@@ -369,12 +389,9 @@ impl Tx<'_> {
         }
     }
 
-    fn put_execution(&self, id: Id, name: &str, declared: Declared, value: &Value) -> Result<()> {
-        put(self.conn, Node::Execution, id, name, declared, value)
-    }
-
-    /// The parameter values to store, checked against the step type's declaration (read again from the database when the remembered one refuses them: another
-    /// process may have added parameters).
+    /// The parameter values to store, checked against the step type's declaration (read again
+    /// from the database when the remembered one refuses them: another process may have added
+    /// parameters).
     fn checked_params(
         &mut self,
         step_type_id: Id,
@@ -409,15 +426,15 @@ impl Tx<'_> {
         }
         let inputs = sorted_by_name(&new.inputs, "input")?;
 
-        self.conn
-            .prepare_cached(
-                "INSERT INTO Execution (type_id, last_known_state, create_time_since_epoch, \
-                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?3)",
-            )?
-            .execute(params![new.step_type_id, state.mlmd_value(), self.now])?;
-        let id = self.last_id();
+        let now = self.now;
+        self.conn.exec(
+            "INSERT INTO Execution (type_id, last_known_state, create_time_since_epoch, \
+             last_update_time_since_epoch) VALUES (?, ?, ?, ?)",
+            &cells![new.step_type_id, state.mlmd_value(), now, now],
+        )?;
+        let id = self.last_id()?;
         for (name, value) in &values {
-            self.put_execution(id, name, Declared::Yes, value)?;
+            self.put(Node::Execution, id, name, Declared::Yes, value)?;
         }
         let mut custom = vec![
             (prop::STEP_NAME, Value::Str(new.step_name.clone())),
@@ -431,19 +448,25 @@ impl Tx<'_> {
             custom.push((prop::CACHE_KEY, Value::Str(key.to_hex())));
         }
         for (name, value) in &custom {
-            self.put_execution(id, name, Declared::Custom, value)?;
+            self.put(Node::Execution, id, name, Declared::Custom, value)?;
         }
-        let mut associate = self
-            .conn
-            .prepare_cached("INSERT INTO Association (context_id, execution_id) VALUES (?1, ?2)")?;
-        associate.execute(params![new.run_id, id])?;
-        associate.execute(params![pipeline_id, id])?;
+        for context in [new.run_id, pipeline_id] {
+            self.conn.exec(
+                "INSERT INTO Association (context_id, execution_id) VALUES (?, ?)",
+                &cells![context, id],
+            )?;
+        }
         self.insert_events(id, EVENT_INPUT, &inputs)?;
         Ok(id)
     }
 
     /// One event per artifact, its path holding the names it has (sorted), in name order.
-    fn insert_events(&self, execution: Id, event_type: i64, named: &[(String, Id)]) -> Result<()> {
+    fn insert_events(
+        &mut self,
+        execution: Id,
+        event_type: i64,
+        named: &[(String, Id)],
+    ) -> Result<()> {
         let mut groups: Vec<(Id, Vec<&str>)> = Vec::with_capacity(named.len());
         for (name, artifact) in named {
             match groups.iter_mut().find(|(a, _)| a == artifact) {
@@ -451,32 +474,33 @@ impl Tx<'_> {
                 None => groups.push((*artifact, vec![name])),
             }
         }
-        let mut event = self.conn.prepare_cached(
-            "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
-             VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut path = self.conn.prepare_cached(
-            "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) \
-             VALUES (?1, 0, NULL, ?2)",
-        )?;
+        let now = self.now;
         for (artifact, names) in groups {
-            event.execute(params![artifact, execution, event_type, self.now])?;
-            let event_id = self.last_id();
+            self.conn.exec(
+                "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
+                 VALUES (?, ?, ?, ?)",
+                &cells![artifact, execution, event_type, now],
+            )?;
+            let event_id = self.last_id()?;
             for name in names {
-                path.execute(params![event_id, name])?;
+                self.conn.exec(
+                    "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) \
+                     VALUES (?, 0, NULL, ?)",
+                    &cells![event_id, name],
+                )?;
             }
         }
         Ok(())
     }
 
     /// Attributes an artifact to every context of an execution (its run and its pipeline).
-    fn attribute(&self, execution: Id, artifact: Id) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO Attribution (context_id, artifact_id) \
-                 SELECT context_id, ?2 FROM Association WHERE execution_id = ?1",
-            )?
-            .execute(params![execution, artifact])?;
+    fn attribute(&mut self, execution: Id, artifact: Id) -> Result<()> {
+        let sql = format!(
+            "{} Attribution (context_id, artifact_id) \
+             SELECT context_id, ? FROM Association WHERE execution_id = ?",
+            self.dialect.insert_ignore()
+        );
+        self.conn.exec(&sql, &cells![artifact, execution])?;
         Ok(())
     }
 
@@ -484,20 +508,23 @@ impl Tx<'_> {
         if let Some(id) = self.cache.artifact_types.get(name) {
             return Ok(*id);
         }
-        let existing: Option<Id> = self
+        let sql = format!(
+            "SELECT id FROM Type WHERE name = ? AND type_kind = ? AND version IS NULL{}",
+            self.for_update()
+        );
+        let existing = self
             .conn
-            .prepare_cached(
-                "SELECT id FROM Type WHERE name = ?1 AND type_kind = ?2 AND version IS NULL",
-            )?
-            .query_row(params![name, ARTIFACT_TYPE], |r| r.get(0))
-            .optional()?;
+            .query_first(&sql, &cells![name, ARTIFACT_TYPE])?
+            .map(|r| r[0].req_int())
+            .transpose()?;
         let id = match existing {
             Some(id) => id,
             None => {
-                self.conn
-                    .prepare_cached("INSERT INTO Type (name, type_kind) VALUES (?1, ?2)")?
-                    .execute(params![name, ARTIFACT_TYPE])?;
-                let id = self.last_id();
+                self.conn.exec(
+                    "INSERT INTO Type (name, type_kind) VALUES (?, ?)",
+                    &cells![name, ARTIFACT_TYPE],
+                )?;
+                let id = self.last_id()?;
                 self.declare_property(id, "hash", PropertyType::String)?;
                 self.declare_property(id, "size", PropertyType::Int)?;
                 self.declare_property(id, "materializer", PropertyType::String)?;
@@ -517,54 +544,55 @@ impl Tx<'_> {
             })
         })?;
         let type_id = self.artifact_type(&a.type_name, a.base_type)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO Artifact (type_id, uri, state, create_time_since_epoch, \
-                 last_update_time_since_epoch) VALUES (?1, ?2, ?3, ?4, ?4)",
-            )?
-            .execute(params![type_id, a.uri, ARTIFACT_LIVE, self.now])?;
-        let id = self.last_id();
+        let now = self.now;
+        self.conn.exec(
+            "INSERT INTO Artifact (type_id, uri, state, create_time_since_epoch, \
+             last_update_time_since_epoch) VALUES (?, ?, ?, ?, ?)",
+            &cells![type_id, a.uri.as_str(), ARTIFACT_LIVE, now, now],
+        )?;
+        let id = self.last_id()?;
         let properties = [
             ("hash", Value::Str(a.hash.to_hex())),
             ("size", Value::Int(size)),
             ("materializer", Value::Str(a.materializer.clone())),
         ];
         for (name, value) in &properties {
-            put(self.conn, Node::Artifact, id, name, Declared::Yes, value)?;
+            self.put(Node::Artifact, id, name, Declared::Yes, value)?;
         }
         if let Some(etag) = &a.etag {
-            let etag = Value::Str(etag.clone());
-            put(
-                self.conn,
+            self.put(
                 Node::Artifact,
                 id,
                 "etag",
                 Declared::Custom,
-                &etag,
+                &Value::Str(etag.clone()),
             )?;
         }
-        Ok(a.recorded(id, self.now))
+        Ok(a.recorded(id, now))
     }
 
     /// Sets a finished execution's state, metrics, duration (when known) and error.
     fn finish_execution(
-        &self,
+        &mut self,
         id: Id,
         state: ExecutionState,
         metrics: &[(String, f64)],
         duration_ms: Option<i64>,
         error: Option<&str>,
     ) -> Result<()> {
-        let mut metric = self.conn.prepare_cached(
-            "INSERT OR REPLACE INTO ExecutionProperty (execution_id, name, is_custom_property, \
-             double_value) VALUES (?1, ?2, 1, ?3)",
-        )?;
         for (name, value) in metrics {
             let name = format!("{}{name}", prop::METRIC_PREFIX);
-            metric.execute(params![id, name, double_cell(*value)])?;
+            self.put(
+                Node::Execution,
+                id,
+                &name,
+                Declared::Custom,
+                &Value::Float(*value),
+            )?;
         }
         if let Some(duration_ms) = duration_ms {
-            self.put_execution(
+            self.put(
+                Node::Execution,
                 id,
                 prop::DURATION_MS,
                 Declared::Custom,
@@ -573,14 +601,15 @@ impl Tx<'_> {
         }
         if let Some(error) = error {
             let error = Value::Str(error.to_owned());
-            self.put_execution(id, prop::ERROR, Declared::Custom, &error)?;
+            self.put(Node::Execution, id, prop::ERROR, Declared::Custom, &error)?;
         }
-        self.conn
-            .prepare_cached(
-                "UPDATE Execution SET last_known_state = ?2, last_update_time_since_epoch = \
-                 max(?3, create_time_since_epoch) WHERE id = ?1",
-            )?
-            .execute(params![id, state.mlmd_value(), self.now])?;
+        let sql = format!(
+            "UPDATE Execution SET last_known_state = ?, last_update_time_since_epoch = \
+             {}(?, create_time_since_epoch) WHERE id = ?",
+            self.dialect.greatest()
+        );
+        let now = self.now;
+        self.conn.exec(&sql, &cells![state.mlmd_value(), now, id])?;
         Ok(())
     }
 
@@ -611,23 +640,28 @@ impl Tx<'_> {
             Some(duration_ms),
             None,
         )?;
-        let key: Option<String> = self
-            .conn
-            .prepare_cached(
-                "SELECT string_value FROM ExecutionProperty \
-                 WHERE execution_id = ?1 AND name = ?2 AND is_custom_property = 1",
-            )?
-            .query_row(params![id, prop::CACHE_KEY], |r| r.get(0))
-            .optional()?
-            .flatten();
+        let key = match self.conn.query_first(
+            "SELECT string_value FROM ExecutionProperty \
+             WHERE execution_id = ? AND name = ? AND is_custom_property = 1",
+            &cells![id, prop::CACHE_KEY],
+        )? {
+            Some(row) => row[0].text()?,
+            None => None,
+        };
         if let Some(key) = key {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO zenml_cache (cache_key, execution_id) VALUES (?1, ?2) \
+            let sql = match self.dialect {
+                Dialect::Sqlite => {
+                    "INSERT INTO zenml_cache (cache_key, execution_id) VALUES (?, ?) \
                      ON CONFLICT (cache_key) DO UPDATE \
-                     SET execution_id = max(execution_id, excluded.execution_id)",
-                )?
-                .execute(params![key, id])?;
+                     SET execution_id = max(execution_id, excluded.execution_id)"
+                }
+                Dialect::Mysql => {
+                    "INSERT INTO zenml_cache (cache_key, execution_id) VALUES (?, ?) \
+                     ON DUPLICATE KEY UPDATE \
+                     execution_id = GREATEST(execution_id, VALUES(execution_id))"
+                }
+            };
+            self.conn.exec(sql, &cells![key, id])?;
         }
         Ok(records)
     }
@@ -671,13 +705,20 @@ impl Tx<'_> {
         let outputs: Vec<(String, Id)> =
             hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
         let outputs = sorted_by_name(&outputs, "output")?;
-        self.put_execution(
+        self.put(
+            Node::Execution,
             id,
             prop::CACHED_FROM,
             Declared::Custom,
             &Value::Int(hit.execution_id),
         )?;
-        self.put_execution(id, prop::DURATION_MS, Declared::Custom, &Value::Int(0))?;
+        self.put(
+            Node::Execution,
+            id,
+            prop::DURATION_MS,
+            Declared::Custom,
+            &Value::Int(0),
+        )?;
         self.insert_events(id, EVENT_OUTPUT, &outputs)?;
         for (_, artifact) in &outputs {
             self.attribute(id, *artifact)?;
@@ -701,43 +742,29 @@ impl Tx<'_> {
         );
         let marked = match key {
             Some(key) => {
-                let marked = self
-                    .conn
-                    .prepare_cached(&format!("{mark} AND p.string_value = ?1"))?
-                    .execute([key.to_hex()])?;
-                self.conn
-                    .prepare_cached("DELETE FROM zenml_cache WHERE cache_key = ?1")?
-                    .execute([key.to_hex()])?;
+                let marked = self.conn.exec(
+                    &format!("{mark} AND p.string_value = ?"),
+                    &cells![key.to_hex()],
+                )?;
+                self.conn.exec(
+                    "DELETE FROM zenml_cache WHERE cache_key = ?",
+                    &cells![key.to_hex()],
+                )?;
                 marked
             }
             None => {
-                let marked = self.conn.prepare_cached(&mark)?.execute([])?;
-                self.conn
-                    .prepare_cached("DELETE FROM zenml_cache")?
-                    .execute([])?;
+                let marked = self.conn.exec(&mark, &[])?;
+                self.conn.exec("DELETE FROM zenml_cache", &[])?;
                 marked
             }
         };
-        Ok(u64::try_from(marked).unwrap_or(u64::MAX))
+        Ok(marked)
     }
 
     pub(crate) fn set_artifact_etag(&mut self, id: Id, etag: Option<&str>) -> Result<()> {
         self.require_artifact(id)?;
         let value = etag.map_or(Value::Null, |e| Value::Str(e.to_owned()));
-        put(
-            self.conn,
-            Node::Artifact,
-            id,
-            "etag",
-            Declared::Custom,
-            &value,
-        )?;
-        self.conn
-            .prepare_cached(
-                "UPDATE Artifact SET last_update_time_since_epoch = \
-                 max(?2, last_update_time_since_epoch) WHERE id = ?1",
-            )?
-            .execute(params![id, self.now])?;
-        Ok(())
+        self.put(Node::Artifact, id, "etag", Declared::Custom, &value)?;
+        self.touch(id, "Artifact")
     }
 }
