@@ -4,18 +4,27 @@
 //! ```text
 //! cargo bench --bench pipeline_overhead                 # 100,000 executions
 //! ZENML_BENCH_EXECUTIONS=10000 cargo bench --bench pipeline_overhead
+//! cargo bench --bench pipeline_overhead -- --mysql mysql://user:pw@127.0.0.1:3306/db
 //! ```
 //!
 //! It prints figures and asserts nothing. Everything happens in a temporary repository (SQLite
-//! metadata store, local artifact folder), removed at the end.
+//! metadata store, local artifact folder), removed at the end. With `--mysql URL` the
+//! repository's metadata store is a new database on that MySQL / MariaDB server instead, named
+//! after the URL's database (`<db>_<process>_<n>`, so the account must be allowed to create
+//! databases of that prefix) and dropped at the end.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use zenml::backends::mysql::{MysqlMetadataStore, ScratchDatabases};
 use zenml::param::Params;
 use zenml::prelude::*;
-use zenml::store::{MetadataQuery, NewArtifact, NewExecution, StepTypeSpec};
+use zenml::repository::RepositoryConfig;
+use zenml::store::{
+    MetadataConfig, MetadataError, MetadataQuery, NewArtifact, NewExecution, StepTypeSpec,
+};
 
 /// The first step of a chain: a number.
 #[step]
@@ -120,8 +129,8 @@ fn whole_process(
 }
 
 /// Records `n` executions of a step type of their own, with an output artifact each, directly
-/// through the metadata store (as many runs would), in one run.
-fn fill(store: &dyn MetadataQuery, n: usize) -> Result<(), Box<dyn std::error::Error>> {
+/// through the metadata store (as many runs would), in one run; their keys start with `tag`.
+fn fill(store: &dyn MetadataQuery, tag: &str, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ty = store.register_step_type(&StepTypeSpec {
         source: "bench::Filler".into(),
         version: 1,
@@ -134,11 +143,11 @@ fn fill(store: &dyn MetadataQuery, n: usize) -> Result<(), Box<dyn std::error::E
     let started = Instant::now();
     for i in 0..n {
         let i64 = i64::try_from(i)?;
-        let key = Hash128::of(format!("filler-{i}").as_bytes());
+        let key = Hash128::of(format!("filler-{tag}{i}").as_bytes());
         let id = store.begin_execution(&NewExecution {
             run_id: run.id,
             step_type_id: ty,
-            step_name: format!("f{i}"),
+            step_name: format!("f{tag}{i}"),
             params: Params::new().with("i", zenml::param::Value::Int(i64)),
             cache_key: Some(key),
             code_fingerprint: Hash128(1),
@@ -161,15 +170,40 @@ fn fill(store: &dyn MetadataQuery, n: usize) -> Result<(), Box<dyn std::error::E
             &[],
             0,
         )?;
-        if (i + 1) % 20_000 == 0 {
+        if (i + 1) % 10_000 == 0 {
             eprintln!(
-                "  … {} executions recorded ({:.1} s)",
+                "  … {tag}{} executions recorded ({:.1} s)",
                 i + 1,
                 started.elapsed().as_secs_f64()
             );
         }
     }
     store.finish_run(run.id, zenml::store::RunStatus::Completed)?;
+    Ok(())
+}
+
+/// Records `n` executions as [`fill`] does, from `writers` threads with a store each (on MySQL,
+/// where every transaction waits for the server's log to reach the disk, concurrent commits
+/// share those waits).
+fn fill_concurrently(
+    open: &(dyn Fn() -> Result<Arc<dyn MetadataQuery>, MetadataError> + Sync),
+    n: usize,
+    writers: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                scope.spawn(move || -> Result<(), String> {
+                    let store = open().map_err(|e| e.to_string())?;
+                    let share = n / writers + usize::from(w < n % writers);
+                    fill(store.as_ref(), &format!("w{w}-"), share).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().map_err(|_| "a filler panicked".to_owned())?)
+    })?;
     Ok(())
 }
 
@@ -189,10 +223,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
 
+    let mysql = match args.iter().position(|a| a == "--mysql") {
+        Some(i) => {
+            let url = args.get(i + 1).ok_or("--mysql takes a mysql:// URL")?;
+            Some(ScratchDatabases::from_url(url)?)
+        }
+        None => None,
+    };
+
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
-    let repo = Repository::init(dir)?.with_options(RunOptions::quiet());
-    println!("pipeline overhead (repository: SQLite metadata store + local artifact folder)");
+    let database = mysql.as_ref().map(ScratchDatabases::create);
+    let (repo, kind) = match &database {
+        Some(db) => {
+            // The repository's config names the new database (the password in the temporary
+            // config file, readable by its owner only); `init_with` makes the store in it.
+            let config = RepositoryConfig {
+                metadata: MetadataConfig::Mysql {
+                    host: db.host.clone(),
+                    port: db.port,
+                    user: db.user.clone(),
+                    database: db.database.clone(),
+                    password: db.password.clone(),
+                    password_env: None,
+                    tls: db.tls,
+                },
+                ..RepositoryConfig::default()
+            };
+            let kind = format!("MySQL metadata store ({}, loopback)", db.describe());
+            (Repository::init_with(dir, config)?, kind)
+        }
+        None => (Repository::init(dir)?, "SQLite metadata store".to_owned()),
+    };
+    let repo = repo.with_options(RunOptions::quiet());
+    println!("pipeline overhead (repository: {kind} + local artifact folder)");
     for steps in [5, 50] {
         let start = Instant::now();
         repo.run(&chain(steps))?;
@@ -211,8 +275,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\nfilling the store with {executions} executions …");
     let start = Instant::now();
-    fill(repo.metadata_store().as_ref(), executions)?;
-    println!("  done in {:.1} s", start.elapsed().as_secs_f64());
+    match &database {
+        Some(db) => {
+            let writers = 8;
+            fill_concurrently(
+                &|| Ok(Arc::new(MysqlMetadataStore::open(db)?) as Arc<dyn MetadataQuery>),
+                executions,
+                writers,
+            )?;
+            println!(
+                "  done in {:.1} s ({writers} writers)",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        None => {
+            fill(repo.metadata_store().as_ref(), "", executions)?;
+            println!("  done in {:.1} s", start.elapsed().as_secs_f64());
+        }
+    }
 
     println!("\nwith {executions} executions in the store:");
     let mut per_step = Vec::new();

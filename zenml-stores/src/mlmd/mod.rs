@@ -347,8 +347,10 @@ pub(crate) fn now_ms() -> i64 {
 /// [`MetadataQuery`](zenml_core::store::MetadataQuery) for a store type with these inherent
 /// methods: `fn write<T>(&self, op, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T,
 /// MetadataError>` (one write transaction), `fn read<T>(…)` (one read transaction),
-/// `fn known_step_type(&self, &StepTypeSpec) -> Option<Id>` (a step type recorded as described,
-/// from the cache) and `fn describe(&self) -> String`.
+/// `fn read_one<T>(…)` (a read that makes exactly one statement, which is consistent on its own:
+/// a backend may spare it the transaction), `fn known_step_type(&self, &StepTypeSpec) ->
+/// Option<Id>` (a step type recorded as described, from the cache) and
+/// `fn describe_store(&self) -> String`.
 macro_rules! impl_metadata_store {
     ($store:ty) => {
         impl zenml_core::store::MetadataStore for $store {
@@ -361,6 +363,12 @@ macro_rules! impl_metadata_store {
                 spec: &zenml_core::store::StepTypeSpec,
             ) -> std::result::Result<zenml_core::store::Id, zenml_core::store::MetadataError> {
                 if let Some(id) = self.known_step_type(spec) {
+                    return Ok(id);
+                }
+                // A step type recorded as described is only read: no write lock, no write.
+                if let Some(id) =
+                    self.read_one("register_step_type", |tx| tx.registered_step_type(spec))?
+                {
                     return Ok(id);
                 }
                 self.write("register_step_type", |tx| tx.register_step_type(spec))
@@ -443,7 +451,7 @@ macro_rules! impl_metadata_store {
                 execution: &zenml_core::store::NewExecution,
             ) -> std::result::Result<zenml_core::store::Id, zenml_core::store::MetadataError> {
                 self.write("begin_execution", |tx| {
-                    tx.new_execution(execution, zenml_core::store::ExecutionState::Running)
+                    tx.new_execution(execution, zenml_core::store::ExecutionState::Running, &[])
                 })
             }
 
@@ -507,7 +515,7 @@ macro_rules! impl_metadata_store {
                 Option<zenml_core::store::CacheHit>,
                 zenml_core::store::MetadataError,
             > {
-                self.read("find_cached", |tx| tx.find_cached(cache_key))
+                self.read_one("find_cached", |tx| tx.find_cached(cache_key))
             }
 
             fn invalidate_cache(

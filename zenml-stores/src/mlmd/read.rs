@@ -8,7 +8,7 @@ use zenml_core::param::{Params, Value};
 use zenml_core::step::StepKind;
 use zenml_core::store::{
     ArtifactRecord, CacheHit, ExecutionRecord, ExecutionState, Id, PipelineRecord, PropertyType,
-    RunRecord, RunStatus, RunningRun, StepTypeRecord,
+    RunRecord, RunStatus, RunningRun, StepTypeRecord, StepTypeSpec,
 };
 
 use super::value::{as_double, escape, read_double, read_value, text, unescape};
@@ -110,6 +110,45 @@ impl Tx<'_> {
         let decl = Arc::new(decl);
         self.cache.step_types.insert(id, Arc::clone(&decl));
         Ok(decl)
+    }
+
+    /// The id of `spec`'s step type if it is recorded exactly as `spec` describes it, read in
+    /// one statement without locks (the common case: a step type registered before), and
+    /// remembered; `None` if it is missing or differs, for the write path to settle.
+    pub(crate) fn registered_step_type(&mut self, spec: &StepTypeSpec) -> Result<Option<Id>> {
+        let version = spec.version.to_string();
+        let rows = self.conn.query(
+            "SELECT t.id, t.description, z.kind, p.name, p.data_type \
+             FROM Type t LEFT JOIN zenml_step_type z ON z.type_id = t.id \
+             LEFT JOIN TypeProperty p ON p.type_id = t.id \
+             WHERE t.name = ? AND t.version = ? AND t.type_kind = ?",
+            &cells![spec.source.as_str(), version.as_str(), EXECUTION_TYPE],
+        )?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let id = first[0].req_int()?;
+        let kind = first[2].text()?;
+        let mut decl = StepTypeDecl {
+            source: spec.source.clone(),
+            version: spec.version,
+            kind: kind.as_deref().and_then(StepKind::parse),
+            doc: first[1].text()?,
+            params: BTreeMap::new(),
+        };
+        for row in &rows {
+            if let (Some(name), Some(ty)) = (
+                row[3].text()?,
+                row[4].int()?.and_then(PropertyType::from_mlmd),
+            ) {
+                decl.params.insert(name, ty);
+            }
+        }
+        self.cache.step_types.insert(id, Arc::new(decl));
+        self.cache
+            .step_type_ids
+            .insert((spec.source.clone(), spec.version), id);
+        Ok(self.cache.step_type_unchanged(spec))
     }
 
     /// The names of the parameters a step type declares now, sorted.
@@ -521,6 +560,30 @@ impl Tx<'_> {
             .collect()
     }
 
+    /// Checks that every artifact of `ids` exists, in one query (naming one that does not).
+    pub(crate) fn require_artifacts(&mut self, ids: &[Id]) -> Result<()> {
+        let distinct: std::collections::BTreeSet<Id> = ids.iter().copied().collect();
+        if distinct.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT count(*) FROM Artifact WHERE id IN ({})",
+            vec!["?"; distinct.len()].join(", ")
+        );
+        let bound: Vec<Cell> = distinct.iter().map(|id| Cell::Int(*id)).collect();
+        let found = match self.conn.query_first(&sql, &bound)? {
+            Some(row) => row[0].req_int()?,
+            None => 0,
+        };
+        if usize::try_from(found).ok() == Some(distinct.len()) {
+            return Ok(());
+        }
+        for id in distinct {
+            self.require_artifact(id)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn require_artifact(&mut self, id: Id) -> Result<()> {
         match self
             .conn
@@ -558,37 +621,36 @@ impl Tx<'_> {
         ids(rows)
     }
 
+    /// The cache hit of `key`: the COMPLETE execution recorded under it and its outputs, in one
+    /// statement (an execution without outputs gives one row without an artifact).
     pub(crate) fn find_cached(&mut self, key: Hash128) -> Result<Option<CacheHit>> {
-        let Some(row) = self.conn.query_first(
-            "SELECT z.execution_id FROM zenml_cache z \
-             JOIN Execution e ON e.id = z.execution_id \
-             WHERE z.cache_key = ? AND e.last_known_state = ?",
-            &cells![key.to_hex(), ExecutionState::Complete.mlmd_value()],
-        )?
-        else {
+        let rows = self.conn.query(
+            concat!(
+                "SELECT z.execution_id, p.step_key, ",
+                artifact_columns!(),
+                " FROM zenml_cache z JOIN Execution e ON e.id = z.execution_id \
+                 LEFT JOIN Event ev ON ev.execution_id = e.id AND ev.type = ? \
+                 LEFT JOIN EventPath p ON p.event_id = ev.id AND p.is_index_step = 0 \
+                 LEFT JOIN Artifact a ON a.id = ev.artifact_id \
+                 LEFT JOIN Type t ON t.id = a.type_id \
+                 WHERE z.cache_key = ? AND e.last_known_state = ? ORDER BY p.step_key"
+            ),
+            &cells![
+                EVENT_OUTPUT,
+                key.to_hex(),
+                ExecutionState::Complete.mlmd_value()
+            ],
+        )?;
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let execution_id = row[0].req_int()?;
-        let outputs = self
-            .conn
-            .query(
-                concat!(
-                    "SELECT p.step_key, ",
-                    artifact_columns!(),
-                    " FROM Event ev JOIN EventPath p ON p.event_id = ev.id AND p.is_index_step = 0 \
-                     JOIN Artifact a ON a.id = ev.artifact_id JOIN Type t ON t.id = a.type_id \
-                     WHERE ev.execution_id = ? AND ev.type = ? ORDER BY p.step_key"
-                ),
-                &cells![execution_id, EVENT_OUTPUT],
-            )?
-            .iter()
-            .map(|row| {
-                Ok((
-                    row[0].text()?.unwrap_or_default(),
-                    artifact_from_row(row, 1)?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let execution_id = first[0].req_int()?;
+        let mut outputs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(name) = row[1].text()? {
+                outputs.push((name, artifact_from_row(row, 2)?));
+            }
+        }
         Ok(Some(CacheHit {
             execution_id,
             outputs,

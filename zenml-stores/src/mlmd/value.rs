@@ -203,6 +203,42 @@ pub(crate) fn put(
     Ok(())
 }
 
+/// Writes (or replaces) several properties of a node in one statement; `Null`s are left out
+/// (not removed). The names must differ from one another.
+pub(crate) fn put_all(
+    conn: &mut dyn Conn,
+    node: Node,
+    owner: Id,
+    rows: &[(&str, Declared, &Value)],
+) -> Result<()> {
+    let dialect = conn.dialect();
+    let mut bound = Vec::with_capacity(rows.len() * 7);
+    for (name, declared, value) in rows.iter().filter(|(_, _, v)| !v.is_null()) {
+        let [i, d, s, b] = cells(dialect, value);
+        bound.extend([
+            Cell::Int(owner),
+            (*name).into(),
+            Cell::Int(declared.flag()),
+            i,
+            d,
+            s,
+            b,
+        ]);
+    }
+    if bound.is_empty() {
+        return Ok(());
+    }
+    let (table, owner_column) = node.table_and_owner();
+    let sql = format!(
+        "{} {table} ({owner_column}, name, is_custom_property, int_value, double_value, \
+         string_value, bool_value) VALUES {}",
+        dialect.replace_into(),
+        vec!["(?, ?, ?, ?, ?, ?, ?)"; bound.len() / 7].join(", ")
+    );
+    conn.exec(&sql, &bound)?;
+    Ok(())
+}
+
 /// The value of a property row whose `int_value, double_value, string_value, bool_value`
 /// columns start at `first`, in ML Metadata's order of precedence; `None` when all are `NULL`.
 pub(crate) fn read_value(row: &[Cell], first: usize) -> Result<Option<Value>> {

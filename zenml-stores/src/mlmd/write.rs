@@ -9,9 +9,9 @@ use zenml_core::store::{
     NewExecution, PropertyType, RunStatus, StepTypeSpec,
 };
 
-use super::value::{Declared, Node, escape, put};
+use super::value::{Declared, Node, escape, put, put_all};
 use super::{
-    ARTIFACT_LIVE, ARTIFACT_TYPE, Dialect, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, Error,
+    ARTIFACT_LIVE, ARTIFACT_TYPE, Cell, Dialect, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, Error,
     Result, Tx, cells, not_found, simple_type_id,
 };
 
@@ -194,19 +194,14 @@ impl Tx<'_> {
             &cells![pipeline, escape(name).as_ref(), now, now],
         )?;
         let id = self.last_id()?;
-        self.put(
+        put_all(
+            self.conn,
             Node::Context,
             id,
-            "run_count",
-            Declared::Yes,
-            &Value::Int(0),
-        )?;
-        self.put(
-            Node::Context,
-            id,
-            "config",
-            Declared::Yes,
-            &Value::Str(config.to_owned()),
+            &[
+                ("run_count", Declared::Yes, &Value::Int(0)),
+                ("config", Declared::Yes, &Value::Str(config.to_owned())),
+            ],
         )?;
         Ok(id)
     }
@@ -244,15 +239,20 @@ impl Tx<'_> {
             "INSERT INTO ParentContext (context_id, parent_context_id) VALUES (?, ?)",
             &cells![run, pipeline_id],
         )?;
-        let properties = [
-            ("config", Value::Str(config.to_owned())),
-            ("status", Value::Str(RunStatus::Running.as_str().to_owned())),
-            ("run_number", Value::Int(n)),
-            ("started_ms", Value::Int(now)),
-        ];
-        for (name, value) in &properties {
-            self.put(Node::Context, run, name, Declared::Yes, value)?;
-        }
+        let config = Value::Str(config.to_owned());
+        let status = Value::Str(RunStatus::Running.as_str().to_owned());
+        let (number, started) = (Value::Int(n), Value::Int(now));
+        put_all(
+            self.conn,
+            Node::Context,
+            run,
+            &[
+                ("config", Declared::Yes, &config),
+                ("status", Declared::Yes, &status),
+                ("run_number", Declared::Yes, &number),
+                ("started_ms", Declared::Yes, &started),
+            ],
+        )?;
         self.conn.exec(
             "INSERT INTO zenml_run_owner (run_id, owner, heartbeat_ms) VALUES (?, ?, ?)",
             &cells![run, owner, now],
@@ -410,21 +410,22 @@ impl Tx<'_> {
         })?)
     }
 
-    /// Records a new execution in `state`: its properties, its memberships and its INPUT events.
+    /// Records a new execution in `state`: its properties (with `extra` custom ones), its
+    /// memberships and its INPUT events.
     pub(crate) fn new_execution(
         &mut self,
         new: &NewExecution,
         state: ExecutionState,
+        extra: &[(&str, Value)],
     ) -> Result<Id> {
         let pipeline_id = self.run_pipeline(new.run_id)?;
         let values = self.checked_params(new.step_type_id, &new.params)?;
         let Some(kind) = self.step_type(new.step_type_id)?.kind else {
             return Err(not_found("step type", new.step_type_id));
         };
-        for (_, artifact) in &new.inputs {
-            self.require_artifact(*artifact)?;
-        }
         let inputs = sorted_by_name(&new.inputs, "input")?;
+        let input_ids: Vec<Id> = inputs.iter().map(|(_, a)| *a).collect();
+        self.require_artifacts(&input_ids)?;
 
         let now = self.now;
         self.conn.exec(
@@ -433,29 +434,34 @@ impl Tx<'_> {
             &cells![new.step_type_id, state.mlmd_value(), now, now],
         )?;
         let id = self.last_id()?;
-        for (name, value) in &values {
-            self.put(Node::Execution, id, name, Declared::Yes, value)?;
-        }
-        let mut custom = vec![
+        let custom = [
             (prop::STEP_NAME, Value::Str(new.step_name.clone())),
             (prop::KIND, Value::Str(kind.as_str().to_owned())),
             (
                 prop::CODE_FINGERPRINT,
                 Value::Str(new.code_fingerprint.to_hex()),
             ),
+            (
+                prop::CACHE_KEY,
+                new.cache_key
+                    .map_or(Value::Null, |key| Value::Str(key.to_hex())),
+            ),
         ];
-        if let Some(key) = new.cache_key {
-            custom.push((prop::CACHE_KEY, Value::Str(key.to_hex())));
-        }
-        for (name, value) in &custom {
-            self.put(Node::Execution, id, name, Declared::Custom, value)?;
-        }
-        for context in [new.run_id, pipeline_id] {
-            self.conn.exec(
-                "INSERT INTO Association (context_id, execution_id) VALUES (?, ?)",
-                &cells![context, id],
-            )?;
-        }
+        let rows: Vec<(&str, Declared, &Value)> = values
+            .iter()
+            .map(|(name, value)| (name.as_str(), Declared::Yes, value))
+            .chain(
+                custom
+                    .iter()
+                    .chain(extra)
+                    .map(|(name, value)| (*name, Declared::Custom, value)),
+            )
+            .collect();
+        put_all(self.conn, Node::Execution, id, &rows)?;
+        self.conn.exec(
+            "INSERT INTO Association (context_id, execution_id) VALUES (?, ?), (?, ?)",
+            &cells![new.run_id, id, pipeline_id, id],
+        )?;
         self.insert_events(id, EVENT_INPUT, &inputs)?;
         Ok(id)
     }
@@ -475,6 +481,7 @@ impl Tx<'_> {
             }
         }
         let now = self.now;
+        let mut paths: Vec<Cell> = Vec::with_capacity(named.len() * 2);
         for (artifact, names) in groups {
             self.conn.exec(
                 "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
@@ -483,24 +490,34 @@ impl Tx<'_> {
             )?;
             let event_id = self.last_id()?;
             for name in names {
-                self.conn.exec(
-                    "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) \
-                     VALUES (?, 0, NULL, ?)",
-                    &cells![event_id, name],
-                )?;
+                paths.extend([Cell::Int(event_id), name.into()]);
             }
+        }
+        if !paths.is_empty() {
+            let sql = format!(
+                "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) VALUES {}",
+                vec!["(?, 0, NULL, ?)"; paths.len() / 2].join(", ")
+            );
+            self.conn.exec(&sql, &paths)?;
         }
         Ok(())
     }
 
-    /// Attributes an artifact to every context of an execution (its run and its pipeline).
-    fn attribute(&mut self, execution: Id, artifact: Id) -> Result<()> {
+    /// Attributes artifacts to every context of an execution (its run and its pipeline).
+    fn attribute(&mut self, execution: Id, artifacts: &[Id]) -> Result<()> {
+        if artifacts.is_empty() {
+            return Ok(());
+        }
         let sql = format!(
             "{} Attribution (context_id, artifact_id) \
-             SELECT context_id, ? FROM Association WHERE execution_id = ?",
-            self.dialect.insert_ignore()
+             SELECT s.context_id, x.id FROM Association s JOIN Artifact x ON x.id IN ({}) \
+             WHERE s.execution_id = ?",
+            self.dialect.insert_ignore(),
+            vec!["?"; artifacts.len()].join(", ")
         );
-        self.conn.exec(&sql, &cells![artifact, execution])?;
+        let mut bound: Vec<Cell> = artifacts.iter().map(|a| Cell::Int(*a)).collect();
+        bound.push(Cell::Int(execution));
+        self.conn.exec(&sql, &bound)?;
         Ok(())
     }
 
@@ -551,23 +568,21 @@ impl Tx<'_> {
             &cells![type_id, a.uri.as_str(), ARTIFACT_LIVE, now, now],
         )?;
         let id = self.last_id()?;
-        let properties = [
-            ("hash", Value::Str(a.hash.to_hex())),
-            ("size", Value::Int(size)),
-            ("materializer", Value::Str(a.materializer.clone())),
-        ];
-        for (name, value) in &properties {
-            self.put(Node::Artifact, id, name, Declared::Yes, value)?;
-        }
-        if let Some(etag) = &a.etag {
-            self.put(
-                Node::Artifact,
-                id,
-                "etag",
-                Declared::Custom,
-                &Value::Str(etag.clone()),
-            )?;
-        }
+        let hash = Value::Str(a.hash.to_hex());
+        let size = Value::Int(size);
+        let materializer = Value::Str(a.materializer.clone());
+        let etag = a.etag.clone().map_or(Value::Null, Value::Str);
+        put_all(
+            self.conn,
+            Node::Artifact,
+            id,
+            &[
+                ("hash", Declared::Yes, &hash),
+                ("size", Declared::Yes, &size),
+                ("materializer", Declared::Yes, &materializer),
+                ("etag", Declared::Custom, &etag),
+            ],
+        )?;
         Ok(a.recorded(id, now))
     }
 
@@ -580,29 +595,23 @@ impl Tx<'_> {
         duration_ms: Option<i64>,
         error: Option<&str>,
     ) -> Result<()> {
-        for (name, value) in metrics {
-            let name = format!("{}{name}", prop::METRIC_PREFIX);
-            self.put(
-                Node::Execution,
-                id,
-                &name,
-                Declared::Custom,
-                &Value::Float(*value),
-            )?;
-        }
-        if let Some(duration_ms) = duration_ms {
-            self.put(
-                Node::Execution,
-                id,
-                prop::DURATION_MS,
-                Declared::Custom,
-                &Value::Int(duration_ms),
-            )?;
-        }
-        if let Some(error) = error {
-            let error = Value::Str(error.to_owned());
-            self.put(Node::Execution, id, prop::ERROR, Declared::Custom, &error)?;
-        }
+        let names: Vec<String> = metrics
+            .iter()
+            .map(|(name, _)| format!("{}{name}", prop::METRIC_PREFIX))
+            .collect();
+        let values: Vec<Value> = metrics.iter().map(|(_, v)| Value::Float(*v)).collect();
+        let duration = duration_ms.map_or(Value::Null, Value::Int);
+        let error = error.map_or(Value::Null, |e| Value::Str(e.to_owned()));
+        let rows: Vec<(&str, Declared, &Value)> = names
+            .iter()
+            .zip(&values)
+            .map(|(name, value)| (name.as_str(), Declared::Custom, value))
+            .chain([
+                (prop::DURATION_MS, Declared::Custom, &duration),
+                (prop::ERROR, Declared::Custom, &error),
+            ])
+            .collect();
+        put_all(self.conn, Node::Execution, id, &rows)?;
         let sql = format!(
             "UPDATE Execution SET last_known_state = ?, last_update_time_since_epoch = \
              {}(?, create_time_since_epoch) WHERE id = ?",
@@ -628,9 +637,10 @@ impl Tx<'_> {
         for (name, artifact) in outputs {
             let record = self.insert_artifact(artifact)?;
             events.push((name.clone(), record.id));
-            self.attribute(id, record.id)?;
             records.push(record);
         }
+        let ids: Vec<Id> = records.iter().map(|r| r.id).collect();
+        self.attribute(id, &ids)?;
         events.sort_by(|a, b| a.0.cmp(&b.0));
         self.insert_events(id, EVENT_OUTPUT, &events)?;
         self.finish_execution(
@@ -688,7 +698,10 @@ impl Tx<'_> {
         new: &NewExecution,
         hit: &CacheHit,
     ) -> Result<Id> {
-        let id = self.new_execution(new, ExecutionState::Cached)?;
+        let outputs: Vec<(String, Id)> =
+            hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
+        let outputs = sorted_by_name(&outputs, "output")?;
+        let output_ids: Vec<Id> = outputs.iter().map(|(_, a)| *a).collect();
         match self.execution_state(hit.execution_id)? {
             ExecutionState::Complete => {}
             state => {
@@ -699,30 +712,17 @@ impl Tx<'_> {
                 .into());
             }
         }
-        for (_, artifact) in &hit.outputs {
-            self.require_artifact(artifact.id)?;
-        }
-        let outputs: Vec<(String, Id)> =
-            hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
-        let outputs = sorted_by_name(&outputs, "output")?;
-        self.put(
-            Node::Execution,
-            id,
-            prop::CACHED_FROM,
-            Declared::Custom,
-            &Value::Int(hit.execution_id),
-        )?;
-        self.put(
-            Node::Execution,
-            id,
-            prop::DURATION_MS,
-            Declared::Custom,
-            &Value::Int(0),
+        self.require_artifacts(&output_ids)?;
+        let id = self.new_execution(
+            new,
+            ExecutionState::Cached,
+            &[
+                (prop::CACHED_FROM, Value::Int(hit.execution_id)),
+                (prop::DURATION_MS, Value::Int(0)),
+            ],
         )?;
         self.insert_events(id, EVENT_OUTPUT, &outputs)?;
-        for (_, artifact) in &outputs {
-            self.attribute(id, *artifact)?;
-        }
+        self.attribute(id, &output_ids)?;
         Ok(id)
     }
 

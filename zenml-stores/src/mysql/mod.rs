@@ -53,7 +53,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
-use mysql::{IsolationLevel, TxOpts};
 use zenml_core::store::{
     Id, Incompatibility, MetadataBackend, MetadataConfig, MetadataError, MetadataQuery, OpenMode,
     StepTypeSpec, redact_host,
@@ -190,6 +189,9 @@ impl MysqlOptions {
                 // The same rules on every server, whatever its defaults: a value that does not
                 // fit its column is an error, never silently cut to fit.
                 "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+                // Writes lock what they read (`FOR UPDATE`) and take no gap locks; reads ask
+                // for a consistent snapshot (`MysqlConn::begin`).
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             ]);
         Ok(self.tls(builder)?.into())
     }
@@ -237,9 +239,57 @@ struct State {
     cache: Cache,
 }
 
-/// A MySQL transaction as the shared layout uses it: statements are prepared once per
-/// connection and cached by their text.
-struct MysqlConn<'a, 'b>(&'a mut mysql::Transaction<'b>);
+/// What a transaction does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Write,
+    Read,
+    /// A read of exactly one statement.
+    ReadOne,
+}
+
+/// A connection inside a transaction, as the shared layout uses it: statements are prepared once
+/// per connection and cached by their text. A transaction that was neither committed nor found
+/// broken is rolled back when this is dropped (after an error, or a panic): the next transaction
+/// on the connection would otherwise commit it.
+struct MysqlConn<'a> {
+    conn: &'a mut mysql::Conn,
+    open: bool,
+}
+
+impl<'a> MysqlConn<'a> {
+    /// Starts a transaction: a write (at the session's `READ COMMITTED`), or a read-only
+    /// consistent snapshot (`REPEATABLE READ`), each in one round trip; none for a read of one
+    /// statement.
+    fn begin(conn: &'a mut mysql::Conn, access: Access) -> Result<Self> {
+        let start = match access {
+            Access::Write => "START TRANSACTION",
+            Access::Read => {
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+                 START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT"
+            }
+            Access::ReadOne => return Ok(MysqlConn { conn, open: false }),
+        };
+        conn.query_drop(start)?;
+        Ok(MysqlConn { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        if std::mem::take(&mut self.open) {
+            self.conn.query_drop("COMMIT")?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MysqlConn<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // A connection that fails here is broken, and its transaction ends with it.
+            let _ = self.conn.query_drop("ROLLBACK");
+        }
+    }
+}
 
 fn value(cell: &Cell) -> mysql::Value {
     match cell {
@@ -276,28 +326,30 @@ fn params(cells: &[Cell]) -> mysql::Params {
     }
 }
 
-impl Conn for MysqlConn<'_, '_> {
+impl Conn for MysqlConn<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Mysql
     }
 
     fn exec(&mut self, sql: &str, cells: &[Cell]) -> Result<u64> {
-        self.0.exec_drop(sql, params(cells))?;
-        Ok(self.0.affected_rows())
+        self.conn.exec_drop(sql, params(cells))?;
+        Ok(self.conn.affected_rows())
     }
 
     fn query(&mut self, sql: &str, cells: &[Cell]) -> Result<Vec<Row>> {
-        let rows: Vec<mysql::Row> = self.0.exec(sql, params(cells))?;
+        let rows: Vec<mysql::Row> = self.conn.exec(sql, params(cells))?;
         rows.into_iter()
             .map(|row| row.unwrap().into_iter().map(cell).collect())
             .collect()
     }
 
     fn last_id(&mut self) -> Result<Id> {
-        let id = self
-            .0
-            .last_insert_id()
-            .ok_or_else(|| Error::Corrupt("the server gave no id for a new row".to_owned()))?;
+        let id = self.conn.last_insert_id();
+        if id == 0 {
+            return Err(Error::Corrupt(
+                "the server gave no id for a new row".to_owned(),
+            ));
+        }
         i64::try_from(id).map_err(|_| Error::Corrupt(format!("id {id} does not fit in an i64")))
     }
 }
@@ -359,8 +411,7 @@ impl MysqlMetadataStore {
                 detail: format!("it was opened to be read only, so `{op}` cannot write to it"),
             });
         }
-        let opts = TxOpts::default().set_isolation_level(Some(IsolationLevel::ReadCommitted));
-        self.transaction(op, opts, true, f)
+        self.transaction(op, Access::Write, f)
     }
 
     /// Runs `f` in one read transaction, a consistent snapshot of the database.
@@ -369,18 +420,24 @@ impl MysqlMetadataStore {
         op: &'static str,
         f: impl FnMut(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T, MetadataError> {
-        let opts = TxOpts::default()
-            .set_isolation_level(Some(IsolationLevel::RepeatableRead))
-            .set_with_consistent_snapshot(true)
-            .set_access_mode(Some(mysql::AccessMode::ReadOnly));
-        self.transaction(op, opts, false, f)
+        self.transaction(op, Access::Read, f)
+    }
+
+    /// Runs `f`, a read of exactly one statement, without a transaction: one statement reads
+    /// one consistent state on its own, and the round trips that begin and end a transaction
+    /// are spared.
+    fn read_one<T>(
+        &self,
+        op: &'static str,
+        f: impl FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T, MetadataError> {
+        self.transaction(op, Access::ReadOne, f)
     }
 
     fn transaction<T>(
         &self,
         op: &'static str,
-        opts: TxOpts,
-        write: bool,
+        access: Access,
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T, MetadataError> {
         let mut guard = self.lock();
@@ -399,8 +456,8 @@ impl MysqlMetadataStore {
             };
             let mut committing = false;
             let result = (|| {
-                let mut tx = c.start_transaction(opts)?;
-                let value = f(&mut Tx::new(&mut MysqlConn(&mut tx), types, cache))?;
+                let mut tx = MysqlConn::begin(c, access)?;
+                let value = f(&mut Tx::new(&mut tx, types, cache))?;
                 committing = true;
                 tx.commit()?;
                 Ok(value)
@@ -409,7 +466,7 @@ impl MysqlMetadataStore {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
-            if write {
+            if access == Access::Write {
                 cache.clear();
             }
             let last = attempt == ATTEMPTS;

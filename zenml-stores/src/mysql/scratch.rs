@@ -54,7 +54,13 @@ impl ScratchDatabases {
                     Self::URL_VAR
                 )
             })?;
-        let admin = MysqlOptions::from_url(&url).map_err(|e| format!("{}: {e}", Self::URL_VAR))?;
+        ScratchDatabases::from_url(&url).map_err(|e| format!("{}: {e}", Self::URL_VAR))
+    }
+
+    /// The server `url` names (`mysql://user[:password]@host[:port]/db`); `Err` says why the URL
+    /// is not usable (without showing it).
+    pub fn from_url(url: &str) -> Result<ScratchDatabases, String> {
+        let admin = MysqlOptions::from_url(url).map_err(|e| e.to_string())?;
         Ok(ScratchDatabases {
             admin,
             made: Mutex::new(Vec::new()),

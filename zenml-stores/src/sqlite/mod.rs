@@ -284,6 +284,15 @@ impl SqliteMetadataStore {
         self.transaction(op, TransactionBehavior::Deferred, f)
     }
 
+    /// Runs `f`, a read of one statement, as [`read`](Self::read) does.
+    fn read_one<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T, MetadataError> {
+        self.read(op, f)
+    }
+
     /// Checks that the database is still the file this store opened.
     fn check_file(&self) -> Result<(), MetadataError> {
         let (Some(path), Some(opened)) = (&self.path, &self.file) else {
