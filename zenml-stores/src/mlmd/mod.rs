@@ -450,9 +450,7 @@ macro_rules! impl_metadata_store {
                 &self,
                 execution: &zenml_core::store::NewExecution,
             ) -> std::result::Result<zenml_core::store::Id, zenml_core::store::MetadataError> {
-                self.write("begin_execution", |tx| {
-                    tx.new_execution(execution, zenml_core::store::ExecutionState::Running, &[])
-                })
+                self.write("begin_execution", |tx| tx.begin_execution(execution))
             }
 
             fn complete_execution(

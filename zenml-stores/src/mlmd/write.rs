@@ -1,5 +1,7 @@
 //! The writes: each runs inside one write transaction of the backend (see [`Tx`]).
 
+use std::collections::BTreeSet;
+
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
 use zenml_core::step::StepKind;
@@ -410,9 +412,16 @@ impl Tx<'_> {
         })?)
     }
 
+    /// Records a new RUNNING execution.
+    pub(crate) fn begin_execution(&mut self, new: &NewExecution) -> Result<Id> {
+        let inputs: Vec<Id> = new.inputs.iter().map(|(_, a)| *a).collect();
+        self.require_artifacts(&inputs)?;
+        self.new_execution(new, ExecutionState::Running, &[])
+    }
+
     /// Records a new execution in `state`: its properties (with `extra` custom ones), its
-    /// memberships and its INPUT events.
-    pub(crate) fn new_execution(
+    /// memberships and its INPUT events. The caller has checked that its inputs exist.
+    fn new_execution(
         &mut self,
         new: &NewExecution,
         state: ExecutionState,
@@ -424,8 +433,6 @@ impl Tx<'_> {
             return Err(not_found("step type", new.step_type_id));
         };
         let inputs = sorted_by_name(&new.inputs, "input")?;
-        let input_ids: Vec<Id> = inputs.iter().map(|(_, a)| *a).collect();
-        self.require_artifacts(&input_ids)?;
 
         let now = self.now;
         self.conn.exec(
@@ -480,26 +487,38 @@ impl Tx<'_> {
                 None => groups.push((*artifact, vec![name])),
             }
         }
+        if groups.is_empty() {
+            return Ok(());
+        }
+        // The events in one statement; their paths in another, each event found by its unique
+        // (artifact, execution, type).
         let now = self.now;
-        let mut paths: Vec<Cell> = Vec::with_capacity(named.len() * 2);
-        for (artifact, names) in groups {
-            self.conn.exec(
-                "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
-                 VALUES (?, ?, ?, ?)",
-                &cells![artifact, execution, event_type, now],
-            )?;
-            let event_id = self.last_id()?;
+        let mut events = Vec::with_capacity(groups.len() * 4);
+        let mut paths = Vec::with_capacity(named.len() * 3);
+        for (artifact, names) in &groups {
+            events.extend(cells![*artifact, execution, event_type, now]);
             for name in names {
-                paths.extend([Cell::Int(event_id), name.into()]);
+                let n = i64::try_from(paths.len() / 3).unwrap_or(i64::MAX);
+                paths.extend(cells![n, *artifact, *name]);
             }
         }
-        if !paths.is_empty() {
-            let sql = format!(
-                "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) VALUES {}",
-                vec!["(?, 0, NULL, ?)"; paths.len() / 2].join(", ")
-            );
-            self.conn.exec(&sql, &paths)?;
-        }
+        let sql = format!(
+            "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
+             VALUES {}",
+            vec!["(?, ?, ?, ?)"; groups.len()].join(", ")
+        );
+        self.conn.exec(&sql, &events)?;
+        let mut rows = vec!["SELECT ?, ?, ?"; paths.len() / 3];
+        rows[0] = "SELECT ? AS n, ? AS a, ? AS k";
+        let rows = rows.join(" UNION ALL ");
+        let sql = format!(
+            "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) \
+             SELECT ev.id, 0, NULL, v.k FROM ({rows}) AS v \
+             JOIN Event ev ON ev.artifact_id = v.a AND ev.execution_id = ? AND ev.type = ? \
+             ORDER BY v.n"
+        );
+        paths.extend(cells![execution, event_type]);
+        self.conn.exec(&sql, &paths)?;
         Ok(())
     }
 
@@ -702,7 +721,30 @@ impl Tx<'_> {
             hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
         let outputs = sorted_by_name(&outputs, "output")?;
         let output_ids: Vec<Id> = outputs.iter().map(|(_, a)| *a).collect();
-        match self.execution_state(hit.execution_id)? {
+        // The execution reused and every artifact named, in one query.
+        let artifacts: BTreeSet<Id> = output_ids
+            .iter()
+            .copied()
+            .chain(new.inputs.iter().map(|(_, a)| *a))
+            .collect();
+        let sql = format!(
+            "SELECT (SELECT last_known_state FROM Execution WHERE id = ?), \
+             (SELECT count(*) FROM Artifact WHERE id IN ({}))",
+            vec!["?"; artifacts.len().max(1)].join(", ")
+        );
+        let mut bound = vec![Cell::Int(hit.execution_id)];
+        bound.extend(artifacts.iter().map(|a| Cell::Int(*a)));
+        if artifacts.is_empty() {
+            bound.push(Cell::Null);
+        }
+        let row = self
+            .conn
+            .query_first(&sql, &bound)?
+            .ok_or_else(|| not_found("execution", hit.execution_id))?;
+        let state = row[0]
+            .int()?
+            .ok_or_else(|| not_found("execution", hit.execution_id))?;
+        match ExecutionState::from_mlmd(state) {
             ExecutionState::Complete => {}
             state => {
                 return Err(Conflict::NotReusable {
@@ -712,7 +754,11 @@ impl Tx<'_> {
                 .into());
             }
         }
-        self.require_artifacts(&output_ids)?;
+        if usize::try_from(row[1].req_int()?).ok() != Some(artifacts.len()) {
+            let all: Vec<Id> = artifacts.into_iter().collect();
+            // Names the missing one.
+            self.require_artifacts(&all)?;
+        }
         let id = self.new_execution(
             new,
             ExecutionState::Cached,

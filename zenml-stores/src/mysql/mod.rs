@@ -39,6 +39,21 @@
 //! back by the server and is made again on a new connection; one cut off while committing may or
 //! may not have been recorded, and fails with an error that says so. A server that cannot be
 //! reached fails the operation with an error naming the server.
+//!
+//! # Use
+//!
+//! A repository names its store in `.zenml/config.yaml` (`zenml config metadata set mysql …`
+//! writes it); code may also open one and give it to a repository or a runner:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use zenml_stores::mysql::{MysqlMetadataStore, MysqlOptions};
+//!
+//! let options = MysqlOptions::from_url("mysql://ml:secret@db.example.org:3306/zenml")?;
+//! let store = Arc::new(MysqlMetadataStore::open(&options)?);
+//! # let _ = store;
+//! # Ok::<(), zenml_core::store::MetadataError>(())
+//! ```
 
 mod error;
 mod schema;
