@@ -226,8 +226,7 @@ fn tables(conn: &mut mysql::Conn) -> Result<Vec<String>> {
 }
 
 fn probe(conn: &mut mysql::Conn) -> Result<Probe> {
-    let row: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)> =
-        conn.query_first(PROBE_SQL)?;
+    let row: Option<Probe> = conn.query_first(PROBE_SQL)?;
     Ok(row.unwrap_or((None, None, None, None)))
 }
 
@@ -306,7 +305,7 @@ fn inspect(conn: &mut mysql::Conn, location: &str, mode: OpenMode) -> Result<Con
     let p = probe(conn)?;
     match p.0 {
         Some(v) if v > ZENML_SCHEMA_VERSION => check(p, location),
-        Some(v) if v < ZENML_SCHEMA_VERSION && v >= OLDEST_READABLE_VERSION => {
+        Some(v) if (OLDEST_READABLE_VERSION..ZENML_SCHEMA_VERSION).contains(&v) => {
             if mode == OpenMode::ReadOnly {
                 return check_readable(p, location);
             }

@@ -146,11 +146,9 @@ impl Drop for ScratchDatabases {
         if made.is_empty() {
             return;
         }
-        if let Ok(mut conn) = self.admin.opts().map(mysql::Conn::new) {
-            if let Ok(conn) = conn.as_mut() {
-                for name in made {
-                    let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"));
-                }
+        if let Ok(Ok(mut conn)) = self.admin.opts().map(mysql::Conn::new) {
+            for name in made {
+                let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"));
             }
         }
     }
