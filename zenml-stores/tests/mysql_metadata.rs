@@ -66,34 +66,13 @@ fn url(options: &MysqlOptions) -> String {
     )
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let Some(server) = server(stringify!($name)) else { return };
-            suite::$name(&|| Arc::new(open(&server.create())));
-        }
-    )*};
+/// One area of the conformance suite, each store in a new database.
+fn conformance_area(name: &str, area: fn(suite::StoreFactory<'_>)) {
+    let Some(server) = server(name) else { return };
+    area(&|| Arc::new(open(&server.create())));
 }
 
-conformance!(
-    step_types,
-    pipelines,
-    runs,
-    execution_lifecycle,
-    parameter_values,
-    cached_executions,
-    cached_execution_batches,
-    cache_lookup,
-    cache_invalidation,
-    lineage,
-    executions_of_step,
-    artifact_etag,
-    concurrent_writers,
-    running_runs,
-    artifact_pages,
-    pipeline_name_race,
-);
+zenml_core::metadata_conformance_tests!(conformance_area);
 
 // ---------------------------------------------------------------------------------------------
 // Several stores on one database

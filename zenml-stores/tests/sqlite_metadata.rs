@@ -36,34 +36,13 @@ impl TempStores {
     }
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let stores = TempStores::default();
-            suite::$name(&|| stores.make());
-        }
-    )*};
+/// One area of the conformance suite on stores in fresh temporary files.
+fn conformance_area(_name: &str, area: fn(suite::StoreFactory<'_>)) {
+    let stores = TempStores::default();
+    area(&|| stores.make());
 }
 
-conformance!(
-    step_types,
-    pipelines,
-    runs,
-    execution_lifecycle,
-    parameter_values,
-    cached_executions,
-    cached_execution_batches,
-    cache_lookup,
-    cache_invalidation,
-    lineage,
-    executions_of_step,
-    artifact_etag,
-    concurrent_writers,
-    running_runs,
-    artifact_pages,
-    pipeline_name_race,
-);
+zenml_core::metadata_conformance_tests!(conformance_area);
 
 #[test]
 fn conformance_in_memory_database() {

@@ -1,9 +1,10 @@
 //! For authors of metadata store backends: the rules every backend applies the same way, so that
 //! backends agree (the conformance suite checks that they do).
 //!
-//! A backend declares a step type's parameters with [`declared_params`], keeps an execution's
-//! parameter values as [`stored_params`] gives them, and an execution's inputs and outputs as
-//! [`sorted_by_name`] gives them.
+//! A backend declares a step type's parameters with [`declared_params`], registers a step type
+//! again only as [`check_step_type_change`] allows, keeps an execution's parameter values as
+//! [`stored_params`] gives them, and an execution's inputs and outputs as [`sorted_by_name`]
+//! gives them.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use crate::param::Params;
 use crate::param::Value;
 
 use super::{Conflict, MetadataError, PropertyType, StepTypeSpec};
+use crate::step::StepKind;
 
 /// The declared property of each parameter of `spec`, by name: ML Metadata's property type of
 /// the parameter's type ([`PropertyType::of`]). A parameter declared twice with two types is
@@ -30,6 +32,42 @@ pub fn declared_params(spec: &StepTypeSpec) -> Result<BTreeMap<String, PropertyT
         }
     }
     Ok(declared)
+}
+
+/// Checks that `spec` (its parameters `declared` by [`declared_params`]) may be registered again
+/// over the step type recorded as `recorded_kind` (`None`: an execution type zenml did not make)
+/// with the parameters `recorded` gives: the same kind, and each parameter both have of one type.
+/// Parameters may be added. The conflict names the first difference.
+pub fn check_step_type_change(
+    spec: &StepTypeSpec,
+    declared: &BTreeMap<String, PropertyType>,
+    recorded_kind: Option<StepKind>,
+    recorded: impl Fn(&str) -> Option<PropertyType>,
+) -> Result<(), Conflict> {
+    let changed = |what: String, recorded: String, given: String| Conflict::StepTypeChanged {
+        step_type: spec.source.clone(),
+        version: spec.version,
+        what,
+        recorded,
+        given,
+    };
+    if recorded_kind != Some(spec.kind) {
+        return Err(changed(
+            "its kind".to_owned(),
+            recorded_kind.map_or("foreign", StepKind::as_str).to_owned(),
+            spec.kind.to_string(),
+        ));
+    }
+    for (name, new) in declared {
+        if let Some(old) = recorded(name).filter(|old| old != new) {
+            return Err(changed(
+                format!("parameter `{name}`"),
+                old.to_string(),
+                new.to_string(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The parameter values of an execution as every store keeps them: sorted by name, `Null`s left

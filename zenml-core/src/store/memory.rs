@@ -14,7 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::hash::Hash128;
 use crate::param::Value;
 use crate::step::StepKind;
-use crate::store::backend::{declared_params, sorted_by_name, stored_params};
+use crate::store::backend::{
+    check_step_type_change, declared_params, sorted_by_name, stored_params,
+};
 use crate::store::{
     ArtifactRecord, CacheHit, Conflict, ExecutionRecord, ExecutionState, Id, MetadataBackend,
     MetadataConfig, MetadataError, MetadataQuery, MetadataStore, NewArtifact, NewExecution,
@@ -316,28 +318,9 @@ impl MetadataStore for MemoryMetadataStore {
             .iter_mut()
             .find(|(_, t)| t.source == spec.source && t.version == spec.version);
         if let Some((id, ty)) = existing {
-            if ty.kind != spec.kind {
-                return Err(Conflict::StepTypeChanged {
-                    step_type: spec.source.clone(),
-                    version: spec.version,
-                    what: "its kind".to_owned(),
-                    recorded: ty.kind.to_string(),
-                    given: spec.kind.to_string(),
-                }
-                .into());
-            }
-            for (name, new) in &declared {
-                if let Some(old) = ty.params.get(name).filter(|old| *old != new) {
-                    return Err(Conflict::StepTypeChanged {
-                        step_type: spec.source.clone(),
-                        version: spec.version,
-                        what: format!("parameter `{name}`"),
-                        recorded: old.to_string(),
-                        given: new.to_string(),
-                    }
-                    .into());
-                }
-            }
+            check_step_type_change(spec, &declared, Some(ty.kind), |n| {
+                ty.params.get(n).copied()
+            })?;
             ty.params.extend(declared);
             return Ok(*id);
         }

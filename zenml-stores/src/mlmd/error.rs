@@ -1,7 +1,7 @@
 //! The errors of the shared layout: a database failure (of whichever backend), unreadable data,
 //! or a [`MetadataError`] decided by the layout's logic (not found, conflict).
 
-use zenml_core::store::{Conflict, MetadataError};
+use zenml_core::store::{Conflict, Incompatibility, MetadataError};
 
 /// The error type of the stores' internals. Each backend turns it into a [`MetadataError`],
 /// with what it knows of its own database's failures.
@@ -70,6 +70,22 @@ pub(crate) struct Unreadable {
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The store at `location` is not one this version can use.
+pub(crate) fn incompatible(location: &str, reason: Incompatibility) -> Error {
+    Error::Store(MetadataError::Incompatible {
+        store: location.to_owned(),
+        reason,
+    })
+}
+
+/// The store at `location` is damaged.
+pub(crate) fn damaged(location: &str, detail: &str) -> Error {
+    Error::Store(MetadataError::Damaged {
+        store: location.to_owned(),
+        detail: detail.to_owned(),
+    })
+}
 
 pub(crate) fn not_found(what: &'static str, key: impl ToString) -> Error {
     Error::Store(MetadataError::NotFound {

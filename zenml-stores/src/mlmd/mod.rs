@@ -60,7 +60,7 @@ mod read;
 pub(crate) mod value;
 mod write;
 
-pub(crate) use error::{Error, Result, not_found};
+pub(crate) use error::{Error, Result, damaged, incompatible, not_found};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
 use zenml_core::step::StepKind;
-use zenml_core::store::backend::{declared_params, sorted_by_name, stored_params};
+use zenml_core::store::backend::{
+    check_step_type_change, declared_params, sorted_by_name, stored_params,
+};
 use zenml_core::store::{
     ArtifactRecord, BaseType, CacheHit, Conflict, ExecutionState, Id, MetadataError, NewArtifact,
     NewExecution, PropertyType, RunStatus, StepTypeSpec,
@@ -118,28 +120,9 @@ impl Tx<'_> {
             Some(id) => {
                 self.cache.step_types.remove(&id);
                 let decl = self.step_type(id)?;
-                if decl.kind != Some(spec.kind) {
-                    return Err(Conflict::StepTypeChanged {
-                        step_type: spec.source.clone(),
-                        version: spec.version,
-                        what: "its kind".to_owned(),
-                        recorded: decl.kind.map_or("foreign", StepKind::as_str).to_owned(),
-                        given: spec.kind.to_string(),
-                    }
-                    .into());
-                }
-                for (name, new) in &declared {
-                    if let Some(old) = decl.params.get(name).filter(|old| *old != new) {
-                        return Err(Conflict::StepTypeChanged {
-                            step_type: spec.source.clone(),
-                            version: spec.version,
-                            what: format!("parameter `{name}`"),
-                            recorded: old.to_string(),
-                            given: new.to_string(),
-                        }
-                        .into());
-                    }
-                }
+                check_step_type_change(spec, &declared, decl.kind, |n| {
+                    decl.params.get(n).copied()
+                })?;
                 for (name, ty) in &declared {
                     if !decl.params.contains_key(name) {
                         self.declare_property(id, name, *ty)?;

@@ -7,7 +7,7 @@ use zenml_core::store::{Incompatibility, MetadataError, MissingStore, OpenMode};
 
 use crate::mlmd::{
     ContextTypes, Error, MLMD_SCHEMA_VERSION, OLDEST_READABLE_VERSION, PROBE_SQL, Probe, Result,
-    ZENML_SCHEMA_VERSION,
+    ZENML_SCHEMA_VERSION, damaged, incompatible,
 };
 
 /// The options of every table zenml creates: InnoDB, and strings as binary columns (a `VARCHAR`
@@ -203,20 +203,6 @@ const CONTEXT_TYPES: [&str; 4] = [
 
 /// How long opening waits for another process that is creating the schema.
 const SCHEMA_LOCK_SECONDS: u32 = 60;
-
-fn incompatible(location: &str, reason: Incompatibility) -> Error {
-    Error::Store(MetadataError::Incompatible {
-        store: location.to_owned(),
-        reason,
-    })
-}
-
-fn damaged(location: &str, detail: &str) -> Error {
-    Error::Store(MetadataError::Damaged {
-        store: location.to_owned(),
-        detail: detail.to_owned(),
-    })
-}
 
 fn tables(conn: &mut mysql::Conn) -> Result<Vec<String>> {
     Ok(conn.query(

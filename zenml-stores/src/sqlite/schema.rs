@@ -8,7 +8,7 @@ use zenml_core::store::{Incompatibility, MetadataError, MissingStore, OpenMode};
 
 use crate::mlmd::{
     ContextTypes, Error, MLMD_SCHEMA_VERSION, OLDEST_READABLE_VERSION, PROBE_SQL, Probe, Result,
-    ZENML_SCHEMA_VERSION,
+    ZENML_SCHEMA_VERSION, damaged, incompatible,
 };
 
 /// The 15 ML Metadata tables with every column ML Metadata reads, its unique constraints, the
@@ -215,20 +215,6 @@ INSERT INTO TypeProperty (type_id, name, data_type)
 fn probe(conn: &Connection) -> rusqlite::Result<Probe> {
     conn.query_row(PROBE_SQL, [], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })
-}
-
-fn incompatible(location: &str, reason: Incompatibility) -> Error {
-    Error::Store(MetadataError::Incompatible {
-        store: location.to_owned(),
-        reason,
-    })
-}
-
-fn damaged(location: &str, detail: &str) -> Error {
-    Error::Store(MetadataError::Damaged {
-        store: location.to_owned(),
-        detail: detail.to_owned(),
     })
 }
 

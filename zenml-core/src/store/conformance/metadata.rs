@@ -42,6 +42,41 @@ const MISSING: Id = 987_654_321;
 /// The owner the suite's runs are begun with.
 const OWNER: &str = "conformance-suite";
 
+/// Defines one `#[test]` per area of this suite, so that a failure names its area: each calls
+/// `$run(name, area)` with the area's name and function, and `$run` makes the stores (or skips,
+/// when they cannot be made here).
+///
+/// ```
+/// use std::sync::Arc;
+/// use zenml_core::store::conformance::metadata::StoreFactory;
+/// use zenml_core::store::memory::MemoryMetadataStore;
+///
+/// fn area(_name: &str, area: fn(StoreFactory<'_>)) {
+///     area(&|| Arc::new(MemoryMetadataStore::new()));
+/// }
+///
+/// zenml_core::metadata_conformance_tests!(area);
+/// ```
+#[macro_export]
+macro_rules! metadata_conformance_tests {
+    ($run:path) => {
+        $crate::metadata_conformance_tests!(@areas $run;
+            step_types, pipelines, runs, execution_lifecycle, parameter_values, cached_executions,
+            cached_execution_batches, cache_lookup, cache_invalidation, lineage,
+            executions_of_step, artifact_etag, concurrent_writers, running_runs, artifact_pages,
+            pipeline_name_race);
+    };
+    (@areas $run:path; $($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            $run(
+                stringify!($name),
+                $crate::store::conformance::metadata::$name,
+            );
+        }
+    )*};
+}
+
 /// Runs every test of the suite, each on a fresh store.
 pub fn run_all(factory: StoreFactory<'_>) {
     step_types(factory);
