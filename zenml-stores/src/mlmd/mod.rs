@@ -82,6 +82,10 @@ pub(crate) const ZENML_SCHEMA_VERSION: i64 = 2;
 /// The oldest version a backend reads as it is (reads do not use what later versions added).
 pub(crate) const OLDEST_READABLE_VERSION: i64 = 1;
 
+/// How many rows one statement writes at most (SQLite allows 500 terms in a compound `SELECT`,
+/// and each row binds a handful of values).
+pub(crate) const ROWS_PER_STATEMENT: usize = 100;
+
 /// `Type.type_kind`.
 pub(crate) const EXECUTION_TYPE: i64 = 0;
 pub(crate) const ARTIFACT_TYPE: i64 = 1;
@@ -486,7 +490,10 @@ macro_rules! impl_metadata_store {
                 hit: &zenml_core::store::CacheHit,
             ) -> std::result::Result<zenml_core::store::Id, zenml_core::store::MetadataError> {
                 self.write("record_cached_execution", |tx| {
-                    tx.record_cached_execution(execution, hit)
+                    let ids = tx.record_cached_executions(&[(execution, hit)])?;
+                    ids.first().copied().ok_or_else(|| {
+                        crate::mlmd::Error::Corrupt("no execution was recorded".to_owned())
+                    })
                 })
             }
 
@@ -499,10 +506,8 @@ macro_rules! impl_metadata_store {
                     return Ok(Vec::new());
                 }
                 self.write("record_cached_executions", |tx| {
-                    executions
-                        .iter()
-                        .map(|(execution, hit)| tx.record_cached_execution(execution, hit))
-                        .collect()
+                    let items: Vec<_> = executions.iter().map(|(e, h)| (e, h)).collect();
+                    tx.record_cached_executions(&items)
                 })
             }
 

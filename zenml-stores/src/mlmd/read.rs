@@ -14,8 +14,8 @@ use zenml_core::store::{
 use super::value::{as_double, escape, read_double, read_value, text, unescape};
 use super::write::prop;
 use super::{
-    Cell, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, Error, Result, StepTypeDecl, Tx, cells,
-    not_found,
+    Cell, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, Error, ROWS_PER_STATEMENT, Result,
+    StepTypeDecl, Tx, cells, not_found,
 };
 
 /// The columns of an artifact record, from `Artifact a JOIN Type t ON t.id = a.type_id`
@@ -560,26 +560,30 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// Checks that every artifact of `ids` exists, in one query (naming one that does not).
+    /// Checks that every artifact of `ids` exists, in a query per hundred (naming one that does
+    /// not).
     pub(crate) fn require_artifacts(&mut self, ids: &[Id]) -> Result<()> {
-        let distinct: std::collections::BTreeSet<Id> = ids.iter().copied().collect();
-        if distinct.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "SELECT count(*) FROM Artifact WHERE id IN ({})",
-            vec!["?"; distinct.len()].join(", ")
-        );
-        let bound: Vec<Cell> = distinct.iter().map(|id| Cell::Int(*id)).collect();
-        let found = match self.conn.query_first(&sql, &bound)? {
-            Some(row) => row[0].req_int()?,
-            None => 0,
-        };
-        if usize::try_from(found).ok() == Some(distinct.len()) {
-            return Ok(());
-        }
-        for id in distinct {
-            self.require_artifact(id)?;
+        let distinct: Vec<Id> = ids
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<Id>>()
+            .into_iter()
+            .collect();
+        for chunk in distinct.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT count(*) FROM Artifact WHERE id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let bound: Vec<Cell> = chunk.iter().map(|id| Cell::Int(*id)).collect();
+            let found = match self.conn.query_first(&sql, &bound)? {
+                Some(row) => row[0].req_int()?,
+                None => 0,
+            };
+            if usize::try_from(found).ok() != Some(chunk.len()) {
+                for id in chunk {
+                    self.require_artifact(*id)?;
+                }
+            }
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use zenml_core::param::Value;
 use zenml_core::store::Id;
 
-use super::{Cell, Conn, Dialect, Error, Result};
+use super::{Cell, Conn, Dialect, Error, ROWS_PER_STATEMENT, Result};
 
 /// The kind of node a property belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -203,39 +203,54 @@ pub(crate) fn put(
     Ok(())
 }
 
-/// Writes (or replaces) several properties of a node in one statement; `Null`s are left out
-/// (not removed). The names must differ from one another.
+/// Writes (or replaces) several properties of a node; `Null`s are left out (not removed). The
+/// names must differ from one another.
 pub(crate) fn put_all(
     conn: &mut dyn Conn,
     node: Node,
     owner: Id,
     rows: &[(&str, Declared, &Value)],
 ) -> Result<()> {
+    let rows: Vec<(Id, &str, Declared, &Value)> = rows
+        .iter()
+        .map(|(name, declared, value)| (owner, *name, *declared, *value))
+        .collect();
+    put_rows(conn, node, &rows)
+}
+
+/// Writes (or replaces) properties of nodes of one kind, as (owner, name, declared, value), a
+/// statement per [`ROWS_PER_STATEMENT`] rows; `Null`s are left out (not removed). No two rows
+/// may name one property.
+pub(crate) fn put_rows(
+    conn: &mut dyn Conn,
+    node: Node,
+    rows: &[(Id, &str, Declared, &Value)],
+) -> Result<()> {
     let dialect = conn.dialect();
-    let mut bound = Vec::with_capacity(rows.len() * 7);
-    for (name, declared, value) in rows.iter().filter(|(_, _, v)| !v.is_null()) {
-        let [i, d, s, b] = cells(dialect, value);
-        bound.extend([
-            Cell::Int(owner),
-            (*name).into(),
-            Cell::Int(declared.flag()),
-            i,
-            d,
-            s,
-            b,
-        ]);
-    }
-    if bound.is_empty() {
-        return Ok(());
-    }
     let (table, owner_column) = node.table_and_owner();
-    let sql = format!(
-        "{} {table} ({owner_column}, name, is_custom_property, int_value, double_value, \
-         string_value, bool_value) VALUES {}",
-        dialect.replace_into(),
-        vec!["(?, ?, ?, ?, ?, ?, ?)"; bound.len() / 7].join(", ")
-    );
-    conn.exec(&sql, &bound)?;
+    let rows: Vec<_> = rows.iter().filter(|(_, _, _, v)| !v.is_null()).collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut bound = Vec::with_capacity(chunk.len() * 7);
+        for (owner, name, declared, value) in chunk {
+            let [i, d, s, b] = cells(dialect, value);
+            bound.extend([
+                Cell::Int(*owner),
+                (*name).into(),
+                Cell::Int(declared.flag()),
+                i,
+                d,
+                s,
+                b,
+            ]);
+        }
+        let sql = format!(
+            "{} {table} ({owner_column}, name, is_custom_property, int_value, double_value, \
+             string_value, bool_value) VALUES {}",
+            dialect.replace_into(),
+            vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        conn.exec(&sql, &bound)?;
+    }
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! The writes: each runs inside one write transaction of the backend (see [`Tx`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use zenml_core::hash::Hash128;
 use zenml_core::param::Value;
@@ -13,10 +13,10 @@ use zenml_core::store::{
     NewExecution, PropertyType, RunStatus, StepTypeSpec,
 };
 
-use super::value::{Declared, Node, escape, put, put_all};
+use super::value::{Declared, Node, escape, put, put_all, put_rows};
 use super::{
     ARTIFACT_LIVE, ARTIFACT_TYPE, Cell, Dialect, EVENT_INPUT, EVENT_OUTPUT, EXECUTION_TYPE, Error,
-    Result, Tx, cells, not_found, simple_type_id,
+    ROWS_PER_STATEMENT, Result, Tx, cells, not_found, simple_type_id,
 };
 
 /// Names of the custom properties of executions (documented in the module docs).
@@ -363,6 +363,24 @@ impl Tx<'_> {
         Ok(ExecutionState::from_mlmd(state.unwrap_or(0)))
     }
 
+    /// The state of each execution of `ids` that exists.
+    fn execution_states(&mut self, ids: &BTreeSet<Id>) -> Result<BTreeMap<Id, ExecutionState>> {
+        let ids: Vec<Id> = ids.iter().copied().collect();
+        let mut states = BTreeMap::new();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT id, last_known_state FROM Execution WHERE id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let bound: Vec<Cell> = chunk.iter().map(|id| Cell::Int(*id)).collect();
+            for row in self.conn.query(&sql, &bound)? {
+                let state = ExecutionState::from_mlmd(row[1].int()?.unwrap_or(0));
+                states.insert(row[0].req_int()?, state);
+            }
+        }
+        Ok(states)
+    }
+
     fn require_running(&mut self, id: Id) -> Result<()> {
         match self.execution_state(id)? {
             ExecutionState::Running => Ok(()),
@@ -399,16 +417,21 @@ impl Tx<'_> {
     pub(crate) fn begin_execution(&mut self, new: &NewExecution) -> Result<Id> {
         let inputs: Vec<Id> = new.inputs.iter().map(|(_, a)| *a).collect();
         self.require_artifacts(&inputs)?;
-        self.new_execution(new, ExecutionState::Running, &[])
+        let mut rows = Rows::default();
+        let id = self.execution_row(new, ExecutionState::Running, Vec::new(), &mut rows)?;
+        self.flush(rows)?;
+        Ok(id)
     }
 
-    /// Records a new execution in `state`: its properties (with `extra` custom ones), its
-    /// memberships and its INPUT events. The caller has checked that its inputs exist.
-    fn new_execution(
+    /// Inserts a new execution in `state` and gathers in `rows` its properties (with `extra`
+    /// custom ones), its memberships and its INPUT events. The caller has checked that its
+    /// inputs exist.
+    fn execution_row(
         &mut self,
         new: &NewExecution,
         state: ExecutionState,
-        extra: &[(&str, Value)],
+        extra: Vec<(&'static str, Value)>,
+        rows: &mut Rows,
     ) -> Result<Id> {
         let pipeline_id = self.run_pipeline(new.run_id)?;
         let values = self.checked_params(new.step_type_id, &new.params)?;
@@ -437,71 +460,89 @@ impl Tx<'_> {
                     .map_or(Value::Null, |key| Value::Str(key.to_hex())),
             ),
         ];
-        let rows: Vec<(&str, Declared, &Value)> = values
-            .iter()
-            .map(|(name, value)| (name.as_str(), Declared::Yes, value))
-            .chain(
-                custom
-                    .iter()
-                    .chain(extra)
-                    .map(|(name, value)| (*name, Declared::Custom, value)),
-            )
-            .collect();
-        put_all(self.conn, Node::Execution, id, &rows)?;
-        self.conn.exec(
-            "INSERT INTO Association (context_id, execution_id) VALUES (?, ?), (?, ?)",
-            &cells![new.run_id, id, pipeline_id, id],
-        )?;
-        self.insert_events(id, EVENT_INPUT, &inputs)?;
+        rows.properties.extend(
+            values
+                .into_iter()
+                .map(|(name, value)| (id, name, Declared::Yes, value)),
+        );
+        rows.properties.extend(
+            custom
+                .into_iter()
+                .chain(extra)
+                .map(|(name, value)| (id, name.to_owned(), Declared::Custom, value)),
+        );
+        rows.associations
+            .extend([(new.run_id, id), (pipeline_id, id)]);
+        rows.events(id, EVENT_INPUT, &inputs);
         Ok(id)
     }
 
-    /// One event per artifact, its path holding the names it has (sorted), in name order.
-    fn insert_events(
-        &mut self,
-        execution: Id,
-        event_type: i64,
-        named: &[(String, Id)],
-    ) -> Result<()> {
-        let mut groups: Vec<(Id, Vec<&str>)> = Vec::with_capacity(named.len());
-        for (name, artifact) in named {
-            match groups.iter_mut().find(|(a, _)| a == artifact) {
-                Some((_, names)) => names.push(name),
-                None => groups.push((*artifact, vec![name])),
-            }
+    /// Writes what `rows` gathered: a few statements, however many executions it holds.
+    fn flush(&mut self, rows: Rows) -> Result<()> {
+        let properties: Vec<(Id, &str, Declared, &Value)> = rows
+            .properties
+            .iter()
+            .map(|(owner, name, declared, value)| (*owner, name.as_str(), *declared, value))
+            .collect();
+        put_rows(self.conn, Node::Execution, &properties)?;
+        for chunk in rows.associations.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO Association (context_id, execution_id) VALUES {}",
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            );
+            let bound: Vec<Cell> = chunk.iter().flat_map(|(c, e)| cells![*c, *e]).collect();
+            self.conn.exec(&sql, &bound)?;
         }
-        if groups.is_empty() {
-            return Ok(());
-        }
-        // The events in one statement; their paths in another, each event found by its unique
-        // (artifact, execution, type).
         let now = self.now;
-        let mut events = Vec::with_capacity(groups.len() * 4);
-        let mut paths = Vec::with_capacity(named.len() * 3);
-        for (artifact, names) in &groups {
-            events.extend(cells![*artifact, execution, event_type, now]);
-            for name in names {
-                let n = i64::try_from(paths.len() / 3).unwrap_or(i64::MAX);
-                paths.extend(cells![n, *artifact, *name]);
-            }
+        for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
+                 VALUES {}",
+                vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+            );
+            let bound: Vec<Cell> = chunk
+                .iter()
+                .flat_map(|(e, t, a, _)| cells![*a, *e, *t, now])
+                .collect();
+            self.conn.exec(&sql, &bound)?;
         }
-        let sql = format!(
-            "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) \
-             VALUES {}",
-            vec!["(?, ?, ?, ?)"; groups.len()].join(", ")
-        );
-        self.conn.exec(&sql, &events)?;
-        let mut rows = vec!["SELECT ?, ?, ?"; paths.len() / 3];
-        rows[0] = "SELECT ? AS n, ? AS a, ? AS k";
-        let rows = rows.join(" UNION ALL ");
-        let sql = format!(
-            "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) \
-             SELECT ev.id, 0, NULL, v.k FROM ({rows}) AS v \
-             JOIN Event ev ON ev.artifact_id = v.a AND ev.execution_id = ? AND ev.type = ? \
-             ORDER BY v.n"
-        );
-        paths.extend(cells![execution, event_type]);
-        self.conn.exec(&sql, &paths)?;
+        // Each path finds its event by the event's unique (artifact, execution, type), and the
+        // paths of an event keep their order.
+        let paths: Vec<(Id, i64, Id, &str)> = rows
+            .events
+            .iter()
+            .flat_map(|(e, t, a, names)| names.iter().map(move |n| (*e, *t, *a, n.as_str())))
+            .collect();
+        for (c, chunk) in paths.chunks(ROWS_PER_STATEMENT).enumerate() {
+            let mut select = vec!["SELECT ?, ?, ?, ?, ?"; chunk.len()];
+            select[0] = "SELECT ? AS n, ? AS e, ? AS t, ? AS a, ? AS k";
+            let sql = format!(
+                "INSERT INTO EventPath (event_id, is_index_step, step_index, step_key) \
+                 SELECT ev.id, 0, NULL, v.k FROM ({}) AS v JOIN Event ev \
+                 ON ev.execution_id = v.e AND ev.type = v.t AND ev.artifact_id = v.a \
+                 ORDER BY v.n",
+                select.join(" UNION ALL ")
+            );
+            let bound: Vec<Cell> = chunk
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (e, t, a, k))| {
+                    let n = i64::try_from(c * ROWS_PER_STATEMENT + i).unwrap_or(i64::MAX);
+                    cells![n, *e, *t, *a, *k]
+                })
+                .collect();
+            self.conn.exec(&sql, &bound)?;
+        }
+        let attributions: Vec<(Id, Id)> = rows.attributions.into_iter().collect();
+        for chunk in attributions.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "{} Attribution (context_id, artifact_id) VALUES {}",
+                self.dialect.insert_ignore(),
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            );
+            let bound: Vec<Cell> = chunk.iter().flat_map(|(c, a)| cells![*c, *a]).collect();
+            self.conn.exec(&sql, &bound)?;
+        }
         Ok(())
     }
 
@@ -644,7 +685,9 @@ impl Tx<'_> {
         let ids: Vec<Id> = records.iter().map(|r| r.id).collect();
         self.attribute(id, &ids)?;
         events.sort_by(|a, b| a.0.cmp(&b.0));
-        self.insert_events(id, EVENT_OUTPUT, &events)?;
+        let mut rows = Rows::default();
+        rows.events(id, EVENT_OUTPUT, &events);
+        self.flush(rows)?;
         self.finish_execution(
             id,
             ExecutionState::Complete,
@@ -695,64 +738,59 @@ impl Tx<'_> {
         )
     }
 
-    pub(crate) fn record_cached_execution(
+    /// Records executions that reuse the outputs of earlier ones, in a few statements however
+    /// many there are (plus one per execution, for its id).
+    pub(crate) fn record_cached_executions(
         &mut self,
-        new: &NewExecution,
-        hit: &CacheHit,
-    ) -> Result<Id> {
-        let outputs: Vec<(String, Id)> =
-            hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
-        let outputs = sorted_by_name(&outputs, "output")?;
-        let output_ids: Vec<Id> = outputs.iter().map(|(_, a)| *a).collect();
-        // The execution reused and every artifact named, in one query.
-        let artifacts: BTreeSet<Id> = output_ids
-            .iter()
-            .copied()
-            .chain(new.inputs.iter().map(|(_, a)| *a))
-            .collect();
-        let sql = format!(
-            "SELECT (SELECT last_known_state FROM Execution WHERE id = ?), \
-             (SELECT count(*) FROM Artifact WHERE id IN ({}))",
-            vec!["?"; artifacts.len().max(1)].join(", ")
-        );
-        let mut bound = vec![Cell::Int(hit.execution_id)];
-        bound.extend(artifacts.iter().map(|a| Cell::Int(*a)));
-        if artifacts.is_empty() {
-            bound.push(Cell::Null);
+        items: &[(&NewExecution, &CacheHit)],
+    ) -> Result<Vec<Id>> {
+        let mut outputs = Vec::with_capacity(items.len());
+        let mut artifacts = BTreeSet::new();
+        for (new, hit) in items {
+            let named: Vec<(String, Id)> =
+                hit.outputs.iter().map(|(n, a)| (n.clone(), a.id)).collect();
+            let named = sorted_by_name(&named, "output")?;
+            artifacts.extend(named.iter().map(|(_, a)| *a));
+            artifacts.extend(new.inputs.iter().map(|(_, a)| *a));
+            outputs.push(named);
         }
-        let row = self
-            .conn
-            .query_first(&sql, &bound)?
-            .ok_or_else(|| not_found("execution", hit.execution_id))?;
-        let state = row[0]
-            .int()?
-            .ok_or_else(|| not_found("execution", hit.execution_id))?;
-        match ExecutionState::from_mlmd(state) {
-            ExecutionState::Complete => {}
-            state => {
-                return Err(Conflict::NotReusable {
-                    execution: hit.execution_id,
-                    state,
+        // The executions reused, and every artifact named, checked up front.
+        let reused: BTreeSet<Id> = items.iter().map(|(_, hit)| hit.execution_id).collect();
+        let states = self.execution_states(&reused)?;
+        for (_, hit) in items {
+            match states.get(&hit.execution_id) {
+                None => return Err(not_found("execution", hit.execution_id)),
+                Some(ExecutionState::Complete) => {}
+                Some(state) => {
+                    return Err(Conflict::NotReusable {
+                        execution: hit.execution_id,
+                        state: *state,
+                    }
+                    .into());
                 }
-                .into());
             }
         }
-        if usize::try_from(row[1].req_int()?).ok() != Some(artifacts.len()) {
-            let all: Vec<Id> = artifacts.into_iter().collect();
-            // Names the missing one.
-            self.require_artifacts(&all)?;
-        }
-        let id = self.new_execution(
-            new,
-            ExecutionState::Cached,
-            &[
+        let artifacts: Vec<Id> = artifacts.into_iter().collect();
+        self.require_artifacts(&artifacts)?;
+
+        let mut rows = Rows::default();
+        let mut ids = Vec::with_capacity(items.len());
+        for ((new, hit), named) in items.iter().zip(&outputs) {
+            let extra = vec![
                 (prop::CACHED_FROM, Value::Int(hit.execution_id)),
                 (prop::DURATION_MS, Value::Int(0)),
-            ],
-        )?;
-        self.insert_events(id, EVENT_OUTPUT, &outputs)?;
-        self.attribute(id, &output_ids)?;
-        Ok(id)
+            ];
+            let id = self.execution_row(new, ExecutionState::Cached, extra, &mut rows)?;
+            rows.events(id, EVENT_OUTPUT, named);
+            let pipeline_id = self.run_pipeline(new.run_id)?;
+            for (_, artifact) in named {
+                rows.attributions.insert((new.run_id, *artifact));
+                rows.attributions.insert((pipeline_id, *artifact));
+            }
+            ids.push(id);
+        }
+        self.flush(rows)?;
+        Ok(ids)
     }
 
     pub(crate) fn invalidate_cache(&mut self, key: Option<Hash128>) -> Result<u64> {
@@ -795,5 +833,35 @@ impl Tx<'_> {
         let value = etag.map_or(Value::Null, |e| Value::Str(e.to_owned()));
         self.put(Node::Artifact, id, "etag", Declared::Custom, &value)?;
         self.touch(id, "Artifact")
+    }
+}
+
+/// The rows of executions recorded together, gathered so that [`Tx::flush`] writes each table's
+/// in a few statements.
+#[derive(Default)]
+struct Rows {
+    /// (execution, name, declared, value).
+    properties: Vec<(Id, String, Declared, Value)>,
+    /// (context, execution).
+    associations: Vec<(Id, Id)>,
+    /// (execution, event type, artifact, the names of the artifact's path).
+    events: Vec<(Id, i64, Id, Vec<String>)>,
+    /// (context, artifact), each once.
+    attributions: BTreeSet<(Id, Id)>,
+}
+
+impl Rows {
+    /// One event per artifact of `named` (sorted by name), its path holding the names it has.
+    fn events(&mut self, execution: Id, event_type: i64, named: &[(String, Id)]) {
+        let first = self.events.len();
+        for (name, artifact) in named {
+            let mine = &mut self.events[first..];
+            match mine.iter_mut().find(|(_, _, a, _)| a == artifact) {
+                Some((_, _, _, names)) => names.push(name.clone()),
+                None => self
+                    .events
+                    .push((execution, event_type, *artifact, vec![name.clone()])),
+            }
+        }
     }
 }
