@@ -10,7 +10,7 @@
 //! | `i8` `i16` `i32` `i64` `u8` `u16` `u32` | `Int` | range-checked when read back |
 //! | `f32` `f64` | `Float` | `f32` widens exactly to `f64` |
 //! | `String` | `Str` | |
-//! | a unit-only enum with `#[derive(StepParam)]` | `Str` | the variant's name exactly as written in Rust (`Adam`, not `adam`) |
+//! | a unit-only enum with `#[derive(StepParam)]` | `Str` | the variant's name exactly as written in Rust (`Adam`, not `adam`), or in snake case with `#[step_param(rename_all = "snake_case")]` |
 //! | `Option<T>` of any of the above | `Null` or `T`'s value | `Option<Option<T>>` is not allowed |
 //!
 //! `u64`, `usize` and `i128` are not parameters: ML Metadata's integer column is a signed 64-bit
