@@ -770,6 +770,27 @@ pub enum ParamError {
     },
 }
 
+/// A parameter value that a step refuses although its type is right: what a step kind's
+/// `check_params` returns (sizes spelled in a string that do not parse, say).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("parameter `{name}`: {message}")]
+pub struct ParamCheckError {
+    /// The parameter.
+    pub name: String,
+    /// What is wrong with its value, and what would be right.
+    pub message: String,
+}
+
+impl ParamCheckError {
+    /// Parameter `name` refused, for the reason `message`.
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
+        ParamCheckError {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Reads one field's value out of `params` for a generated `from_params`.
 ///
 /// Missing values fall back to the spec's default (`null` for an `Option`).
