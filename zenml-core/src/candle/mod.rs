@@ -24,6 +24,10 @@
 //!   the [`Training::seed`]: the same parameters on the same data train the same weights, bit for
 //!   bit, on one machine.
 //!
+//! candle runs on the CPU here, spreading each matrix product over rayon's threads. For networks
+//! as small as [`FeedForwardTrainer`]'s defaults the hand-off costs more than it saves; setting
+//! `RAYON_NUM_THREADS=1` trained them 2–8× faster on a busy 2-core machine (see `BENCHMARKS.md`).
+//!
 //! The trained network is a [`Trained<T>`] artifact, stored as a
 //! [safetensors](https://github.com/huggingface/safetensors) file ([`SafeTensors`]) whose
 //! metadata records the trainer, its parameters, the feature columns and the label, so that an
