@@ -13,6 +13,8 @@
 //! | `mysql-tls` | no | TLS for the MySQL store's connections |
 //! | `object-store` | yes | artifact stores in a local folder and in memory |
 //! | `cli` | yes | [`cli`]: the `zenml` command line, also for binaries of your own |
+//! | `candle` | no | [`candle`]: a neural-network trainer base on candle (CPU), `FeedForwardTrainer` and its evaluator |
+//! | `linfa` | no | [`linfa`]: ready linfa trainers (logistic, linear and ridge regression, a decision tree) and evaluators |
 //!
 //! # A pipeline and its config
 //!
@@ -179,6 +181,11 @@ pub use zenml_core::__private;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+
+#[cfg(feature = "candle")]
+pub use zenml_core::candle;
+#[cfg(feature = "linfa")]
+pub use zenml_core::linfa;
 
 /// The store backends: metadata stores in the ML Metadata schema (SQLite) and artifact stores
 /// over `object_store` (local folder, memory). Backends register themselves: a repository's

@@ -1414,3 +1414,74 @@ fn what_was_typed_is_shown_shortened_in_every_message() {
         "invalid pipeline name `two\\nlines`: use one line of text without `#` or surrounding spaces"
     );
 }
+
+/// Keeps the first rows of a table; `rows` is spelled as sizes separated by commas, and only the
+/// first counts.
+#[step]
+#[derive(Debug)]
+pub struct FirstRows {
+    /// How many rows, as text (`"10"`).
+    #[param(default = "10")]
+    pub rows: String,
+}
+
+#[step]
+impl Step for FirstRows {
+    fn inputs(&self) -> Vec<IoSpec> {
+        vec![IoSpec::new::<Table>("table")]
+    }
+    fn outputs(&self) -> Vec<IoSpec> {
+        vec![IoSpec::new::<Table>("table")]
+    }
+    fn check_params(&self) -> Result<(), zenml::param::ParamCheckError> {
+        match self.rows.parse::<u32>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(zenml::param::ParamCheckError::new(
+                "rows",
+                format!("`{}` is not a number of rows", self.rows),
+            )),
+        }
+    }
+    fn run(&self, _ctx: &mut StepContext, inputs: &Inputs) -> StepResult<Outputs> {
+        let t: &Table = inputs.get("table")?;
+        let n = self.rows.parse::<u32>()?.min(u32::try_from(t.num_rows())?);
+        Ok(Outputs::new().with("table", t.take_rows(&(0..n).collect::<Vec<_>>())?))
+    }
+}
+
+#[test]
+fn a_step_refuses_parameter_values_before_anything_runs_and_the_config_names_the_line() {
+    let p = Pipeline::new("head")
+        .add_step("load", zenml::steps::CsvDatasource::new(iris_path()), [])
+        .add_step(
+            "head",
+            FirstRows { rows: "ten".into() },
+            [("table", "load.data")],
+        );
+    let e = p.validate().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "step `head` (`config::FirstRows`): parameter `rows`: `ten` is not a number of rows"
+    );
+    let repo = memory_repo();
+    assert!(repo.run(&p).is_err());
+    assert!(repo.get_runs(None).unwrap().is_empty(), "nothing ran");
+
+    let text = p.to_yaml();
+    let e = load_err(&text);
+    assert!(
+        matches!(e.kind(), ConfigErrorKind::Pipeline(PipelineError::InvalidParam { step, param, .. }) if step == "head" && param == "rows"),
+        "{e:?}"
+    );
+    assert_eq!(e.line(), Some(line_of(&text, "rows: ten")));
+    assert_eq!(e.step(), Some("head"));
+
+    let ok = Pipeline::new("head")
+        .add_step("load", zenml::steps::CsvDatasource::new(iris_path()), [])
+        .add_step(
+            "head",
+            FirstRows { rows: "3".into() },
+            [("table", "load.data")],
+        );
+    repo.run(&ok).unwrap();
+}

@@ -536,3 +536,55 @@ fn doc_comments_built_by_macros_are_kept() {
     assert_eq!(BuiltDocs::DOC, "First line.\nBuilt line.\nLast line.");
     assert_eq!(BuiltDocs::PARAM_SPECS[0].doc, "Built field doc.");
 }
+
+/// An activation, spelled in configs as Keras spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, StepParam)]
+#[step_param(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    Sigmoid,
+    LeakyRelu,
+}
+
+/// A step whose enum parameter is stored in snake case.
+#[step]
+#[derive(Debug, PartialEq)]
+pub struct Layer {
+    #[param(default = Activation::Relu)]
+    pub activation: Activation,
+    pub last: Option<Activation>,
+}
+
+#[step]
+impl TrainerStep for Layer {
+    type Model = Table;
+    fn train(&self, _ctx: &mut StepContext, train: &Table, _eval: &Table) -> StepResult<Table> {
+        Ok(train.clone())
+    }
+}
+
+#[test]
+fn rename_all_spells_variants_in_snake_case() {
+    let ScalarType::Enum(spec) = Layer::PARAM_SPECS[0].ty.scalar else {
+        panic!("not an enum parameter");
+    };
+    assert_eq!(spec.variants, ["relu", "sigmoid", "leaky_relu"]);
+    let step = Layer {
+        activation: Activation::LeakyRelu,
+        last: Some(Activation::Sigmoid),
+    };
+    let params = step.params();
+    assert_eq!(
+        params.get("activation"),
+        Some(&Value::Str("leaky_relu".into()))
+    );
+    assert_eq!(Layer::from_params(&params), Ok(step));
+    // The Rust spelling is not a stored name.
+    let err = Layer::from_params(&Params::new().with("activation", Value::Str("Relu".into())))
+        .expect_err("Relu is not stored as written");
+    assert_eq!(
+        err.to_string(),
+        "parameter `activation` of `params::Layer`: \"Relu\" is not a variant of Activation; \
+         expected one of: relu, sigmoid, leaky_relu"
+    );
+}

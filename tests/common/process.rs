@@ -10,6 +10,12 @@ use std::process::{Child, Command, Stdio};
 /// It runs the quickstart, and serves the whole CLI as `quickstart zenml <args>` with the
 /// example's steps linked in.
 pub fn quickstart() -> PathBuf {
+    example("quickstart")
+}
+
+/// The binary of example `name` (built by `cargo test` before the tests, when its features are
+/// enabled).
+pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile_dir = exe
         .parent()
@@ -17,11 +23,12 @@ pub fn quickstart() -> PathBuf {
         .expect("the test binary is in <target>/<profile>/deps");
     let path = profile_dir
         .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.is_file(),
         "{} is missing: `cargo test` builds the examples before the tests (when only one test \
-         file is selected, build them first: `cargo build --examples`)",
+         file is selected, build them first: `cargo build --examples`, with the example's \
+         features)",
         path.display()
     );
     path
@@ -67,6 +74,26 @@ pub fn zenml(dir: &Path, args: &[&str]) -> Out {
     let out = Command::new(quickstart())
         .arg("zenml")
         .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary starts");
+    Out::of(out)
+}
+
+/// `<example> zenml <args>` in `dir`, for an example that serves the CLI.
+pub fn example_zenml(name: &str, dir: &Path, args: &[&str]) -> Out {
+    let out = Command::new(example(name))
+        .arg("zenml")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary starts");
+    Out::of(out)
+}
+
+/// Example `name` itself, without arguments, in `dir`.
+pub fn run_example(name: &str, dir: &Path) -> Out {
+    let out = Command::new(example(name))
         .current_dir(dir)
         .output()
         .expect("the binary starts");

@@ -6,7 +6,11 @@
 
 pub mod artifact;
 pub mod cache;
+#[cfg(feature = "candle")]
+pub mod candle;
 pub mod hash;
+#[cfg(feature = "linfa")]
+pub mod linfa;
 mod macro_support;
 pub mod param;
 pub mod pipeline;

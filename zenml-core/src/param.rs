@@ -10,7 +10,7 @@
 //! | `i8` `i16` `i32` `i64` `u8` `u16` `u32` | `Int` | range-checked when read back |
 //! | `f32` `f64` | `Float` | `f32` widens exactly to `f64` |
 //! | `String` | `Str` | |
-//! | a unit-only enum with `#[derive(StepParam)]` | `Str` | the variant's name exactly as written in Rust (`Adam`, not `adam`) |
+//! | a unit-only enum with `#[derive(StepParam)]` | `Str` | the variant's name exactly as written in Rust (`Adam`, not `adam`), or in snake case with `#[step_param(rename_all = "snake_case")]` |
 //! | `Option<T>` of any of the above | `Null` or `T`'s value | `Option<Option<T>>` is not allowed |
 //!
 //! `u64`, `usize` and `i128` are not parameters: ML Metadata's integer column is a signed 64-bit
@@ -768,6 +768,27 @@ pub enum ParamError {
         #[source]
         source: ValueError,
     },
+}
+
+/// A parameter value that a step refuses although its type is right: what a step kind's
+/// `check_params` returns (sizes spelled in a string that do not parse, say).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("parameter `{name}`: {message}")]
+pub struct ParamCheckError {
+    /// The parameter.
+    pub name: String,
+    /// What is wrong with its value, and what would be right.
+    pub message: String,
+}
+
+impl ParamCheckError {
+    /// Parameter `name` refused, for the reason `message`.
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
+        ParamCheckError {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Reads one field's value out of `params` for a generated `from_params`.

@@ -242,11 +242,52 @@ pub(crate) fn is_param_attr(attr: &Attribute) -> bool {
 /// The `#[step_param(…)]` attributes of a `#[derive(StepParam)]` enum.
 pub(crate) struct EnumAttrs {
     pub(crate) krate: Path,
+    /// `rename_all = "…"`: how variant names are spelled in configs and the store.
+    pub(crate) rename_all: Option<RenameRule>,
+}
+
+/// How `#[step_param(rename_all = "…")]` spells a variant's name.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(crate) enum RenameRule {
+    /// `BinaryCrossentropy` → `binary_crossentropy`.
+    SnakeCase,
+    /// `BinaryCrossentropy` → `binarycrossentropy`.
+    Lowercase,
+}
+
+const RENAME_RULES: &str = "\"snake_case\", \"lowercase\"";
+
+impl RenameRule {
+    fn parse(s: &str) -> Option<RenameRule> {
+        match s {
+            "snake_case" => Some(RenameRule::SnakeCase),
+            "lowercase" => Some(RenameRule::Lowercase),
+            _ => None,
+        }
+    }
+
+    /// `name` spelled by this rule.
+    pub(crate) fn apply(self, name: &str) -> String {
+        match self {
+            RenameRule::Lowercase => name.to_lowercase(),
+            RenameRule::SnakeCase => {
+                let mut out = String::with_capacity(name.len() + 4);
+                for (i, c) in name.char_indices() {
+                    if c.is_uppercase() && i > 0 && !out.ends_with('_') {
+                        out.push('_');
+                    }
+                    out.extend(c.to_lowercase());
+                }
+                out
+            }
+        }
+    }
 }
 
 impl EnumAttrs {
     pub(crate) fn parse(cx: &Ctxt, attrs: &[Attribute]) -> EnumAttrs {
         let mut krate = Attr::none(cx, symbol::CRATE);
+        let mut rename_all = Attr::none(cx, symbol::RENAME_ALL);
         for attr in attrs.iter().filter(|a| a.path() == symbol::STEP_PARAM) {
             let Meta::List(list) = &attr.meta else {
                 cx.error_spanned_by(attr, "expected `#[step_param(crate = \"…\")]`");
@@ -257,11 +298,24 @@ impl EnumAttrs {
                     if let Some(path) = crate_path(&meta)? {
                         krate.set(&meta.path, path);
                     }
+                } else if meta.path == symbol::RENAME_ALL {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    match RenameRule::parse(&lit.value()) {
+                        Some(rule) => rename_all.set(&meta.path, rule),
+                        None => cx.error_spanned_by(
+                            &lit,
+                            format_args!(
+                                "unknown `rename_all` rule {:?}; expected one of: {RENAME_RULES}",
+                                lit.value()
+                            ),
+                        ),
+                    }
                 } else {
                     cx.error_spanned_by(
                         &meta.path,
                         format_args!(
-                            "unknown `#[step_param]` argument `{}`; expected: `crate`",
+                            "unknown `#[step_param]` argument `{}`; expected: `crate`, \
+                             `rename_all`",
                             path_name(&meta.path),
                         ),
                     );
@@ -275,6 +329,7 @@ impl EnumAttrs {
         }
         EnumAttrs {
             krate: krate.get().unwrap_or_else(default_crate_path),
+            rename_all: rename_all.get(),
         }
     }
 }

@@ -170,7 +170,7 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Makes a unit-only enum a step parameter type, stored as its variant's name exactly as written
-/// in Rust (`Adam`, not `adam`).
+/// in Rust (`Adam`, not `adam`), unless `rename_all` (below) says otherwise.
 ///
 /// ```ignore
 /// use zenml::prelude::*;
@@ -187,6 +187,11 @@ pub fn step(args: TokenStream, item: TokenStream) -> TokenStream {
 /// fields of a step. The enum must also be `Clone`, hence `#[derive(Clone, Copy, Debug,
 /// StepParam)]`. It must have at least one variant, no variant may carry data, and it may not be
 /// generic.
+///
+/// `#[step_param(rename_all = "snake_case")]` stores the variants in snake case instead
+/// (`BinaryCrossentropy` as `binary_crossentropy`), which is how configs then spell them;
+/// `"lowercase"` lowercases them (`BinaryCrossentropy` as `binarycrossentropy`). Two variants
+/// stored alike are a compile error.
 ///
 /// `#[step_param(crate = "path")]` names the path to the `zenml` facade (or `zenml-core`) when
 /// it is not `::zenml`, as `#[step(crate = "…")]` does.

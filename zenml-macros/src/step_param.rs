@@ -13,8 +13,9 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let attrs = EnumAttrs::parse(&cx, &input.attrs);
     check(&cx, &input);
+    let names = stored_names(&cx, &attrs, &input);
     match cx.check() {
-        Ok(()) => impl_enum_param(&attrs.krate, &input),
+        Ok(()) => impl_enum_param(&attrs.krate, &input, &names),
         Err(err) => {
             // A stand-in impl keeps the steps that use this enum as a parameter type from adding
             // errors of their own.
@@ -74,14 +75,40 @@ fn check(cx: &Ctxt, input: &DeriveInput) {
     }
 }
 
-fn impl_enum_param(krate: &Path, input: &DeriveInput) -> TokenStream {
+/// The names the variants are stored as: as written, or spelled by `rename_all`. Two variants
+/// that would be stored alike are an error at the second.
+fn stored_names(cx: &Ctxt, attrs: &EnumAttrs, input: &DeriveInput) -> Vec<String> {
+    let Data::Enum(data) = &input.data else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::with_capacity(data.variants.len());
+    for variant in &data.variants {
+        let written = variant.ident.unraw().to_string();
+        let name = match attrs.rename_all {
+            Some(rule) => rule.apply(&written),
+            None => written,
+        };
+        if names.contains(&name) {
+            cx.error_spanned_by(
+                &variant.ident,
+                format_args!(
+                    "two variants are both stored as `{name}`: a parameter's value must name one \
+                     variant"
+                ),
+            );
+        }
+        names.push(name);
+    }
+    names
+}
+
+fn impl_enum_param(krate: &Path, input: &DeriveInput, names: &[String]) -> TokenStream {
     let Data::Enum(data) = &input.data else {
         return TokenStream::new();
     };
     let ident = &input.ident;
     let name = ident.unraw().to_string();
     let variants: Vec<_> = data.variants.iter().map(|v| &v.ident).collect();
-    let names: Vec<_> = variants.iter().map(|v| v.unraw().to_string()).collect();
     const_block(quote! {
         #[automatically_derived]
         impl #krate::__private::EnumParam for #ident {

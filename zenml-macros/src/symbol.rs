@@ -12,6 +12,8 @@ pub(crate) struct Symbol(&'static str);
 pub(crate) const PARAM: Symbol = Symbol("param");
 /// The enum attribute `#[step_param(…)]` of `#[derive(StepParam)]`.
 pub(crate) const STEP_PARAM: Symbol = Symbol("step_param");
+/// `#[step_param(rename_all = "snake_case")]`.
+pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 /// `#[step(version = N)]`.
 pub(crate) const VERSION: Symbol = Symbol("version");
 /// `#[step(crate = "path")]`, `#[step_param(crate = "path")]`.

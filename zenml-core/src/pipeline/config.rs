@@ -637,7 +637,8 @@ fn pipeline_error_place(e: &PipelineError) -> Option<Place> {
         | PipelineError::MissingInput { step, .. }
         | PipelineError::TypeMismatch { step, .. } => Some(Place::Wiring(step.clone())),
         PipelineError::Cycle { cycle, .. } => cycle.first().cloned().map(Place::Wiring),
-        PipelineError::ParamTooLarge { step, param, .. } => {
+        PipelineError::ParamTooLarge { step, param, .. }
+        | PipelineError::InvalidParam { step, param, .. } => {
             Some(Place::Param(step.clone(), param.clone()))
         }
         PipelineError::InvalidName { what, name }

@@ -336,6 +336,21 @@ pub enum PipelineError {
         /// The limit ([`MAX_STRING_PARAM_BYTES`]).
         max: usize,
     },
+    /// A parameter value that the step refuses (its `check_params`), though its type is right.
+    #[error(
+        "step `{}` (`{source_path}`): parameter `{param}`: {message}",
+        elide(.step)
+    )]
+    InvalidParam {
+        /// The step.
+        step: String,
+        /// The step type's source path.
+        source_path: String,
+        /// The parameter.
+        param: String,
+        /// What is wrong, as the step says it.
+        message: String,
+    },
     /// A pipeline without steps.
     #[error("pipeline `{}` has no steps", elide(.0))]
     Empty(String),

@@ -106,6 +106,14 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
     for (i, s) in p.steps.iter().enumerate() {
         errors.extend(name_problem("step", &s.name, valid_step_name));
         oversized_params(s, &mut errors);
+        if let Err(e) = s.step.check_params() {
+            errors.push(PipelineError::InvalidParam {
+                step: s.name.clone(),
+                source_path: s.step.info().source.to_owned(),
+                param: e.name,
+                message: e.message,
+            });
+        }
         if index.insert(&s.name, i).is_some() {
             errors.push(PipelineError::DuplicateStep {
                 pipeline: p.name.clone(),

@@ -2,7 +2,7 @@
 
 use crate::artifact::{Artifact, Inputs, Metrics, Outputs, Table};
 use crate::hash::Hash128;
-use crate::param::Params;
+use crate::param::{ParamCheckError, Params};
 
 use super::{DynStep, IoSpec, StepCode, StepContext, StepInfo, StepKind, StepParams, StepResult};
 
@@ -45,6 +45,14 @@ pub trait DatasourceStep: StepParams {
         Ok(None)
     }
 
+    /// Checks the parameters beyond what their types say (sizes spelled in a string, a value
+    /// that must be positive), when a pipeline is validated: before any step of it runs, and when
+    /// a config is loaded. The error names the parameter and says what would be right. The
+    /// default accepts every value.
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        Ok(())
+    }
+
     #[doc(hidden)]
     const __KIND: StepKind = StepKind::Datasource;
     #[doc(hidden)]
@@ -60,6 +68,14 @@ pub trait DatasourceStep: StepParams {
 pub trait SplitStep: StepParams {
     /// Splits `data` into (train, eval).
     fn split(&self, ctx: &mut StepContext, data: &Table) -> StepResult<(Table, Table)>;
+
+    /// Checks the parameters beyond what their types say (sizes spelled in a string, a value
+    /// that must be positive), when a pipeline is validated: before any step of it runs, and when
+    /// a config is loaded. The error names the parameter and says what would be right. The
+    /// default accepts every value.
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        Ok(())
+    }
 
     #[doc(hidden)]
     const __KIND: StepKind = StepKind::Split;
@@ -87,6 +103,14 @@ pub trait PreprocesserStep: StepParams {
         data: &Table,
     ) -> StepResult<Table>;
 
+    /// Checks the parameters beyond what their types say (sizes spelled in a string, a value
+    /// that must be positive), when a pipeline is validated: before any step of it runs, and when
+    /// a config is loaded. The error names the parameter and says what would be right. The
+    /// default accepts every value.
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        Ok(())
+    }
+
     #[doc(hidden)]
     const __KIND: StepKind = StepKind::Preprocesser;
     #[doc(hidden)]
@@ -105,6 +129,14 @@ pub trait TrainerStep: StepParams {
     type Model: Artifact;
     /// Trains.
     fn train(&self, ctx: &mut StepContext, train: &Table, eval: &Table) -> StepResult<Self::Model>;
+
+    /// Checks the parameters beyond what their types say (sizes spelled in a string, a value
+    /// that must be positive), when a pipeline is validated: before any step of it runs, and when
+    /// a config is loaded. The error names the parameter and says what would be right. The
+    /// default accepts every value.
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        Ok(())
+    }
 
     #[doc(hidden)]
     const __KIND: StepKind = StepKind::Trainer;
@@ -129,6 +161,14 @@ pub trait EvaluatorStep: StepParams {
         model: &Self::Model,
         eval: &Table,
     ) -> StepResult<Metrics>;
+
+    /// Checks the parameters beyond what their types say (sizes spelled in a string, a value
+    /// that must be positive), when a pipeline is validated: before any step of it runs, and when
+    /// a config is loaded. The error names the parameter and says what would be right. The
+    /// default accepts every value.
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        Ok(())
+    }
 
     #[doc(hidden)]
     const __KIND: StepKind = StepKind::Evaluator;
@@ -182,6 +222,14 @@ pub trait Step: StepParams {
         Ok(None)
     }
 
+    /// Checks the parameters beyond what their types say (sizes spelled in a string, a value
+    /// that must be positive), when a pipeline is validated: before any step of it runs, and when
+    /// a config is loaded. The error names the parameter and says what would be right. The
+    /// default accepts every value.
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        Ok(())
+    }
+
     #[doc(hidden)]
     const __KIND: StepKind = StepKind::General;
     #[doc(hidden)]
@@ -227,6 +275,9 @@ macro_rules! common {
 
 impl<T: DatasourceStep + StepCode> DynStep for Datasource<T> {
     common!(Datasource);
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        self.0.check_params()
+    }
     fn inputs(&self) -> Vec<IoSpec> {
         Vec::new()
     }
@@ -243,6 +294,9 @@ impl<T: DatasourceStep + StepCode> DynStep for Datasource<T> {
 
 impl<T: SplitStep + StepCode> DynStep for Split<T> {
     common!(Split);
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        self.0.check_params()
+    }
     fn inputs(&self) -> Vec<IoSpec> {
         vec![IoSpec::new::<Table>("data")]
     }
@@ -257,6 +311,9 @@ impl<T: SplitStep + StepCode> DynStep for Split<T> {
 
 impl<T: PreprocesserStep + StepCode> DynStep for Preprocesser<T> {
     common!(Preprocesser);
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        self.0.check_params()
+    }
     fn inputs(&self) -> Vec<IoSpec> {
         vec![IoSpec::new::<Table>("train"), IoSpec::new::<Table>("eval")]
     }
@@ -282,6 +339,9 @@ impl<T: PreprocesserStep + StepCode> DynStep for Preprocesser<T> {
 
 impl<T: TrainerStep + StepCode> DynStep for Trainer<T> {
     common!(Trainer);
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        self.0.check_params()
+    }
     fn inputs(&self) -> Vec<IoSpec> {
         vec![IoSpec::new::<Table>("train"), IoSpec::new::<Table>("eval")]
     }
@@ -300,6 +360,9 @@ impl<T: TrainerStep + StepCode> DynStep for Trainer<T> {
 
 impl<T: EvaluatorStep + StepCode> DynStep for Evaluator<T> {
     common!(Evaluator);
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        self.0.check_params()
+    }
     fn inputs(&self) -> Vec<IoSpec> {
         vec![
             IoSpec::new::<T::Model>("model"),
@@ -324,6 +387,9 @@ impl<T: EvaluatorStep + StepCode> DynStep for Evaluator<T> {
 
 impl<T: Step + StepCode> DynStep for General<T> {
     common!(General);
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        self.0.check_params()
+    }
     fn inputs(&self) -> Vec<IoSpec> {
         self.0.inputs()
     }

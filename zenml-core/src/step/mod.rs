@@ -24,7 +24,7 @@ use std::fmt;
 
 use crate::artifact::{Artifact, ArtifactKind, Inputs, Outputs};
 use crate::hash::Hash128;
-use crate::param::{ParamError, ParamSpec, Params};
+use crate::param::{ParamCheckError, ParamError, ParamSpec, Params};
 
 /// The error a step's own code returns: any error, boxed. `?` works on every error type (and on
 /// `anyhow::Error`), and a message can be returned with `Err("…".into())`.
@@ -201,6 +201,11 @@ pub trait DynStep: Send + Sync + 'static {
     fn external_fingerprint(&self, ctx: &StepContext) -> StepResult<Option<Hash128>> {
         let _ = ctx;
         Ok(None)
+    }
+    /// Checks the parameters beyond their types, before anything runs (see
+    /// [`TrainerStep::check_params`]); `Ok` by default.
+    fn check_params(&self) -> Result<(), ParamCheckError> {
+        Ok(())
     }
     /// Runs the step.
     fn run(&self, ctx: &mut StepContext, inputs: &Inputs) -> StepResult<Outputs>;

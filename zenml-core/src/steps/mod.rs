@@ -109,16 +109,34 @@ impl SplitStep for RandomSplit {
     }
 }
 
-/// A small, fast, well-mixed generator; enough for shuffling.
-struct SplitMix64(u64);
+/// A small, fast, well-mixed generator; enough for shuffling and for initialising weights.
+#[derive(Clone, Debug)]
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+
+    /// A uniform number in `[0, 1)`, from the top 53 bits.
+    #[cfg_attr(not(feature = "candle"), allow(dead_code))]
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let x = (self.next() >> 11) as f64;
+        x * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Shuffles `items` in place (Fisher–Yates).
+    #[cfg_attr(not(feature = "candle"), allow(dead_code))]
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = usize::try_from(self.next() % (i as u64 + 1)).unwrap_or(0);
+            items.swap(i, j);
+        }
     }
 }
 

@@ -3,8 +3,13 @@
 //! rustc's wording changes between releases, so the snapshots are checked only on the release
 //! they were made with; on any other compiler this test says so and passes without checking
 //! (and fails when `CI` is set: CI runs the pinned release).
-//! Regenerate them with `TRYBUILD=overwrite cargo test --test compile_errors` on that release,
-//! and read every changed `.stderr` before accepting it.
+//! Regenerate them with `TRYBUILD=overwrite cargo test -p zenml-macros --test compile_errors` on
+//! that release, and read every changed `.stderr` before accepting it.
+//!
+//! They live in this crate, not the facade's tests, so that the cases are built against the
+//! facade with its default features whatever features the test run enables: rustc's hints list
+//! the types that implement a trait, and the ready steps of the optional features would add
+//! theirs.
 
 use std::process::Command;
 
