@@ -13,6 +13,7 @@ mod common;
 #[path = "common/mysql.rs"]
 mod mysql;
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,18 +26,26 @@ use zenml::backends::object::ObjectArtifactStore;
 use zenml::prelude::*;
 use zenml::store::{ArtifactStore, ExecutionState, MetadataQuery};
 
-/// The barrier the step `Hold` meets twice (once on starting, once before it ends) while one
-/// is set; the test meets it in between.
-static HOLD: Mutex<Option<Arc<Barrier>>> = Mutex::new(None);
+/// The barriers the step `Hold` meets twice (once on starting, once before it ends), by its
+/// gate; the test meets the barrier in between. Each test has a gate of its own.
+static GATES: Mutex<BTreeMap<u32, Arc<Barrier>>> = Mutex::new(BTreeMap::new());
 
-fn hold_with(barrier: Option<Arc<Barrier>>) {
-    *HOLD.lock().unwrap_or_else(PoisonError::into_inner) = barrier;
+/// Sets (or, with `None`, lifts) the barrier of `gate`.
+fn hold_at(gate: u32, barrier: Option<Arc<Barrier>>) {
+    let mut gates = GATES.lock().unwrap_or_else(PoisonError::into_inner);
+    match barrier {
+        Some(b) => gates.insert(gate, b),
+        None => gates.remove(&gate),
+    };
 }
 
-/// Passes its table through, holding at [`HOLD`] while one is set.
+/// Passes its table through, holding at the barrier of its gate while one is set.
 #[step]
 #[derive(Debug)]
-pub struct Hold {}
+pub struct Hold {
+    /// Which barrier.
+    pub gate: u32,
+}
 
 #[step]
 impl Step for Hold {
@@ -47,7 +56,11 @@ impl Step for Hold {
         vec![IoSpec::new::<Table>("numbers")]
     }
     fn run(&self, _ctx: &mut StepContext, inputs: &Inputs) -> StepResult<Outputs> {
-        let barrier = HOLD.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let barrier = GATES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&self.gate)
+            .cloned();
         if let Some(b) = barrier {
             b.wait();
             b.wait();
@@ -57,11 +70,11 @@ impl Step for Hold {
     }
 }
 
-/// numbers → hold → sum.
+/// numbers → hold (at the barrier of gate `n`) → sum.
 fn held(n: u32) -> Pipeline {
     Pipeline::new(format!("held {n}"))
         .add_step("numbers", Numbers { n, scale: 1.0 }, [])
-        .add_step("hold", Hold {}, [("numbers", "numbers.numbers")])
+        .add_step("hold", Hold { gate: n }, [("numbers", "numbers.numbers")])
         .add_step("sum", Sum {}, [("numbers", "hold.numbers")])
 }
 
@@ -179,7 +192,7 @@ fn a_connection_the_server_ends_mid_run_is_replaced_and_the_run_completes() {
     let repo = repo(&db, &artifacts);
 
     let barrier = Arc::new(Barrier::new(2));
-    hold_with(Some(barrier.clone()));
+    hold_at(20, Some(barrier.clone()));
     let summary = std::thread::scope(|scope| {
         let run = scope.spawn(|| repo.run(&held(20)));
         barrier.wait();
@@ -188,7 +201,7 @@ fn a_connection_the_server_ends_mid_run_is_replaced_and_the_run_completes() {
         barrier.wait();
         run.join().expect("the run's thread")
     });
-    hold_with(None);
+    hold_at(20, None);
     let summary = summary.unwrap_or_else(|e| panic!("the run fails: {e}"));
     assert_eq!(summary.executed().len(), 3);
     assert_complete_means_stored(repo.metadata_store().as_ref(), artifacts.as_ref());
@@ -215,7 +228,7 @@ fn a_server_gone_mid_run_fails_the_run_clearly_and_a_rerun_reuses_what_completed
     let repo = repo(&via_proxy, &artifacts);
 
     let barrier = Arc::new(Barrier::new(2));
-    hold_with(Some(barrier.clone()));
+    hold_at(21, Some(barrier.clone()));
     let failed = std::thread::scope(|scope| {
         let run = scope.spawn(|| repo.run(&held(21)));
         barrier.wait();
@@ -224,7 +237,7 @@ fn a_server_gone_mid_run_fails_the_run_clearly_and_a_rerun_reuses_what_completed
         barrier.wait();
         run.join().expect("the run's thread")
     });
-    hold_with(None);
+    hold_at(21, None);
     let e = failed.expect_err("the server is gone");
     let text = e.to_string();
     assert!(
