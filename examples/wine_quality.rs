@@ -21,7 +21,7 @@
 
 use std::process::ExitCode;
 
-use zenml::candle::{FeedForwardMetrics, FeedForwardTrainer};
+use zenml::candle::{FEED_FORWARD_LABEL, FeedForwardMetrics, FeedForwardTrainer};
 use zenml::prelude::*;
 use zenml::steps::{CsvDatasource, RandomSplit, ScalerState, StandardScaler};
 use zenml::{Repository, TrainingPipeline};
@@ -29,7 +29,8 @@ use zenml::{Repository, TrainingPipeline};
 const DATA: &str = "examples/data/winequality-red.csv";
 
 /// Standardises the measurements (mean 0, standard deviation 1 on train) and replaces the
-/// `quality` score by a `good` column: 1 for a wine scored `good_from` or more, else 0.
+/// `quality` score by a `label` column, the one a `FeedForwardTrainer` learns: 1 for a good wine
+/// (scored `good_from` or more), else 0.
 #[step]
 #[derive(Debug)]
 pub struct WinePreprocesser {
@@ -75,7 +76,7 @@ impl PreprocesserStep for WinePreprocesser {
             })
             .collect();
         m.push_column(ndarray::ArrayView1::from(&good))?;
-        names.push("good");
+        names.push(FEED_FORWARD_LABEL);
         Ok(Table::from_ndarray(&names, &m)?)
     }
 }
@@ -86,7 +87,6 @@ fn trainer(lr: f64) -> FeedForwardTrainer {
         batch_size: 32,
         epochs: 20,
         hidden_layers: Some("32,16".into()),
-        label: "good".into(),
         lr,
         metrics: Some("accuracy".into()),
         ..FeedForwardTrainer::default()

@@ -24,15 +24,13 @@ use zenml::store::ExecutionRecord;
 
 const EXAMPLE: &str = "wine_quality";
 
-/// The trainer's arguments exactly as the classic trainer's seed config gives them, with the
-/// label column the wine example's preprocesser makes.
+/// The trainer's arguments exactly as the classic trainer's seed config gives them.
 const SEED_ARGS: &str = concat!(
     "      batch_size: 1\n",
     "      dropout_chance: 0.2\n",
     "      epochs: 1\n",
     "      hidden_activation: relu\n",
     "      hidden_layers: null\n",
-    "      label: good\n",
     "      last_activation: sigmoid\n",
     "      loss: mse\n",
     "      lr: 0.001\n",
@@ -159,7 +157,6 @@ fn the_seed_parameters_round_trip_unchanged_nulls_included() {
             "epochs",
             "hidden_activation",
             "hidden_layers",
-            "label",
             "last_activation",
             "loss",
             "lr",
@@ -171,15 +168,8 @@ fn the_seed_parameters_round_trip_unchanged_nulls_included() {
     assert_eq!(params.get("metrics"), Some(&Value::Null));
     assert_eq!(params.get("lr"), Some(&Value::Float(0.001)));
     assert_eq!(params.get("loss"), Some(&Value::Str("mse".into())));
-    // The seed's values are the defaults, but for the label.
-    assert_eq!(
-        FeedForwardTrainer {
-            label: "good".into(),
-            ..FeedForwardTrainer::default()
-        }
-        .params(),
-        params
-    );
+    // The seed's values are the defaults.
+    assert_eq!(FeedForwardTrainer::default().params(), params);
 }
 
 #[test]
@@ -283,14 +273,13 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
         }
         let accuracy = metrics.get("accuracy").unwrap_or(0.0);
         assert!(accuracy > 0.8, "{pipeline}: {metrics:?}");
-        assert_eq!(model.trainer().label, "good");
         assert_eq!(model.features().len(), 11);
         assert_eq!(model_record.materializer, "zenml.safetensors@1");
     }
     drop(repo);
 
-    // Google's ML Metadata reads the ten parameters and the label with their types; the nulls
-    // are simply absent.
+    // Google's ML Metadata reads the ten parameters with their types; the nulls are simply
+    // absent.
     let reader = match disk::mlmd_reader() {
         Ok(r) => r,
         Err(why) => {
@@ -323,7 +312,6 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
             ("epochs", "INT"),
             ("hidden_activation", "STRING"),
             ("hidden_layers", "STRING"),
-            ("label", "STRING"),
             ("last_activation", "STRING"),
             ("loss", "STRING"),
             ("lr", "DOUBLE"),
@@ -346,7 +334,6 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
         "dropout_chance": 0.2,
         "epochs": 1,
         "hidden_activation": "relu",
-        "label": "good",
         "last_activation": "sigmoid",
         "loss": "mse",
         "lr": 0.001,

@@ -84,8 +84,8 @@
 //!
 //! [`FeedForwardTrainer`] is a dense network with the parameters of the classic Keras
 //! feed-forward trainer (`batch_size`, `dropout_chance`, `epochs`, `hidden_activation`,
-//! `hidden_layers`, `last_activation`, `loss`, `lr`, `metrics`, `output_units`) and a `label`;
-//! [`FeedForwardMetrics`] evaluates what it trained.
+//! `hidden_layers`, `last_activation`, `loss`, `lr`, `metrics`, `output_units`), learning the
+//! column `label`; [`FeedForwardMetrics`] evaluates what it trained.
 
 mod engine;
 mod model;
@@ -408,6 +408,9 @@ pub const DEFAULT_HIDDEN_LAYERS: [usize; 3] = [64, 32, 16];
 /// The seed a [`FeedForwardTrainer`] trains with.
 pub const FEED_FORWARD_SEED: u64 = 42;
 
+/// The column a [`FeedForwardTrainer`] learns: a preprocesser names the target `label`.
+pub const FEED_FORWARD_LABEL: &str = "label";
+
 /// The largest hidden layer a [`FeedForwardTrainer`] accepts.
 const MAX_UNITS: usize = 1 << 16;
 
@@ -423,7 +426,6 @@ const MAX_UNITS: usize = 1 << 16;
 /// epochs: 1
 /// hidden_activation: relu
 /// hidden_layers: null
-/// label: label
 /// last_activation: sigmoid
 /// loss: mse
 /// lr: 0.001
@@ -431,11 +433,13 @@ const MAX_UNITS: usize = 1 << 16;
 /// output_units: 1
 /// ```
 ///
-/// The features are every numeric column but `label`. Weights start as Keras's do (Glorot
-/// uniform, zero biases), drawn from a fixed seed ([`FEED_FORWARD_SEED`]), which also orders the
-/// rows and draws the dropout masks: the same parameters on the same data train the same network.
-/// There is no `seed` parameter, so that the parameters are exactly the classic trainer's and a
-/// `label`; a trainer of your own on [`NetworkTrainer`] can add one.
+/// It learns the column named `label` ([`FEED_FORWARD_LABEL`]: its values are the targets with
+/// one output, its class numbers (0, 1, …) one-hot with more), from every other numeric column.
+/// Weights start as Keras's do (Glorot uniform, zero biases), drawn from a fixed seed
+/// ([`FEED_FORWARD_SEED`]), which also orders the rows and draws the dropout masks: the same
+/// parameters on the same data train the same network. There is no `label` or `seed` parameter,
+/// so that the parameters are exactly the classic trainer's; a trainer of your own on
+/// [`NetworkTrainer`] can have both.
 #[crate::step(crate = crate)]
 #[derive(Debug)]
 pub struct FeedForwardTrainer {
@@ -455,10 +459,6 @@ pub struct FeedForwardTrainer {
     /// The sizes of the hidden layers, first to last, separated by commas (`"64,32,16"`; quote a
     /// single size in YAML: `"64"`); `null` for 64, 32 and 16; an empty string for none.
     pub hidden_layers: Option<String>,
-    /// The label column: its values are the targets with one output, its class numbers
-    /// (0, 1, …) one-hot with more.
-    #[param(default = "label")]
-    pub label: String,
     /// The activation of the outputs (as `hidden_activation`).
     #[param(default = Activation::Sigmoid)]
     pub last_activation: Activation,
@@ -557,7 +557,7 @@ impl NetworkTrainer for FeedForwardTrainer {
         }
         let metrics = Metric::parse_list(self.metrics.as_deref().unwrap_or(""))
             .map_err(|e| ParamCheckError::new("metrics", e))?;
-        let training = Training::new(&self.label)
+        let training = Training::new(FEED_FORWARD_LABEL)
             .outputs(usize::try_from(self.output_units).unwrap_or(usize::MAX))
             .epochs(self.epochs)
             .batch_size(usize::try_from(self.batch_size).unwrap_or(usize::MAX))
@@ -662,7 +662,7 @@ mod tests {
             m[[i, 1]] = b;
             m[[i, 2]] = if a + b > 0.0 { 1.0 } else { 0.0 };
         }
-        Table::from_ndarray(&["a", "b", "good"], &m).expect("a table")
+        Table::from_ndarray(&["a", "b", "label"], &m).expect("a table")
     }
 
     fn trainer() -> FeedForwardTrainer {
@@ -670,7 +670,6 @@ mod tests {
             batch_size: 16,
             epochs: 30,
             hidden_layers: Some("8".into()),
-            label: "good".into(),
             lr: 0.01,
             metrics: Some("accuracy, mae".into()),
             ..FeedForwardTrainer::default()
@@ -861,14 +860,13 @@ mod tests {
                 2.0
             };
         }
-        let data = Table::from_ndarray(&["x", "class"], &m)?;
+        let data = Table::from_ndarray(&["x", "label"], &m)?;
         let t = FeedForwardTrainer {
             batch_size: 10,
             epochs: 40,
             hidden_layers: Some("16".into()),
             last_activation: Activation::Softmax,
             loss: Loss::CategoricalCrossentropy,
-            label: "class".into(),
             lr: 0.02,
             output_units: 3,
             dropout_chance: 0.0,
@@ -880,14 +878,14 @@ mod tests {
 
         let mut bad = m.clone();
         bad[[3, 1]] = 3.0;
-        let bad = Table::from_ndarray(&["x", "class"], &bad)?;
+        let bad = Table::from_ndarray(&["x", "label"], &bad)?;
         let err = fit(&t, &mut context(Arc::default()), &bad, &data)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert_eq!(
             err,
-            "label `class`: row 3 holds 3; with 3 outputs the label must hold class numbers 0 \
+            "label `label`: row 3 holds 3; with 3 outputs the label must hold class numbers 0 \
              to 2"
         );
         Ok(())
