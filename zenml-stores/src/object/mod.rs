@@ -30,6 +30,8 @@
 //! reported as [`ArtifactStoreError::NotAnObject`]; [`ArtifactStore::move_aside`] moves it into
 //! `.damaged/` in the store's root, where it is kept.
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+pub mod bucket;
 mod reader;
 mod runtime;
 mod url;
@@ -104,6 +106,10 @@ pub(crate) struct Shared {
     /// For a local folder, the folder: what is known of an object without reading it is then
     /// asked of the file system directly, on the caller's thread.
     local_root: Option<std::path::PathBuf>,
+    /// For a bucket, a client of the same bucket that gives up quickly, for [`ArtifactStore::probe`].
+    probe: Option<Arc<dyn ObjectStore>>,
+    /// Values no error may show (the bucket's credentials), replaced by `***`.
+    secrets: Vec<String>,
 }
 
 impl ObjectArtifactStore {
@@ -135,6 +141,8 @@ impl ObjectArtifactStore {
                 describe,
                 runtime,
                 local_root: None,
+                probe: None,
+                secrets: Vec::new(),
             }),
             part_size: DEFAULT_PART_SIZE,
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
@@ -190,6 +198,31 @@ impl ObjectArtifactStore {
         url::open(url, base)
     }
 
+    /// Marks the store as a bucket: `probe` is a client of it that gives up quickly, `secrets`
+    /// are values no error may show.
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+    fn set_bucket(&mut self, probe: Arc<dyn ObjectStore>, secrets: Vec<String>) {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.probe = Some(probe);
+            shared.secrets = secrets;
+        }
+    }
+
+    /// Opens the bucket at `url` (`s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix`), configured by the cloud's standard variables and files (see
+    /// [`bucket`]), then by `settings`: `object_store` configuration keys with their values,
+    /// which win over the environment (`("aws_endpoint", "http://127.0.0.1:9000")`,
+    /// `("aws_access_key_id", …)`, `("google_base_url", …)`, `("azure_storage_use_emulator",
+    /// "true")`). Their secret values never appear in an error.
+    ///
+    /// Nothing is requested from the bucket here; [`ArtifactStore::probe`] checks that it can be
+    /// reached.
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+    pub fn open_bucket(url: &str, settings: &[(&str, &str)]) -> Result<Self, ArtifactStoreError> {
+        zenml_core::store::check_url_credentials(url)?;
+        bucket::open(url, settings)
+    }
+
     /// Sets the size of one part of a multipart upload (the most a writer buffers per part).
     /// Buckets need at least 5 MiB; smaller sizes suit a local folder or memory. At least 1.
     #[must_use]
@@ -221,10 +254,24 @@ impl Shared {
         &self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> ArtifactStoreError {
+        let source = source.into();
+        let source = if self.secrets.is_empty() {
+            source
+        } else {
+            // A backend's message may quote what it was sent: show none of the credentials.
+            redact_secrets(&one_line(source.as_ref()), &self.secrets).into()
+        };
         ArtifactStoreError::Backend {
             store: self.describe.clone(),
-            source: source.into(),
+            source,
         }
+    }
+
+    /// Whether objects are published with one conditional put when the whole object fits in one
+    /// part (buckets and memory), rather than staged and then copied (a local folder, where
+    /// staging and a hard link cost nothing and keep unfinished files in one place).
+    pub(crate) fn puts_directly(&self) -> bool {
+        self.local_root.is_none()
     }
 
     /// The location of `key`, refusing keys that would leave the store's root or reach into the
@@ -379,6 +426,43 @@ impl Shared {
     }
 }
 
+/// An error and its sources on one line, whitespace runs collapsed, cut short at 400 characters
+/// (a server's answer may be a page of XML).
+pub(crate) fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = e.source();
+    }
+    let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 400 {
+        line = line.chars().take(399).collect::<String>() + "…";
+    }
+    line
+}
+
+/// The HTTP status an `object_store` error message reports (`… status code: 403 Forbidden …`).
+fn http_status(message: &str) -> Option<u16> {
+    let (_, after) = message.split_once("status code: ")?;
+    after.get(..3)?.parse().ok()
+}
+
+/// `text` with every one of `secrets` replaced by `***`.
+pub(crate) fn redact_secrets(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        if !secret.is_empty() && text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "***");
+        }
+    }
+    text
+}
+
 /// What an entry that is not a regular file is, for people.
 fn non_object(meta: &std::fs::Metadata) -> Option<&'static str> {
     let ty = meta.file_type();
@@ -456,6 +540,38 @@ impl ArtifactStore for ObjectArtifactStore {
     fn delete(&self, key: &str) -> Result<(), ArtifactStoreError> {
         let location = self.shared.location(key)?;
         self.shared.delete_location(&location)
+    }
+
+    fn probe(&self) -> Result<(), ArtifactStoreError> {
+        let Some(probe) = self.shared.probe.clone() else {
+            return Ok(());
+        };
+        let prefix = self.shared.prefix.clone();
+        let listed = self.shared.runtime.run(async move {
+            let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+            probe.list_with_delimiter(prefix.as_ref()).await.map(|_| ())
+        });
+        let error = match listed {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(join) => return Err(self.shared.backend(join)),
+        };
+        let store = &self.shared.describe;
+        let detail = redact_secrets(&one_line(&error), &self.shared.secrets);
+        // Some backends report a listing's failure as a generic error that names the status.
+        let status = match &error {
+            object_store::Error::NotFound { .. } => Some(404),
+            object_store::Error::PermissionDenied { .. } => Some(403),
+            object_store::Error::Unauthenticated { .. } => Some(401),
+            _ => http_status(&detail),
+        };
+        Err(ArtifactStoreError::Config(match status {
+            Some(404) => format!(
+                "{store}: the bucket does not exist, or these credentials cannot see it ({detail})"
+            ),
+            Some(401 | 403) => format!("{store}: the credentials were refused ({detail})"),
+            _ => format!("{store}: cannot reach the bucket ({detail})"),
+        }))
     }
 
     fn move_aside(&self, key: &str) -> Result<Option<String>, ArtifactStoreError> {
@@ -597,6 +713,33 @@ inventory::submit! {
     ArtifactBackend {
         schemes: &["file", "memory"],
         feature: "object-store",
+        open: open_backend,
+    }
+}
+
+#[cfg(feature = "aws")]
+inventory::submit! {
+    ArtifactBackend {
+        schemes: &["s3"],
+        feature: "aws",
+        open: open_backend,
+    }
+}
+
+#[cfg(feature = "gcp")]
+inventory::submit! {
+    ArtifactBackend {
+        schemes: &["gs"],
+        feature: "gcp",
+        open: open_backend,
+    }
+}
+
+#[cfg(feature = "azure")]
+inventory::submit! {
+    ArtifactBackend {
+        schemes: &["az"],
+        feature: "azure",
         open: open_backend,
     }
 }
