@@ -47,7 +47,10 @@ fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("AWS_ENDPOINT_URL", endpoint.to_owned()),
         ("AWS_ALLOW_HTTP", "true".to_owned()),
         ("AWS_ACCESS_KEY_ID", "zenml-test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "zenml-test-secret-value".to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "zenml-test-secret-value".to_owned(),
+        ),
         ("AWS_REGION", "us-east-1".to_owned()),
     ]
 }
@@ -131,7 +134,12 @@ fn an_s3_bucket_as_a_new_user_sets_it_up() {
         .find(|(step, _, _)| step == "trainer")
         .and_then(|(_, _, outputs)| outputs.as_object()?.values().next()?.as_i64())
         .expect("the trainer's output");
-    let shown = run(dir, &["zenml", "artifact", "show", &model.to_string()], &env).ok();
+    let shown = run(
+        dir,
+        &["zenml", "artifact", "show", &model.to_string()],
+        &env,
+    )
+    .ok();
     let uri_line = shown
         .stdout
         .lines()
@@ -183,7 +191,10 @@ fn bucket_settings_are_checked_before_they_are_saved() {
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
             ("AWS_ALLOW_HTTP", "true".to_owned()),
             ("AWS_ACCESS_KEY_ID", "zenml-test".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "zenml-test-secret-value".to_owned()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "zenml-test-secret-value".to_owned(),
+            ),
             ("AWS_REGION", "us-east-1".to_owned()),
         ],
     );
@@ -233,7 +244,12 @@ fn two_repositories_share_a_cache_through_one_bucket() {
     let (a, b) = (workspace(), workspace());
     let url = format!("s3://{bucket}/{}", unique_prefix("shared"));
     run(a.path(), &["zenml", "init"], &env).ok();
-    run(a.path(), &["zenml", "config", "artifacts", "set", &url], &env).ok();
+    run(
+        a.path(),
+        &["zenml", "config", "artifacts", "set", &url],
+        &env,
+    )
+    .ok();
     // B: its own folder, the same metadata store (until a database server serves it) and bucket.
     let shared_db = std::fs::canonicalize(a.path().join(".zenml/metadata.db")).expect("A's store");
     run(b.path(), &["zenml", "init"], &env).ok();
@@ -250,7 +266,12 @@ fn two_repositories_share_a_cache_through_one_bucket() {
         &env,
     )
     .ok();
-    run(b.path(), &["zenml", "config", "artifacts", "set", &url], &env).ok();
+    run(
+        b.path(),
+        &["zenml", "config", "artifacts", "set", &url],
+        &env,
+    )
+    .ok();
     // B has no local artifacts: everything it reuses comes from the bucket.
     assert!(!b.path().join(".zenml/artifacts").join("00").exists());
 
