@@ -1,37 +1,56 @@
-//! Artifact stores over [`object_store`]: a local folder and memory (buckets later, through the
-//! same type).
+//! Artifact stores over [`object_store`]: a local folder, memory, and buckets (`s3://`, `gs://`,
+//! `az://`, with the features `aws`, `gcp` and `azure`; see [`bucket`]), all through one type.
 //!
 //! [`ObjectArtifactStore`] implements the core's synchronous [`ArtifactStore`] over any
-//! [`ObjectStore`]:
+//! [`ObjectStore`]; content addressing and verified reads are the core's
+//! ([`zenml_core::artifact::io::ContentStore`]), the same for every backend.
 //!
 //! - **Runtime.** `object_store` is async; the store owns a small tokio runtime, spawns every
 //!   operation onto it and waits for the result with a plain executor, so it can be called from any
 //!   thread, including one that runs a tokio runtime of its own.
-//! - **Writes stream.** A writer fills a buffer of one part (8 MiB by default) and hands each full
-//!   part to a multipart upload, with at most two parts in flight: a writer holds at most
-//!   (parts in flight + 2) parts, 32 MiB by default, whatever the artifact's size. An artifact
-//!   smaller than one part is a single put.
-//! - **Staging.** The bytes go to an object of their own under `.staging/` in the store's root,
-//!   never under a content key. A writer that is aborted or dropped removes what it staged.
-//! - **Publishing** copies the staged object to its key only if the key is free (a hard link in a
-//!   local folder: atomic, and no byte is copied), then removes the staged object. If the key is
-//!   taken, the object there is kept and the new bytes are discarded, so concurrent publishers of
-//!   the same content, in threads or processes, all succeed.
+//! - **Writes stream.** In a bucket (or memory), a writer fills a buffer of one part (8 MiB by
+//!   default) and hands each full part to a multipart upload, with at most two parts in flight: a
+//!   writer holds at most (parts in flight + 2) parts, 32 MiB by default, whatever the artifact's
+//!   size. In a local folder, every write goes straight to a staged file.
+//! - **Small objects in a bucket** (or in memory), those that fit in one part, are published with
+//!   one conditional put at their content key ("create only if absent": S3's and Azure's
+//!   `If-None-Match: *`, GCS's `x-goog-if-generation-match: 0`), after a `HEAD` that finds an
+//!   object already there, in which case nothing is uploaded. A put that finds the key taken
+//!   keeps the object there.
+//! - **Larger objects are staged**: the parts go to a multipart upload of an object of their own
+//!   under `.staging/` in the store's root, never under a content key, because the content key is
+//!   the hash of the whole object, known only after its last byte, while a multipart upload is
+//!   addressed when it begins. The upload is completed only once every byte was written and
+//!   hashed, and aborted if the writer fails, is aborted or is dropped, so no reader sees part of
+//!   an object.
+//! - **Publishing** a staged object copies it to its key only if the key is free (in a bucket, a
+//!   server-side copy: no byte passes through the client; in a local folder, a hard link: atomic,
+//!   and no byte is copied), then removes the staged object. Where the service has no
+//!   copy-if-absent (S3 unless `AWS_COPY_IF_NOT_EXISTS` names one), the key is checked, then
+//!   copied: writers racing through that window copy the same bytes, as keys are content hashes.
+//!   If the key is taken, the object there is kept and the new bytes are discarded, so concurrent
+//!   publishers of the same content, in threads, processes or machines, all succeed.
 //! - **Reads stream**: a local file is read directly; other stores' byte streams are forwarded
 //!   through a channel of a few chunks.
-//! - **ETags** come from the backend: a local file's is derived from its inode, modification time
-//!   and size, so a rewritten file gets a new one.
+//! - **ETags** come from the backend: a bucket's change whenever an object is rewritten; a local
+//!   file's is derived from its inode, modification time and size, so a rewritten file gets a new
+//!   one.
 //!
-//! A process that dies while writing leaves its staged bytes under `.staging/` (in a local folder,
-//! a file ending in `#<n>`); they are never visible under a content key, and a later run removes
-//! them once they are older than a grace period ([`ArtifactStore::remove_stale_staging`]).
+//! A process that dies while writing leaves its staged bytes under `.staging/`; they are never visible under a content key, and a later run removes
+//! them once they are older than a grace period ([`ArtifactStore::remove_stale_staging`], which
+//! lists the staging area of a bucket the same way). A multipart upload that was begun and never
+//! completed or aborted is not an object and cannot be listed through `object_store`: give the
+//! bucket a lifecycle rule that aborts incomplete multipart uploads after a day (S3 and GCS; Azure
+//! discards uncommitted blocks after a week by itself).
 //!
 //! In a local folder, something that is not a file where an object should be (a folder, say) is
 //! reported as [`ArtifactStoreError::NotAnObject`]; [`ArtifactStore::move_aside`] moves it into
-//! `.damaged/` in the store's root, where it is kept.
+//! `.damaged/` in the store's root, where it is kept. A bucket holds only objects: there,
+//! nothing needs moving aside, and a damaged object is removed and written again.
 
 #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 pub mod bucket;
+mod local;
 mod reader;
 mod runtime;
 mod url;
@@ -67,7 +86,7 @@ pub const DEFAULT_PART_SIZE: usize = 8 << 20;
 /// The default number of parts a writer has in flight while it fills the next one.
 pub const DEFAULT_PARTS_IN_FLIGHT: usize = 2;
 
-/// An artifact store over an [`ObjectStore`]: a local folder, memory, or (later) a bucket.
+/// An artifact store over an [`ObjectStore`]: a local folder, memory, or a bucket.
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -110,6 +129,8 @@ pub(crate) struct Shared {
     probe: Option<Arc<dyn ObjectStore>>,
     /// Values no error may show (the bucket's credentials), replaced by `***`.
     secrets: Vec<String>,
+    /// A local folder's objects are flushed to disk before they are published.
+    fsync: bool,
 }
 
 impl ObjectArtifactStore {
@@ -143,6 +164,7 @@ impl ObjectArtifactStore {
                 local_root: None,
                 probe: None,
                 secrets: Vec::new(),
+                fsync: false,
             }),
             part_size: DEFAULT_PART_SIZE,
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
@@ -180,6 +202,7 @@ impl ObjectArtifactStore {
         let mut store = Self::new(Arc::new(fs), Path::default(), url.as_str())?;
         if let Some(shared) = Arc::get_mut(&mut store.shared) {
             shared.local_root = Some(canonical);
+            shared.fsync = fsync;
         }
         Ok(store)
     }
@@ -224,7 +247,8 @@ impl ObjectArtifactStore {
     }
 
     /// Sets the size of one part of a multipart upload (the most a writer buffers per part).
-    /// Buckets need at least 5 MiB; smaller sizes suit a local folder or memory. At least 1.
+    /// Buckets need at least 5 MiB (S3 refuses smaller parts but the last); a local folder writes
+    /// without parts. At least 1.
     #[must_use]
     pub fn with_part_size(mut self, bytes: usize) -> Self {
         self.part_size = bytes.max(1);
@@ -487,6 +511,12 @@ impl ArtifactStore for ObjectArtifactStore {
     }
 
     fn create(&self) -> Result<Box<dyn ArtifactWriter>, ArtifactStoreError> {
+        if let Some(root) = &self.shared.local_root {
+            return Ok(Box::new(local::LocalWriter::new(
+                Arc::clone(&self.shared),
+                root.clone(),
+            )));
+        }
         Ok(Box::new(writer::ObjectWriter::new(
             Arc::clone(&self.shared),
             self.part_size,
