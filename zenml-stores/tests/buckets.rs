@@ -177,6 +177,46 @@ fn an_endpoint_that_does_not_answer() {
     );
 }
 
+/// No secret given to a bucket store shows in its `Debug` or in a failed operation's error.
+#[test]
+fn secrets_never_show() {
+    let secret = "s3cr3t-value-that-must-not-show";
+    for (url, settings) in [
+        (
+            "s3://zenml-test/x",
+            vec![
+                ("aws_endpoint", "http://127.0.0.1:9"),
+                ("aws_allow_http", "true"),
+                ("aws_access_key_id", "zenml-test"),
+                ("aws_secret_access_key", secret),
+                ("aws_session_token", secret),
+                ("aws_region", "us-east-1"),
+            ],
+        ),
+        (
+            "az://zenml-test/x",
+            vec![
+                (
+                    "azure_storage_endpoint",
+                    "http://127.0.0.1:9/devstoreaccount1",
+                ),
+                ("azure_allow_http", "true"),
+                ("azure_storage_account_name", "devstoreaccount1"),
+                (
+                    "azure_storage_account_key",
+                    "czNjcjN0LXZhbHVlLXRoYXQtbXVzdC1ub3Qtc2hvdw==",
+                ),
+            ],
+        ),
+    ] {
+        let store = ObjectArtifactStore::open_bucket(url, &settings).expect("opens");
+        for shown in [format!("{store:?}"), format!("{store:#?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains("czNjcjN0"), "{shown}");
+        }
+    }
+}
+
 #[test]
 fn malformed_bucket_urls_are_refused() {
     for url in [

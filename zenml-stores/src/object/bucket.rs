@@ -319,9 +319,13 @@ mod aws_files {
 
     /// The `[section]`'s `key = value` pairs of an INI file.
     fn section(path: Option<PathBuf>, names: &[String]) -> HashMap<String, String> {
-        let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
-            return HashMap::new();
-        };
+        path.and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|text| parse_section(&text, names))
+            .unwrap_or_default()
+    }
+
+    /// The `key = value` pairs of the first of `names` found among the `[sections]` of `text`.
+    pub(super) fn parse_section(text: &str, names: &[String]) -> HashMap<String, String> {
         let mut found = HashMap::new();
         let mut inside = false;
         for line in text.lines() {
@@ -334,7 +338,9 @@ mod aws_files {
                 continue;
             }
             if inside && let Some((key, value)) = line.split_once('=') {
-                found.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
+                found
+                    .entry(key.trim().to_ascii_lowercase())
+                    .or_insert_with(|| value.trim().to_owned());
             }
         }
         found
@@ -414,6 +420,32 @@ mod tests {
         let u = parse("az://container/a%20b")?;
         assert_eq!(u.prefix.as_ref(), "a b");
         Ok(())
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn aws_profiles_are_read_from_the_shared_files() {
+        let text = "\
+# comment
+[default]
+aws_access_key_id = AKIADEFAULT
+aws_secret_access_key = default-secret
+
+[profile team]
+region = eu-west-1
+endpoint_url = http://127.0.0.1:9000
+
+[team]
+aws_access_key_id=AKIATEAM
+";
+        let default = aws_files::parse_section(text, &["default".to_owned()]);
+        assert_eq!(default["aws_access_key_id"], "AKIADEFAULT");
+        assert_eq!(default["aws_secret_access_key"], "default-secret");
+        let team = aws_files::parse_section(text, &["profile team".to_owned(), "team".to_owned()]);
+        assert_eq!(team["region"], "eu-west-1");
+        assert_eq!(team["endpoint_url"], "http://127.0.0.1:9000");
+        assert_eq!(team["aws_access_key_id"], "AKIATEAM");
+        assert!(aws_files::parse_section(text, &["other".to_owned()]).is_empty());
     }
 
     #[test]

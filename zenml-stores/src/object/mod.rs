@@ -112,7 +112,6 @@ pub struct ObjectArtifactStore {
 }
 
 /// What the store, its writers and its readers share.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn ObjectStore>,
     /// The store's root inside `store`.
@@ -131,6 +130,18 @@ pub(crate) struct Shared {
     secrets: Vec<String>,
     /// A local folder's objects are flushed to disk before they are published.
     fsync: bool,
+}
+
+impl fmt::Debug for Shared {
+    /// The store as people know it: no client internals, no credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("store", &self.describe)
+            .field("prefix", &self.prefix)
+            .field("local_root", &self.local_root)
+            .field("secrets", &format_args!("{} hidden", self.secrets.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ObjectArtifactStore {
