@@ -242,3 +242,80 @@ fn malformed_bucket_urls_are_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A proxy on 127.0.0.1 in front of `upstream` that answers the first `failures` connections
+/// with `503 Slow Down` (as a throttled service does) and then passes bytes through.
+fn flaky_proxy(
+    upstream: std::net::SocketAddr,
+    failures: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = listener.local_addr().expect("its address");
+    let refused = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = refused.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            if counter.load(Ordering::SeqCst) < failures {
+                counter.fetch_add(1, Ordering::SeqCst);
+                // Read the request's head, answer, close.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                let _ = client.write_all(
+                    b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                return;
+            };
+            let (mut c2, mut s2) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+                let _ = s2.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut client, mut server) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (format!("http://{address}"), refused)
+}
+
+/// Requests refused for a transient reason are retried, with backoff, and the write succeeds.
+#[test]
+fn transient_failures_are_retried() {
+    let Some(server) = Server::from_env(Cloud::S3, "transient_failures_are_retried") else {
+        return;
+    };
+    let upstream = server
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the S3 endpoint is an address and port");
+    let (endpoint, refused) = flaky_proxy(upstream, 3);
+    let store = server
+        .open_with(
+            &format!("{}/retried-{}", server.bucket, std::process::id()),
+            &[("aws_endpoint", &endpoint)],
+        )
+        .expect("opens");
+    let data = pseudo_random(1000, 3);
+    let key = zenml_core::artifact::io::content_key(zenml_core::hash::Hash128::of(&data));
+    let mut w = store.create().expect("create");
+    w.write_all(&data).expect("write");
+    let info = w.publish(&key).expect("published despite three refusals");
+    assert_eq!(info.size, 1000);
+    assert_eq!(refused.load(std::sync::atomic::Ordering::SeqCst), 3);
+    store.delete(&key).expect("delete");
+}
