@@ -11,7 +11,8 @@
 //! (the benchmark runs itself again), so that none inherits another's page cache state in its own
 //! memory, its allocator's state or its peak resident set:
 //!
-//! - `cp` copies the file in the same folder (the baseline);
+//! - `cp` copies the file in the same folder (the baseline), right before each step below, so
+//!   that each is compared with a `cp` that met the same state of the machine's memory;
 //! - **write**: the file is written as a [`FileArtifact`] through the local store: read, hashed
 //!   (xxh3-128), written to a staged file, published under its content key (the previous round's
 //!   object is removed first);
@@ -83,29 +84,29 @@ fn main() -> Result<(), Box<dyn Error>> {
     let stores: Vec<(&str, String)> = std::iter::once(("local", local.display().to_string()))
         .chain(s3.iter().map(|url| ("s3", url.clone())))
         .collect();
-    let mut rows: Vec<(String, Vec<Duration>, Option<u64>)> = vec![("cp".to_owned(), vec![], None)];
+    // Each step is paired with a `cp` run just before it, so that both meet the same state of
+    // the machine's memory (writing a GiB of new pages costs more when the page cache must first
+    // give memory back, which the step before may have caused).
+    let mut rows: Vec<Row> = Vec::new();
     for (name, _) in &stores {
         for what in ["write", "write again", "read"] {
-            rows.push((format!("{name} {what}"), vec![], Some(0)));
+            rows.push(Row {
+                name: format!("{name} {what}"),
+                times: Vec::new(),
+                cp: Vec::new(),
+                growth: Some(0),
+            });
         }
     }
     for _ in 0..rounds {
-        sync();
-        let copy = dir.path().join("copy.bin");
-        let started = Instant::now();
-        let status = Command::new("cp").arg(&source).arg(&copy).status()?;
-        rows[0].1.push(started.elapsed());
-        if !status.success() {
-            return Err(format!("cp failed: {status}").into());
-        }
-        std::fs::remove_file(&copy)?;
         for (i, (_, store)) in stores.iter().enumerate() {
             for (j, what) in ["write", "write-again", "read"].into_iter().enumerate() {
+                let row = &mut rows[3 * i + j];
+                row.cp.push(time_cp(&source, &dir.path().join("copy.bin"))?);
                 sync();
                 let (took, growth) = child(what, &source, store, hash, size)?;
-                let row = &mut rows[1 + 3 * i + j];
-                row.1.push(took);
-                row.2 = row.2.zip(growth).map(|(a, b)| a.max(b));
+                row.times.push(took);
+                row.growth = row.growth.zip(growth).map(|(a, b)| a.max(b));
             }
         }
     }
@@ -114,30 +115,53 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("load average after:  {}", load_average());
 
-    let (cp_best, cp_median) = best_and_median(&mut rows[0].1.clone());
     println!(
-        "{rounds} round(s), one process per measurement; best and median of each; \"vs cp\" \
-         compares throughputs (best with best, median with median)"
+        "{rounds} round(s), one process per measurement, each step right after a `cp` of its own; \
+         best and median of each; \"vs cp\" compares throughputs with the paired `cp` runs' (best \
+         with best, median with median)"
     );
     println!();
     println!(
-        "{:<22} {:>9} {:>9} {:>8} {:>8} {:>8} {:>16}",
-        "", "best s", "median s", "MB/s", "vs cp", "median", "peak RSS growth"
+        "{:<22} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8} {:>16}",
+        "", "best s", "median s", "MB/s", "cp best s", "vs cp", "median", "peak RSS growth"
     );
-    for (name, times, growth) in &mut rows {
-        let (best, median) = best_and_median(times);
+    for row in &mut rows {
+        let (best, median) = best_and_median(&mut row.times);
+        let (cp_best, cp_median) = best_and_median(&mut row.cp);
         println!(
-            "{:<22} {:>9.3} {:>9.3} {:>8.0} {:>7.0}% {:>7.0}% {:>16}",
-            name,
+            "{:<22} {:>9.3} {:>9.3} {:>8.0} {:>9.3} {:>7.0}% {:>7.0}% {:>16}",
+            row.name,
             best.as_secs_f64(),
             median.as_secs_f64(),
             throughput(size, best),
+            cp_best.as_secs_f64(),
             100.0 * cp_best.as_secs_f64() / best.as_secs_f64(),
             100.0 * cp_median.as_secs_f64() / median.as_secs_f64(),
-            growth.map_or_else(|| "n/a".to_owned(), human),
+            row.growth.map_or_else(|| "n/a".to_owned(), human),
         );
     }
     Ok(())
+}
+
+/// One measured step: its times, those of the `cp` runs paired with it, its peak RSS growth.
+struct Row {
+    name: String,
+    times: Vec<Duration>,
+    cp: Vec<Duration>,
+    growth: Option<u64>,
+}
+
+/// Times `cp source copy` (after a `sync`), then removes the copy.
+fn time_cp(source: &Path, copy: &Path) -> Result<Duration, Box<dyn Error>> {
+    sync();
+    let started = Instant::now();
+    let status = Command::new("cp").arg(source).arg(copy).status()?;
+    let took = started.elapsed();
+    if !status.success() {
+        return Err(format!("cp failed: {status}").into());
+    }
+    std::fs::remove_file(copy)?;
+    Ok(took)
 }
 
 /// Runs one measurement in a process of its own; returns its time and peak RSS growth.
@@ -202,6 +226,8 @@ fn measure(args: &[String]) -> Result<(), Box<dyn Error>> {
     }
     let memory = Memory::start();
     let started = Instant::now();
+    // What was read back is removed after the clock stops, as `cp`'s copy is.
+    let mut read_back = None;
     match what.as_str() {
         "write" | "write-again" => {
             let artifact = ContentStore::new(&store)
@@ -230,6 +256,7 @@ fn measure(args: &[String]) -> Result<(), Box<dyn Error>> {
             if read != Some(size) {
                 return Err(format!("read back {read:?} bytes, not {size}").into());
             }
+            read_back = Some(back);
         }
         other => return Err(format!("unknown measurement `{other}`").into()),
     }
@@ -241,6 +268,7 @@ fn measure(args: &[String]) -> Result<(), Box<dyn Error>> {
             .growth()
             .map_or_else(|| "-".to_owned(), |g| g.to_string())
     );
+    drop(read_back);
     Ok(())
 }
 
