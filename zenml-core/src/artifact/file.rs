@@ -128,9 +128,9 @@ impl Materializer for RawFile {
 }
 
 /// The size of one chunk of [`copy_to_file`].
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 256 << 10;
 /// How many chunks [`copy_to_file`] has in memory at most.
-const CHUNKS: usize = 3;
+const CHUNKS: usize = 8;
 
 /// Copies `r` into `file`, writing each chunk on a second thread while the next one is read (and
 /// hashed, when `r` verifies), so that reading and writing overlap. At most [`CHUNKS`] chunks of
