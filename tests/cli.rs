@@ -822,7 +822,7 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
     assert_eq!(
         out.one_error(),
         "error: unknown artifact store scheme `ftp://` in `ftp://example.org/artifacts`; this \
-         binary knows: file, memory"
+         binary knows: az, file, gs, memory, s3"
     );
     assert_eq!(std::fs::read(&config_file).unwrap(), saved);
 

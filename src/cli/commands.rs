@@ -190,8 +190,9 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
             };
         }
         ConfigCommand::Artifacts(ArtifactsCommand::Set { url }) => {
-            // Refuse a URL this binary cannot open before saving it.
+            // Refuse a URL this binary cannot open, or a bucket it cannot reach, before saving.
             open_artifact_store(&url, &root.join(".zenml"))
+                .and_then(|store| store.probe())
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
             config.artifacts.url = url;
         }

@@ -354,3 +354,132 @@ fn the_store_is_send_sync_clone_and_debug() {
     fn check<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
     check::<ObjectArtifactStore>();
 }
+
+/// A store that counts what its writers publish and how many bytes they are given.
+#[derive(Debug)]
+struct Counting {
+    inner: ObjectArtifactStore,
+    published: Arc<std::sync::atomic::AtomicU64>,
+    written: Arc<std::sync::atomic::AtomicU64>,
+}
+
+struct CountingWriter {
+    inner: Box<dyn zenml_core::store::ArtifactWriter>,
+    published: Arc<std::sync::atomic::AtomicU64>,
+    written: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Write for CountingWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.written
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl zenml_core::store::ArtifactWriter for CountingWriter {
+    fn publish(
+        self: Box<Self>,
+        key: &str,
+    ) -> Result<zenml_core::store::ObjectInfo, ArtifactStoreError> {
+        self.published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.publish(key)
+    }
+
+    fn abort(self: Box<Self>) -> Result<(), ArtifactStoreError> {
+        self.inner.abort()
+    }
+}
+
+impl ArtifactStore for Counting {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn uri(&self, key: &str) -> String {
+        self.inner.uri(key)
+    }
+
+    fn create(&self) -> Result<Box<dyn zenml_core::store::ArtifactWriter>, ArtifactStoreError> {
+        Ok(Box::new(CountingWriter {
+            inner: self.inner.create()?,
+            published: self.published.clone(),
+            written: self.written.clone(),
+        }))
+    }
+
+    fn open(&self, key: &str) -> Result<Box<dyn std::io::Read + Send>, ArtifactStoreError> {
+        self.inner.open(key)
+    }
+
+    fn head(&self, key: &str) -> Result<Option<zenml_core::store::ObjectInfo>, ArtifactStoreError> {
+        self.inner.head(key)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), ArtifactStoreError> {
+        self.inner.delete(key)
+    }
+}
+
+#[test]
+fn content_already_stored_is_not_published_again() {
+    use std::sync::atomic::Ordering::Relaxed;
+    use zenml_core::artifact::io::ContentStore;
+    use zenml_core::artifact::{ArtifactKind, FileArtifact};
+
+    let local = Local::new();
+    let store = Counting {
+        inner: local.store.clone(),
+        published: Default::default(),
+        written: Default::default(),
+    };
+    let data = pseudo_random((24 << 20) + 3, 21);
+    let (value, mut file) = FileArtifact::create_temp().expect("a temporary file");
+    file.write_all(&data).expect("write");
+    drop(file);
+    let kind = ArtifactKind::of::<FileArtifact>();
+    let content = ContentStore::new(&store);
+    let first = content.write(&kind, &value).expect("first write").artifact;
+    assert_eq!(store.published.load(Relaxed), 1);
+    assert_eq!(store.written.load(Relaxed), data.len() as u64);
+    assert_eq!(first.hash, Hash128::of(&data));
+
+    // The same bytes again, as a file and as an encoded value: found, verified, not published.
+    let again = content.write(&kind, &value).expect("second write").artifact;
+    assert_eq!(again, first);
+    let bytes = ArtifactKind::of::<Vec<u8>>();
+    let encoded = content
+        .write(&bytes, &data)
+        .expect("an encoded value")
+        .artifact;
+    let encoded_again = content.write(&bytes, &data).expect("again").artifact;
+    assert_eq!(encoded_again, encoded);
+    assert_eq!(
+        store.published.load(Relaxed),
+        2,
+        "only the first file and the first encoded value are published"
+    );
+    assert_eq!(
+        files_below(&local.root).len(),
+        2,
+        "{:?}",
+        files_below(&local.root)
+    );
+
+    // A damaged object is not reused: the file is written afresh.
+    let key = content_key(first.hash);
+    std::fs::write(local.root.join(&key), b"damaged").expect("damage");
+    let repaired = content.write(&kind, &value).expect("repairing write");
+    assert_eq!(repaired.artifact.hash, first.hash);
+    assert!(repaired.repaired.is_some(), "the damage is reported");
+    assert_eq!(
+        std::fs::read(local.root.join(&key)).expect("the object"),
+        data
+    );
+}

@@ -23,6 +23,7 @@ pub struct ArtifactKind {
     materializer_version: u32,
     write: fn(&(dyn Any + Send + Sync), &mut dyn Write) -> Result<(), MaterializeError>,
     read: fn(&mut dyn Read) -> Result<AnyValue, MaterializeError>,
+    source_file: for<'a> fn(&'a (dyn Any + Send + Sync)) -> Option<&'a std::path::Path>,
 }
 
 impl ArtifactKind {
@@ -46,6 +47,9 @@ impl ArtifactKind {
         fn read<T: Artifact>(r: &mut dyn Read) -> Result<AnyValue, MaterializeError> {
             Ok(Arc::new(T::Materializer::read(r)?))
         }
+        fn source_file<T: Artifact>(value: &(dyn Any + Send + Sync)) -> Option<&std::path::Path> {
+            T::Materializer::source_file(value.downcast_ref::<T>()?)
+        }
         ArtifactKind {
             type_id: TypeId::of::<T>,
             type_name: T::type_name,
@@ -54,6 +58,7 @@ impl ArtifactKind {
             materializer_version: T::Materializer::VERSION,
             write: write::<T>,
             read: read::<T>,
+            source_file: source_file::<T>,
         }
     }
 
@@ -99,6 +104,15 @@ impl ArtifactKind {
     /// Reads a value of this kind's type.
     pub fn read(&self, r: &mut dyn Read) -> Result<AnyValue, MaterializeError> {
         (self.read)(r)
+    }
+
+    /// The file holding `value`'s bytes verbatim, if its materializer says there is one
+    /// ([`Materializer::source_file`]).
+    pub fn source_file<'a>(
+        &self,
+        value: &'a (dyn Any + Send + Sync),
+    ) -> Option<&'a std::path::Path> {
+        (self.source_file)(value)
     }
 
     /// Do the two kinds name the same Rust type?

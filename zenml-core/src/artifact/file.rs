@@ -8,7 +8,7 @@ use std::sync::mpsc;
 
 use tempfile::TempPath;
 
-use super::io::copy_stream;
+use super::io::{PageAligned, copy_stream};
 use super::{Artifact, MaterializeError, Materializer};
 
 /// A file on local disk, as an artifact whose bytes are never held in memory.
@@ -121,29 +121,33 @@ impl Materializer for RawFile {
         copy_to_file(r, &mut file, value.path())?;
         Ok(value)
     }
+
+    fn source_file(value: &FileArtifact) -> Option<&Path> {
+        Some(value.path())
+    }
 }
 
 /// The size of one chunk of [`copy_to_file`].
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 256 << 10;
 /// How many chunks [`copy_to_file`] has in memory at most.
-const CHUNKS: usize = 3;
+const CHUNKS: usize = 8;
 
 /// Copies `r` into `file`, writing each chunk on a second thread while the next one is read (and
 /// hashed, when `r` verifies), so that reading and writing overlap. At most [`CHUNKS`] chunks of
 /// [`CHUNK`] bytes are in memory.
 fn copy_to_file(r: &mut dyn Read, file: &mut File, path: &Path) -> io::Result<u64> {
-    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
-    let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
+    let (full_tx, full_rx) = mpsc::sync_channel::<(PageAligned, usize)>(CHUNKS);
+    let (empty_tx, empty_rx) = mpsc::sync_channel::<PageAligned>(CHUNKS);
     for _ in 0..CHUNKS {
-        let _ = empty_tx.send(vec![0; CHUNK]);
+        let _ = empty_tx.send(PageAligned::new(CHUNK));
     }
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> io::Result<()> {
             let failed = |e: io::Error| {
                 io::Error::new(e.kind(), format!("cannot write `{}`: {e}", path.display()))
             };
-            for chunk in full_rx {
-                file.write_all(&chunk).map_err(failed)?;
+            for (chunk, n) in full_rx {
+                file.write_all(&chunk.as_slice()[..n]).map_err(failed)?;
                 // The reader may be gone already; then the chunk is simply freed.
                 let _ = empty_tx.send(chunk);
             }
@@ -153,14 +157,12 @@ fn copy_to_file(r: &mut dyn Read, file: &mut File, path: &Path) -> io::Result<u6
         let read = (|| -> io::Result<()> {
             // Ends when the writer is gone (it failed: its error is reported below).
             while let Ok(mut chunk) = empty_rx.recv() {
-                chunk.resize(CHUNK, 0);
-                let n = fill(r, &mut chunk)?;
+                let n = fill(r, chunk.as_mut_slice())?;
                 if n == 0 {
                     return Ok(());
                 }
-                chunk.truncate(n);
                 total += n as u64;
-                if full_tx.send(chunk).is_err() {
+                if full_tx.send((chunk, n)).is_err() {
                     return Ok(());
                 }
             }
@@ -175,7 +177,7 @@ fn copy_to_file(r: &mut dyn Read, file: &mut File, path: &Path) -> io::Result<u6
 }
 
 /// Reads into `buf` until it is full or the stream ends; returns how many bytes were read.
-fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {

@@ -22,9 +22,13 @@
 //! cache hit, at the price of reading every reused output.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
-use crate::hash::{Hash128, HashMismatch, HashingWriter, VerifyingReader};
+use crate::hash::{Hash128, HashMismatch, Hasher, HashingWriter, VerifyingReader};
 use crate::store::{ArtifactRecord, ArtifactStore, ArtifactStoreError, NewArtifact};
 
 use super::{AnyValue, ArtifactKind, MaterializeError};
@@ -259,26 +263,65 @@ impl<'a> ContentStore<'a> {
     /// once); a damaged one (of another size, altered, or something that is not an object) is
     /// replaced, and reported in [`Written::repaired`]. Checking an existing object of the right
     /// size reads it once.
+    ///
+    /// A value whose materializer names the file holding its bytes ([`FileArtifact`]) is read
+    /// from that file directly: one thread hashes it ahead of the copy and looks for an object
+    /// with that hash, so that bytes the store holds already are not written again (the copy
+    /// stops, and the object there is verified instead), while the copy itself reads and hashes
+    /// the file on one thread and writes it on another. The key is always the hash of the bytes
+    /// written.
+    ///
+    /// [`FileArtifact`]: super::FileArtifact
     pub fn write(
+        &self,
+        kind: &ArtifactKind,
+        value: &(dyn std::any::Any + Send + Sync),
+    ) -> Result<Written, ArtifactError> {
+        if let Some(path) = kind.source_file(value) {
+            return self.write_file(kind, value, path);
+        }
+        self.write_encoded(kind, value)
+    }
+
+    /// Writes `value` through its materializer, hashing the bytes as they stream.
+    fn write_encoded(
         &self,
         kind: &ArtifactKind,
         value: &(dyn std::any::Any + Send + Sync),
     ) -> Result<Written, ArtifactError> {
         let writer = self.store.create()?;
         let mut hashing = HashingWriter::new(BufWriter::with_capacity(BUF, writer));
-        let materialize = |source| ArtifactError::Materialize {
-            what: format!("of type {}", kind.type_name()),
-            source,
-        };
-        kind.write(value, &mut hashing).map_err(materialize)?;
+        kind.write(value, &mut hashing)
+            .map_err(|e| materialize_error(kind, e))?;
         let (buffered, hash, size) = hashing.into_parts();
         let writer = buffered
             .into_inner()
-            .map_err(|e| materialize(MaterializeError::Io(e.into_error())))?;
+            .map_err(|e| materialize_error(kind, MaterializeError::Io(e.into_error())))?;
+        self.publish(kind, writer, hash, size)
+    }
+
+    /// Publishes what `writer` holds, `size` bytes hashing to `hash`, at its content key,
+    /// replacing a damaged object there.
+    fn publish(
+        &self,
+        kind: &ArtifactKind,
+        writer: Box<dyn crate::store::ArtifactWriter>,
+        hash: Hash128,
+        size: u64,
+    ) -> Result<Written, ArtifactError> {
         let key = content_key(hash);
         let uri = self.store.uri(&key);
-        let mut repaired = match self.existing_damage(&key, hash, size)? {
-            Some(damage) => {
+        let mut repaired = match self.existing(&key, hash, size)? {
+            Existing::Absent => None,
+            Existing::Intact(info) => {
+                // Stored once already: the new bytes go.
+                writer.abort()?;
+                return Ok(Written {
+                    artifact: self.new_artifact(kind, hash, size, info.etag),
+                    repaired: None,
+                });
+            }
+            Existing::Damaged(damage) => {
                 let repair = self.repair(hash, &damage)?;
                 Some(DamageReport {
                     uri: uri.clone(),
@@ -287,7 +330,6 @@ impl<'a> ContentStore<'a> {
                     repair,
                 })
             }
-            None => None,
         };
         let info = writer.publish(&key)?;
         if info.size != size {
@@ -307,49 +349,119 @@ impl<'a> ContentStore<'a> {
             report.repair = Repair::Rewritten;
         }
         Ok(Written {
-            artifact: NewArtifact {
-                uri,
-                hash,
-                size,
-                type_name: kind.type_name().into_owned(),
-                base_type: kind.base_type(),
-                materializer: kind.materializer_tag(),
-                etag: info.etag,
-            },
+            artifact: self.new_artifact(kind, hash, size, info.etag),
             repaired,
         })
     }
 
-    /// What is wrong with the object at `key` that should hold `size` bytes hashing to `hash`,
-    /// if there is one and it is damaged.
-    fn existing_damage(
+    fn new_artifact(
         &self,
-        key: &str,
+        kind: &ArtifactKind,
         hash: Hash128,
         size: u64,
-    ) -> Result<Option<Damage>, ArtifactError> {
+        etag: Option<String>,
+    ) -> NewArtifact {
+        NewArtifact {
+            uri: self.store.uri(&content_key(hash)),
+            hash,
+            size,
+            type_name: kind.type_name().into_owned(),
+            base_type: kind.base_type(),
+            materializer: kind.materializer_tag(),
+            etag,
+        }
+    }
+
+    /// Writes the file at `path`, which holds `value`'s bytes verbatim (see [`ContentStore::write`]).
+    fn write_file(
+        &self,
+        kind: &ArtifactKind,
+        value: &(dyn std::any::Any + Send + Sync),
+        path: &Path,
+    ) -> Result<Written, ArtifactError> {
+        let open = || {
+            File::open(path).map_err(|e| {
+                materialize_error(
+                    kind,
+                    MaterializeError::Io(io::Error::new(
+                        e.kind(),
+                        format!("cannot open `{}`: {e}", path.display()),
+                    )),
+                )
+            })
+        };
+        let (mut copy_source, mut hash_source) = (open()?, open()?);
+        // Set when the object is found in the store: the copy stops.
+        let found = AtomicBool::new(false);
+        // Set when the copy is over: the look-ahead stops.
+        let copied = AtomicBool::new(false);
+        let (ahead, copy) = std::thread::scope(|s| {
+            let ahead = s.spawn(|| {
+                let (hash, size) = hash_stream(&mut hash_source, &copied).ok()??;
+                match self.store.head(&content_key(hash)) {
+                    Ok(Some(info)) if info.size == size => {
+                        found.store(true, Ordering::Relaxed);
+                        Some((hash, size))
+                    }
+                    _ => None,
+                }
+            });
+            let copy = self
+                .store
+                .create()
+                .map_err(ArtifactError::from)
+                .and_then(|writer| {
+                    copy_hashing(&mut copy_source, writer, &found)
+                        .map_err(|e| materialize_error(kind, MaterializeError::Io(e)))
+                });
+            copied.store(true, Ordering::Relaxed);
+            (ahead.join().ok().flatten(), copy)
+        });
+        if let Some((hash, size)) = ahead {
+            // The store holds these bytes: whatever was copied goes.
+            if let Ok(Copied::Whole(writer, ..)) = copy {
+                writer.abort()?;
+            }
+            if let Existing::Intact(info) = self.existing(&content_key(hash), hash, size)? {
+                return Ok(Written {
+                    artifact: self.new_artifact(kind, hash, size, info.etag),
+                    repaired: None,
+                });
+            }
+            // Damaged after all: write it afresh, which repairs it.
+            return self.write_encoded(kind, value);
+        }
+        match copy? {
+            Copied::Whole(writer, hash, size) => self.publish(kind, writer, hash, size),
+            // Stopped for an object that then could not be used: write it the plain way.
+            Copied::Stopped => self.write_encoded(kind, value),
+        }
+    }
+    /// What is at `key`, which should hold `size` bytes hashing to `hash`: nothing, an intact
+    /// object (read once to check it), or damage.
+    fn existing(&self, key: &str, hash: Hash128, size: u64) -> Result<Existing, ArtifactError> {
         let info = match self.store.head(key) {
             Ok(Some(info)) => info,
-            Ok(None) => return Ok(None),
+            Ok(None) => return Ok(Existing::Absent),
             Err(ArtifactStoreError::NotAnObject { found, .. }) => {
-                return Ok(Some(Damage::NotAnObject { found }));
+                return Ok(Existing::Damaged(Damage::NotAnObject { found }));
             }
             Err(e) => return Err(e.into()),
         };
         if info.size != size {
-            return Ok(Some(Damage::WrongSize {
+            return Ok(Existing::Damaged(Damage::WrongSize {
                 expected: size,
                 found: info.size,
             }));
         }
         match self.verify_hash(key, hash, size) {
-            Ok(()) => Ok(None),
+            Ok(()) => Ok(Existing::Intact(info)),
             // Removed meanwhile (by another writer that found it damaged): nothing to check.
             Err(ArtifactError::Damaged {
                 damage: Damage::Missing,
                 ..
-            }) => Ok(None),
-            Err(ArtifactError::Damaged { damage, .. }) => Ok(Some(damage)),
+            }) => Ok(Existing::Absent),
+            Err(ArtifactError::Damaged { damage, .. }) => Ok(Existing::Damaged(damage)),
             Err(e) => Err(e),
         }
     }
@@ -473,6 +585,133 @@ impl<'a> ContentStore<'a> {
             source: MaterializeError::Io(e),
         }
     }
+}
+
+fn materialize_error(kind: &ArtifactKind, source: MaterializeError) -> ArtifactError {
+    ArtifactError::Materialize {
+        what: format!("of type {}", kind.type_name()),
+        source,
+    }
+}
+
+/// The size of a page, to which [`PageAligned`] buffers are aligned.
+const PAGE: usize = 4096;
+
+/// A zeroed buffer that starts at a page boundary. The kernel copies file data into and out of
+/// page-aligned memory several times faster than into a large allocation, which starts a few
+/// bytes past a boundary.
+pub(crate) struct PageAligned {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl PageAligned {
+    /// A buffer of `len` bytes.
+    pub(crate) fn new(len: usize) -> Self {
+        let buf = vec![0u8; len + PAGE];
+        let start = buf.as_ptr().align_offset(PAGE).min(PAGE);
+        PageAligned { buf, start, len }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
+}
+
+/// The size of the chunks a file is read in, to hash it or to copy it.
+const FILE_CHUNK: usize = 4 << 20;
+/// How many chunks a copy has in memory at most.
+const FILE_CHUNKS: usize = 3;
+
+/// The hash and length of everything `r` holds, or `None` if `stop` was set first.
+fn hash_stream(r: &mut dyn Read, stop: &AtomicBool) -> io::Result<Option<(Hash128, u64)>> {
+    let mut buf = PageAligned::new(FILE_CHUNK);
+    let mut hasher = Hasher::new();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let n = super::file::fill(r, buf.as_mut_slice())?;
+        if n == 0 {
+            return Ok(Some((hasher.finish(), hasher.len())));
+        }
+        hasher.update(&buf.as_slice()[..n]);
+    }
+}
+
+/// What stands at a content key.
+enum Existing {
+    Absent,
+    Intact(crate::store::ObjectInfo),
+    Damaged(Damage),
+}
+
+/// What [`copy_hashing`] did.
+enum Copied {
+    /// Everything was written to the writer: so many bytes, hashing to this.
+    Whole(Box<dyn crate::store::ArtifactWriter>, Hash128, u64),
+    /// `stop` was set: the writer was aborted.
+    Stopped,
+}
+
+/// Copies `r` into `writer`, reading and hashing on one thread while writing on this one, so that
+/// reading and writing overlap; at most [`FILE_CHUNKS`] chunks are in memory. Stops, aborting the
+/// writer, when `stop` is set.
+fn copy_hashing(
+    r: &mut (dyn Read + Send),
+    mut writer: Box<dyn crate::store::ArtifactWriter>,
+    stop: &AtomicBool,
+) -> io::Result<Copied> {
+    let (full_tx, full_rx) = mpsc::sync_channel::<(PageAligned, usize)>(FILE_CHUNKS);
+    let (empty_tx, empty_rx) = mpsc::sync_channel::<PageAligned>(FILE_CHUNKS);
+    for _ in 0..FILE_CHUNKS {
+        let _ = empty_tx.send(PageAligned::new(FILE_CHUNK));
+    }
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> io::Result<(Hash128, u64)> {
+            let mut hasher = Hasher::new();
+            // Ends when the writing side is gone (it failed or stopped).
+            while let Ok(mut chunk) = empty_rx.recv() {
+                let n = super::file::fill(r, chunk.as_mut_slice())?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&chunk.as_slice()[..n]);
+                if full_tx.send((chunk, n)).is_err() {
+                    break;
+                }
+            }
+            Ok((hasher.finish(), hasher.len()))
+        });
+        let mut written = Ok(());
+        for (chunk, n) in &full_rx {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Err(e) = writer.write_all(&chunk.as_slice()[..n]) {
+                written = Err(e);
+                break;
+            }
+            // The reader may be done already; then the chunk is simply freed.
+            let _ = empty_tx.send(chunk);
+        }
+        drop((full_rx, empty_tx));
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the file reader thread panicked")));
+        written?;
+        let (hash, size) = read?;
+        if stop.load(Ordering::Relaxed) {
+            let _ = writer.abort();
+            return Ok(Copied::Stopped);
+        }
+        Ok(Copied::Whole(writer, hash, size))
+    })
 }
 
 /// The hash mismatch a verifying read failed with, if that is why it failed.

@@ -77,6 +77,16 @@ pub trait Materializer: Send + Sync + 'static {
     fn write(value: &Self::Value, w: &mut dyn Write) -> Result<(), MaterializeError>;
     /// Reads a value back from `r`.
     fn read(r: &mut dyn Read) -> Result<Self::Value, MaterializeError>;
+
+    /// The file whose bytes, verbatim, are what [`Materializer::write`] writes for `value`, if
+    /// there is one (a materializer of files). The runtime may then read the file itself, on
+    /// several threads: it hashes it ahead of the copy to find out early whether the store holds
+    /// those bytes already (then nothing is written), and overlaps reading with writing. The
+    /// default, for materializers that encode, is `None`.
+    fn source_file(value: &Self::Value) -> Option<&std::path::Path> {
+        let _ = value;
+        None
+    }
 }
 
 /// The ML Metadata base type an artifact type may declare (a metadata store's notion: it lives

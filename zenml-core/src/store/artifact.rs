@@ -93,6 +93,15 @@ pub trait ArtifactStore: fmt::Debug + Send + Sync + 'static {
     /// whose bytes no longer match its content address.
     fn delete(&self, key: &str) -> Result<(), ArtifactStoreError>;
 
+    /// Checks that the store can be reached and read with the credentials it was given (for a
+    /// bucket: lists its root), so that a configuration is refused before it is saved. A missing
+    /// bucket, refused credentials or an endpoint that does not answer is an
+    /// [`ArtifactStoreError::Config`] of one line. The default, for stores that opening already
+    /// checked (a local folder, memory), checks nothing more.
+    fn probe(&self) -> Result<(), ArtifactStoreError> {
+        Ok(())
+    }
+
     /// Moves what stands at `key` and is not an object ([`ArtifactStoreError::NotAnObject`]: a
     /// folder, in a local store) out of the way, into a place of the store's own where it is
     /// kept; returns that place. `None` when nothing needed moving (the default, for stores

@@ -1,35 +1,56 @@
-//! Artifact stores over [`object_store`]: a local folder and memory (buckets later, through the
-//! same type).
+//! Artifact stores over [`object_store`]: a local folder, memory, and buckets (`s3://`, `gs://`,
+//! `az://`, with the features `aws`, `gcp` and `azure`; see [`bucket`]), all through one type.
 //!
 //! [`ObjectArtifactStore`] implements the core's synchronous [`ArtifactStore`] over any
-//! [`ObjectStore`]:
+//! [`ObjectStore`]; content addressing and verified reads are the core's
+//! ([`zenml_core::artifact::io::ContentStore`]), the same for every backend.
 //!
 //! - **Runtime.** `object_store` is async; the store owns a small tokio runtime, spawns every
 //!   operation onto it and waits for the result with a plain executor, so it can be called from any
 //!   thread, including one that runs a tokio runtime of its own.
-//! - **Writes stream.** A writer fills a buffer of one part (8 MiB by default) and hands each full
-//!   part to a multipart upload, with at most two parts in flight: a writer holds at most
-//!   (parts in flight + 2) parts, 32 MiB by default, whatever the artifact's size. An artifact
-//!   smaller than one part is a single put.
-//! - **Staging.** The bytes go to an object of their own under `.staging/` in the store's root,
-//!   never under a content key. A writer that is aborted or dropped removes what it staged.
-//! - **Publishing** copies the staged object to its key only if the key is free (a hard link in a
-//!   local folder: atomic, and no byte is copied), then removes the staged object. If the key is
-//!   taken, the object there is kept and the new bytes are discarded, so concurrent publishers of
-//!   the same content, in threads or processes, all succeed.
+//! - **Writes stream.** In a bucket (or memory), a writer fills a buffer of one part (8 MiB by
+//!   default) and hands each full part to a multipart upload, with at most two parts in flight: a
+//!   writer holds at most (parts in flight + 2) parts, 32 MiB by default, whatever the artifact's
+//!   size. In a local folder, every write goes straight to a staged file.
+//! - **Small objects in a bucket** (or in memory), those that fit in one part, are published with
+//!   one conditional put at their content key ("create only if absent": S3's and Azure's
+//!   `If-None-Match: *`, GCS's `x-goog-if-generation-match: 0`), after a `HEAD` that finds an
+//!   object already there, in which case nothing is uploaded. A put that finds the key taken
+//!   keeps the object there.
+//! - **Larger objects are staged**: the parts go to a multipart upload of an object of their own
+//!   under `.staging/` in the store's root, never under a content key, because the content key is
+//!   the hash of the whole object, known only after its last byte, while a multipart upload is
+//!   addressed when it begins. The upload is completed only once every byte was written and
+//!   hashed, and aborted if the writer fails, is aborted or is dropped, so no reader sees part of
+//!   an object.
+//! - **Publishing** a staged object copies it to its key only if the key is free (in a bucket, a
+//!   server-side copy: no byte passes through the client; in a local folder, a hard link: atomic,
+//!   and no byte is copied), then removes the staged object. Where the service has no
+//!   copy-if-absent (S3 unless `AWS_COPY_IF_NOT_EXISTS` names one), the key is checked, then
+//!   copied: writers racing through that window copy the same bytes, as keys are content hashes.
+//!   If the key is taken, the object there is kept and the new bytes are discarded, so concurrent
+//!   publishers of the same content, in threads, processes or machines, all succeed.
 //! - **Reads stream**: a local file is read directly; other stores' byte streams are forwarded
 //!   through a channel of a few chunks.
-//! - **ETags** come from the backend: a local file's is derived from its inode, modification time
-//!   and size, so a rewritten file gets a new one.
+//! - **ETags** come from the backend: a bucket's change whenever an object is rewritten; a local
+//!   file's is derived from its inode, modification time and size, so a rewritten file gets a new
+//!   one.
 //!
-//! A process that dies while writing leaves its staged bytes under `.staging/` (in a local folder,
-//! a file ending in `#<n>`); they are never visible under a content key, and a later run removes
-//! them once they are older than a grace period ([`ArtifactStore::remove_stale_staging`]).
+//! A process that dies while writing leaves its staged bytes under `.staging/`; they are never visible under a content key, and a later run removes
+//! them once they are older than a grace period ([`ArtifactStore::remove_stale_staging`], which
+//! lists the staging area of a bucket the same way). A multipart upload that was begun and never
+//! completed or aborted is not an object and cannot be listed through `object_store`: give the
+//! bucket a lifecycle rule that aborts incomplete multipart uploads after a day (S3 and GCS; Azure
+//! discards uncommitted blocks after a week by itself).
 //!
 //! In a local folder, something that is not a file where an object should be (a folder, say) is
 //! reported as [`ArtifactStoreError::NotAnObject`]; [`ArtifactStore::move_aside`] moves it into
-//! `.damaged/` in the store's root, where it is kept.
+//! `.damaged/` in the store's root, where it is kept. A bucket holds only objects: there,
+//! nothing needs moving aside, and a damaged object is removed and written again.
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+pub mod bucket;
+mod local;
 mod reader;
 mod runtime;
 mod url;
@@ -65,7 +86,7 @@ pub const DEFAULT_PART_SIZE: usize = 8 << 20;
 /// The default number of parts a writer has in flight while it fills the next one.
 pub const DEFAULT_PARTS_IN_FLIGHT: usize = 2;
 
-/// An artifact store over an [`ObjectStore`]: a local folder, memory, or (later) a bucket.
+/// An artifact store over an [`ObjectStore`]: a local folder, memory, or a bucket.
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -91,7 +112,6 @@ pub struct ObjectArtifactStore {
 }
 
 /// What the store, its writers and its readers share.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn ObjectStore>,
     /// The store's root inside `store`.
@@ -104,6 +124,24 @@ pub(crate) struct Shared {
     /// For a local folder, the folder: what is known of an object without reading it is then
     /// asked of the file system directly, on the caller's thread.
     local_root: Option<std::path::PathBuf>,
+    /// For a bucket, a client of the same bucket that gives up quickly, for [`ArtifactStore::probe`].
+    probe: Option<Arc<dyn ObjectStore>>,
+    /// Values no error may show (the bucket's credentials), replaced by `***`.
+    secrets: Vec<String>,
+    /// A local folder's objects are flushed to disk before they are published.
+    fsync: bool,
+}
+
+impl fmt::Debug for Shared {
+    /// The store as people know it: no client internals, no credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("store", &self.describe)
+            .field("prefix", &self.prefix)
+            .field("local_root", &self.local_root)
+            .field("secrets", &format_args!("{} hidden", self.secrets.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ObjectArtifactStore {
@@ -135,6 +173,9 @@ impl ObjectArtifactStore {
                 describe,
                 runtime,
                 local_root: None,
+                probe: None,
+                secrets: Vec::new(),
+                fsync: false,
             }),
             part_size: DEFAULT_PART_SIZE,
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
@@ -172,6 +213,7 @@ impl ObjectArtifactStore {
         let mut store = Self::new(Arc::new(fs), Path::default(), url.as_str())?;
         if let Some(shared) = Arc::get_mut(&mut store.shared) {
             shared.local_root = Some(canonical);
+            shared.fsync = fsync;
         }
         Ok(store)
     }
@@ -190,8 +232,34 @@ impl ObjectArtifactStore {
         url::open(url, base)
     }
 
+    /// Marks the store as a bucket: `probe` is a client of it that gives up quickly, `secrets`
+    /// are values no error may show.
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+    fn set_bucket(&mut self, probe: Arc<dyn ObjectStore>, secrets: Vec<String>) {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.probe = Some(probe);
+            shared.secrets = secrets;
+        }
+    }
+
+    /// Opens the bucket at `url` (`s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix`), configured by the cloud's standard variables and files (see
+    /// [`bucket`]), then by `settings`: `object_store` configuration keys with their values,
+    /// which win over the environment (`("aws_endpoint", "http://127.0.0.1:9000")`,
+    /// `("aws_access_key_id", …)`, `("google_base_url", …)`, `("azure_storage_use_emulator",
+    /// "true")`). Their secret values never appear in an error.
+    ///
+    /// Nothing is requested from the bucket here; [`ArtifactStore::probe`] checks that it can be
+    /// reached.
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+    pub fn open_bucket(url: &str, settings: &[(&str, &str)]) -> Result<Self, ArtifactStoreError> {
+        zenml_core::store::check_url_credentials(url)?;
+        bucket::open(url, settings)
+    }
+
     /// Sets the size of one part of a multipart upload (the most a writer buffers per part).
-    /// Buckets need at least 5 MiB; smaller sizes suit a local folder or memory. At least 1.
+    /// Buckets need at least 5 MiB (S3 refuses smaller parts but the last); a local folder writes
+    /// without parts. At least 1.
     #[must_use]
     pub fn with_part_size(mut self, bytes: usize) -> Self {
         self.part_size = bytes.max(1);
@@ -221,10 +289,24 @@ impl Shared {
         &self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> ArtifactStoreError {
+        let source = source.into();
+        let source = if self.secrets.is_empty() {
+            source
+        } else {
+            // A backend's message may quote what it was sent: show none of the credentials.
+            redact_secrets(&one_line(source.as_ref()), &self.secrets).into()
+        };
         ArtifactStoreError::Backend {
             store: self.describe.clone(),
-            source: source.into(),
+            source,
         }
+    }
+
+    /// Whether objects are published with one conditional put when the whole object fits in one
+    /// part (buckets and memory), rather than staged and then copied (a local folder, where
+    /// staging and a hard link cost nothing and keep unfinished files in one place).
+    pub(crate) fn puts_directly(&self) -> bool {
+        self.local_root.is_none()
     }
 
     /// The location of `key`, refusing keys that would leave the store's root or reach into the
@@ -379,6 +461,43 @@ impl Shared {
     }
 }
 
+/// An error and its sources on one line, whitespace runs collapsed, cut short at 400 characters
+/// (a server's answer may be a page of XML).
+pub(crate) fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = e.source();
+    }
+    let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 400 {
+        line = line.chars().take(399).collect::<String>() + "…";
+    }
+    line
+}
+
+/// The HTTP status an `object_store` error message reports (`… status code: 403 Forbidden …`).
+fn http_status(message: &str) -> Option<u16> {
+    let (_, after) = message.split_once("status code: ")?;
+    after.get(..3)?.parse().ok()
+}
+
+/// `text` with every one of `secrets` replaced by `***`.
+pub(crate) fn redact_secrets(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        if !secret.is_empty() && text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "***");
+        }
+    }
+    text
+}
+
 /// What an entry that is not a regular file is, for people.
 fn non_object(meta: &std::fs::Metadata) -> Option<&'static str> {
     let ty = meta.file_type();
@@ -403,6 +522,12 @@ impl ArtifactStore for ObjectArtifactStore {
     }
 
     fn create(&self) -> Result<Box<dyn ArtifactWriter>, ArtifactStoreError> {
+        if let Some(root) = &self.shared.local_root {
+            return Ok(Box::new(local::LocalWriter::new(
+                Arc::clone(&self.shared),
+                root.clone(),
+            )));
+        }
         Ok(Box::new(writer::ObjectWriter::new(
             Arc::clone(&self.shared),
             self.part_size,
@@ -456,6 +581,38 @@ impl ArtifactStore for ObjectArtifactStore {
     fn delete(&self, key: &str) -> Result<(), ArtifactStoreError> {
         let location = self.shared.location(key)?;
         self.shared.delete_location(&location)
+    }
+
+    fn probe(&self) -> Result<(), ArtifactStoreError> {
+        let Some(probe) = self.shared.probe.clone() else {
+            return Ok(());
+        };
+        let prefix = self.shared.prefix.clone();
+        let listed = self.shared.runtime.run(async move {
+            let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+            probe.list_with_delimiter(prefix.as_ref()).await.map(|_| ())
+        });
+        let error = match listed {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(join) => return Err(self.shared.backend(join)),
+        };
+        let store = &self.shared.describe;
+        let detail = redact_secrets(&one_line(&error), &self.shared.secrets);
+        // Some backends report a listing's failure as a generic error that names the status.
+        let status = match &error {
+            object_store::Error::NotFound { .. } => Some(404),
+            object_store::Error::PermissionDenied { .. } => Some(403),
+            object_store::Error::Unauthenticated { .. } => Some(401),
+            _ => http_status(&detail),
+        };
+        Err(ArtifactStoreError::Config(match status {
+            Some(404) => format!(
+                "{store}: the bucket does not exist, or these credentials cannot see it ({detail})"
+            ),
+            Some(401 | 403) => format!("{store}: the credentials were refused ({detail})"),
+            _ => format!("{store}: cannot reach the bucket ({detail})"),
+        }))
     }
 
     fn move_aside(&self, key: &str) -> Result<Option<String>, ArtifactStoreError> {
@@ -597,6 +754,33 @@ inventory::submit! {
     ArtifactBackend {
         schemes: &["file", "memory"],
         feature: "object-store",
+        open: open_backend,
+    }
+}
+
+#[cfg(feature = "aws")]
+inventory::submit! {
+    ArtifactBackend {
+        schemes: &["s3"],
+        feature: "aws",
+        open: open_backend,
+    }
+}
+
+#[cfg(feature = "gcp")]
+inventory::submit! {
+    ArtifactBackend {
+        schemes: &["gs"],
+        feature: "gcp",
+        open: open_backend,
+    }
+}
+
+#[cfg(feature = "azure")]
+inventory::submit! {
+    ArtifactBackend {
+        schemes: &["az"],
+        feature: "azure",
         open: open_backend,
     }
 }

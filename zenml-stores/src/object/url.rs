@@ -20,11 +20,30 @@ pub(super) fn open(url: &str, base: &FsPath) -> Result<ObjectArtifactStore, Arti
     match url_scheme(url) {
         "file" => ObjectArtifactStore::local(local_path(url, base)?),
         "memory" => open_memory(url),
-        scheme => Err(ArtifactStoreError::Config(format!(
-            "`{}`: the object_store artifact backend of this build serves file and memory \
-             URLs, not `{scheme}://`",
-            redact_url(url)
-        ))),
+        #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+        scheme if super::bucket::SCHEMES.contains(&scheme) => super::bucket::open(url, &[]),
+        scheme => Err(ArtifactStoreError::Config(match bucket_feature(scheme) {
+            Some(feature) => format!(
+                "`{}`: this build of zenml cannot open `{scheme}://` buckets; build it with the \
+                 `{feature}` feature",
+                redact_url(url)
+            ),
+            None => format!(
+                "`{}`: the object_store artifact backend serves file, memory, s3, gs and az \
+                 URLs, not `{scheme}://`",
+                redact_url(url)
+            ),
+        })),
+    }
+}
+
+/// The cargo feature that serves the bucket scheme `scheme`.
+fn bucket_feature(scheme: &str) -> Option<&'static str> {
+    match scheme {
+        "s3" => Some("aws"),
+        "gs" => Some("gcp"),
+        "az" => Some("azure"),
+        _ => None,
     }
 }
 
@@ -100,9 +119,9 @@ mod tests {
 
     #[test]
     fn other_schemes_are_refused() {
-        let err = open("s3://bucket/x", FsPath::new("/")).err();
+        let err = open("ftp://host/x", FsPath::new("/")).err();
         assert!(
-            matches!(&err, Some(ArtifactStoreError::Config(m)) if m.contains("s3://")),
+            matches!(&err, Some(ArtifactStoreError::Config(m)) if m.contains("ftp://")),
             "{err:?}"
         );
         assert!(open("memory://a/b", FsPath::new("/")).is_err());

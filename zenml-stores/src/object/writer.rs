@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use object_store::path::Path;
-use object_store::{MultipartUpload, ObjectStoreExt, PutPayload};
+use object_store::{MultipartUpload, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use tokio::task::JoinHandle;
 use zenml_core::store::{ArtifactStoreError, ArtifactWriter, ObjectInfo};
 
@@ -158,6 +158,37 @@ impl ObjectWriter {
         Ok(())
     }
 
+    /// Publishes an object held whole in the buffer with one conditional put at `dest`, where
+    /// the store [puts directly](Shared::puts_directly): nothing is uploaded when an object is
+    /// there already, and a put that finds one there (created meanwhile by another writer)
+    /// keeps it. Where the backend has no conditional put, a plain put follows the check:
+    /// writers racing through that window write the same bytes, as keys are content hashes.
+    fn put_at(&mut self, dest: &Path, key: &str) -> Result<ObjectInfo, ArtifactStoreError> {
+        if self.failed {
+            return Err(self
+                .shared
+                .backend("an earlier write to this object failed; it cannot be published"));
+        }
+        if let Some(info) = self.shared.head_location(dest)? {
+            self.buffer = Vec::new();
+            return Ok(info);
+        }
+        let data = PutPayload::from(std::mem::take(&mut self.buffer));
+        let (store, location) = (self.shared.store.clone(), dest.clone());
+        self.shared.run(async move {
+            let create = PutOptions::from(PutMode::Create);
+            match store.put_opts(&location, data.clone(), create).await {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                Err(object_store::Error::NotImplemented { .. })
+                | Err(object_store::Error::NotSupported { .. }) => {
+                    store.put(&location, data).await.map(|_| ())
+                }
+                Err(e) => Err(e),
+            }
+        })?;
+        self.shared.head_published(dest, key)
+    }
+
     /// Removes whatever this writer put in the staging area (best effort).
     fn discard(&mut self) {
         while !self.in_flight.is_empty() {
@@ -206,6 +237,9 @@ impl Write for ObjectWriter {
 impl ArtifactWriter for ObjectWriter {
     fn publish(mut self: Box<Self>, key: &str) -> Result<ObjectInfo, ArtifactStoreError> {
         let dest = self.shared.location(key)?;
+        if self.upload.is_none() && self.shared.puts_directly() {
+            return self.put_at(&dest, key);
+        }
         self.stage()?;
         let published = self.shared.publish_staged(&self.staging, &dest);
         self.discard();

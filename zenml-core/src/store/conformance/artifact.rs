@@ -20,7 +20,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use crate::artifact::io::{ArtifactError, ContentStore, Damage, content_key};
+use crate::artifact::io::{ArtifactError, Checked, ContentStore, Damage, Verify, content_key};
 use crate::artifact::{Artifact, ArtifactKind, FileArtifact, Json, Metrics, Table};
 use crate::hash::Hash128;
 use crate::store::{ArtifactRecord, ArtifactStore, ArtifactStoreError, NewArtifact, ObjectInfo};
@@ -74,6 +74,16 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "damaged_object_replaced_on_rewrite",
         damaged_object_replaced_on_rewrite,
+    ),
+    ("missing_artifact_detected", missing_artifact_detected),
+    (
+        "replaced_object_detected_by_a_quick_check",
+        replaced_object_detected_by_a_quick_check,
+    ),
+    ("concurrent_artifact_writers", concurrent_artifact_writers),
+    (
+        "nothing_visible_while_writing",
+        nothing_visible_while_writing,
     ),
 ];
 
@@ -702,4 +712,126 @@ pub fn damaged_object_replaced_on_rewrite(fixture: &dyn ArtifactStoreFixture) {
     assert_eq!(again.hash, record.hash);
     let back = read_artifact(store, &kind, &record).expect("the rewrite repaired the object");
     assert_eq!(back.downcast_ref::<Sample>(), Some(&sample()));
+}
+
+/// An artifact whose object is gone: reading, verifying and checking it report it missing.
+pub fn missing_artifact_detected(fixture: &dyn ArtifactStoreFixture) {
+    let store = fixture.store();
+    let kind = ArtifactKind::of::<Sample>();
+    let record = record(write_artifact(store, &kind, &sample()).expect("write"));
+    store.delete(&content_key(record.hash)).expect("delete");
+    for (what, result) in [
+        ("read", read_artifact(store, &kind, &record).map(|_| ())),
+        ("verify", verify_artifact(store, &record)),
+    ] {
+        match result {
+            Err(ArtifactError::Damaged {
+                uri,
+                damage: Damage::Missing,
+                ..
+            }) => assert_eq!(uri, record.uri, "{what}: the error names the artifact"),
+            other => panic!("{what} of a missing object: expected Damage::Missing, got {other:?}"),
+        }
+    }
+    for verify in [Verify::Quick, Verify::Full] {
+        assert_eq!(
+            ContentStore::new(store)
+                .check(&record, verify)
+                .expect("check"),
+            Checked::Damaged(Damage::Missing),
+            "a {verify} check of a missing object"
+        );
+    }
+    assert_holds_only(fixture, &[], "deleting the only object");
+}
+
+/// An object replaced by other bytes of the same size is not trusted by a quick check (its tag
+/// changed, so the bytes are read), and a full check finds it too.
+pub fn replaced_object_detected_by_a_quick_check(fixture: &dyn ArtifactStoreFixture) {
+    let store = fixture.store();
+    let kind = ArtifactKind::of::<Sample>();
+    let record = record(write_artifact(store, &kind, &sample()).expect("write"));
+    let content = ContentStore::new(store);
+    assert_eq!(
+        content.check(&record, Verify::Quick).expect("check"),
+        Checked::Intact { retag: None },
+        "an intact object passes the quick check without being read"
+    );
+    let key = content_key(record.hash);
+    let mut bytes = read_all(store, &key);
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    overwrite(store, &key, &bytes);
+    for verify in [Verify::Quick, Verify::Full] {
+        match content.check(&record, verify).expect("check") {
+            Checked::Damaged(Damage::Altered(_)) => {}
+            other => panic!("a {verify} check of a replaced object: {other:?}"),
+        }
+    }
+}
+
+/// Threads writing the same artifact through the content store at once all succeed with the
+/// same record, and one object remains.
+pub fn concurrent_artifact_writers(fixture: &dyn ArtifactStoreFixture) {
+    let store = fixture.store();
+    let data = pseudo_random((9 << 20) + 321, 8);
+    let (value, mut file) = FileArtifact::create_temp().expect("a temporary file");
+    file.write_all(&data).expect("writing the file");
+    drop(file);
+    let kind = ArtifactKind::of::<FileArtifact>();
+    let barrier = std::sync::Barrier::new(6);
+    let written: Vec<NewArtifact> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (kind, value, barrier) = (&kind, &value, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    write_artifact(store, kind, value).expect("a concurrent writer succeeds")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer thread"))
+            .collect()
+    });
+    let first = &written[0];
+    for w in &written {
+        assert_eq!(
+            (w.hash, &w.uri, w.size),
+            (first.hash, &first.uri, first.size)
+        );
+    }
+    assert_eq!(first.hash, Hash128::of(&data));
+    let key = content_key(first.hash);
+    assert_same(
+        &read_all(store, &key),
+        &data,
+        "concurrently written artifact",
+    );
+    assert_holds_only(fixture, &[&key], "concurrent artifact writers");
+}
+
+/// While a large object is being written (several parts sent), nothing is visible at its
+/// content key; once published, all of it is.
+pub fn nothing_visible_while_writing(fixture: &dyn ArtifactStoreFixture) {
+    let store = fixture.store();
+    let data = pseudo_random((17 << 20) + 11, 12);
+    let key = key_of(&data);
+    let mut w = store.create().expect("create");
+    write_irregular(&mut w, &data, 2);
+    assert_eq!(store.head(&key).expect("head"), None, "head while writing");
+    assert!(
+        matches!(store.open(&key), Err(ArtifactStoreError::NotFound { .. })),
+        "open while writing"
+    );
+    if let Some(raw) = fixture.raw_objects() {
+        assert!(
+            !raw.contains(&key),
+            "the content key is not an object yet: {raw:?}"
+        );
+    }
+    w.publish(&key).expect("publish");
+    assert_same(&read_all(store, &key), &data, "published after writing");
+    assert_holds_only(fixture, &[&key], "publishing a written object");
 }
