@@ -73,14 +73,14 @@
 //!     args:
 //!       rows: 30
 //!   split:
-//!     source: zenml_core::steps::RandomSplit@1
+//!     source: zenml::steps::RandomSplit@1
 //!     args:
 //!       seed: 42
 //!       train_ratio: 0.75
 //!     inputs:
 //!       data: load.data
 //!   scale:
-//!     source: zenml_core::steps::StandardScaler@1
+//!     source: zenml::steps::StandardScaler@1
 //!     args:
 //!       exclude: ''
 //!     inputs:
@@ -172,6 +172,7 @@ pub use zenml_core::{
     StepParam, artifact, cache, hash, param, pipeline, registry, repository, runner, steps, store,
 };
 
+pub use zenml_core::artifact::{Artifact, Json};
 pub use zenml_core::pipeline::{Pipeline, TrainingPipeline};
 pub use zenml_core::repository::Repository;
 pub use zenml_core::runner::{RunOptions, Runner};
@@ -194,3 +195,19 @@ pub use zenml_stores as backends;
 
 /// The names most programs need: `use zenml::prelude::*;`.
 pub use zenml_core::prelude;
+
+/// The `ndarray` that [`artifact::Table`] converts to and from (`Table::to_ndarray`,
+/// `Table::from_ndarray`): a step crate uses this one, whatever `ndarray` it depends on itself.
+#[doc(no_inline)]
+pub use ndarray;
+
+/// The `serde` whose `Serialize` and `Deserialize` make a type an artifact. To derive them, a step
+/// crate depends on `serde` with its `derive` feature (or writes
+/// `#[serde(crate = "zenml::serde")]` beside the derive).
+#[doc(no_inline)]
+pub use serde;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -210,6 +210,88 @@ fn changed_input_data_reruns_and_restored_data_is_cached_again() {
     reused_from(&fourth, &second, &SLOTS);
 }
 
+/// Reads every CSV file under a folder, in path order, into one table.
+#[step]
+#[derive(Debug)]
+pub struct CsvFolder {
+    /// The folder.
+    pub path: String,
+}
+
+#[step]
+impl DatasourceStep for CsvFolder {
+    fn read(&self, _ctx: &mut StepContext) -> StepResult<Table> {
+        fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    files(&path, out)?;
+                } else {
+                    out.push(path);
+                }
+            }
+            Ok(())
+        }
+        let mut all = Vec::new();
+        files(Path::new(&self.path), &mut all)?;
+        all.sort();
+        let mut values = Vec::new();
+        for file in all {
+            values.extend(Table::read_csv(&file)?.column_f64("x")?);
+        }
+        let x = zenml::ndarray::Array2::from_shape_vec((values.len(), 1), values)?;
+        Ok(Table::from_ndarray(&["x"], &x)?)
+    }
+
+    // No fingerprint of its own: naming the folder is enough.
+    fn location(&self) -> Option<DataLocation> {
+        Some(DataLocation::folder(&self.path))
+    }
+}
+
+#[test]
+fn a_datasource_that_names_its_folder_is_reused_exactly_while_the_folder_is_unchanged() {
+    let r = DiskRepo::new();
+    let folder = r.file("parts");
+    std::fs::create_dir_all(folder.join("more")).unwrap();
+    std::fs::write(folder.join("a.csv"), "x\n1\n2\n").unwrap();
+    std::fs::write(folder.join("more").join("b.csv"), "x\n3\n").unwrap();
+    let p = Pipeline::new("parts").add_step(
+        "load",
+        CsvFolder {
+            path: folder.to_string_lossy().into_owned(),
+        },
+        [],
+    );
+    fn states(s: &RunSummary) -> (Vec<&str>, Vec<&str>) {
+        (s.executed(), s.cached())
+    }
+    let first = r.repo.run(&p).unwrap();
+    assert_eq!(states(&first), (vec!["load"], vec![]));
+    // Unchanged, even with its files' times touched: reused.
+    std::fs::write(folder.join("a.csv"), "x\n1\n2\n").unwrap();
+    let again = r.repo.run(&p).unwrap();
+    assert_eq!(states(&again), (vec![], vec!["load"]));
+    // A file edited, added or renamed: read again.
+    for change in [
+        &(|f: &Path| std::fs::write(f.join("more").join("b.csv"), "x\n4\n"))
+            as &dyn Fn(&Path) -> std::io::Result<()>,
+        &|f: &Path| std::fs::write(f.join("c.csv"), "x\n5\n"),
+        &|f: &Path| std::fs::rename(f.join("c.csv"), f.join("d.csv")),
+    ] {
+        change(&folder).unwrap();
+        let run = r.repo.run(&p).unwrap();
+        assert_eq!(states(&run), (vec!["load"], vec![]));
+    }
+    // A folder that is gone: the error names it.
+    std::fs::remove_dir_all(&folder).unwrap();
+    let e = r.repo.run(&p).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("cannot fingerprint `{}`", folder.display())),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_rerun_step_with_identical_output_leaves_downstream_cached() {
     let r = DiskRepo::new();

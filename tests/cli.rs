@@ -169,7 +169,7 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
         STEPS
     );
     for (name, s) in &first_steps {
-        assert_eq!(s["status"], "completed", "{name}: {s}");
+        assert_eq!(s["state"], "complete", "{name}: {s}");
         assert!(s["cached_from"].is_null(), "{name}: {s}");
     }
 
@@ -180,7 +180,7 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     assert_eq!(json["run"]["status"], "completed");
     let second_steps = steps_of(&json);
     for step in STEPS {
-        assert_eq!(field(&second_steps, step, "status"), "cached", "{step}");
+        assert_eq!(field(&second_steps, step, "state"), "cached", "{step}");
         assert_eq!(
             field(&second_steps, step, "cached_from"),
             field(&first_steps, step, "execution_id"),
@@ -207,6 +207,7 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
         "quickstart::LogisticTrainer"
     );
     assert_eq!(field(&shown, "trainer", "kind"), "trainer");
+    let reused_accuracy = field(&shown, "evaluator", "metrics")["accuracy"].clone();
     let first_show = zenml(dir, &["run", "show", "Iris by hand#1", "--json"])
         .ok()
         .json();
@@ -215,6 +216,8 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
         .as_f64()
         .expect("an accuracy");
     assert!((0.8..=1.0).contains(&accuracy), "{accuracy}");
+    // The cached run shows the metrics of the execution it reused, as `compare` does.
+    assert_eq!(reused_accuracy, accuracy);
     assert!(field(&first_shown, "trainer", "duration_ms").as_i64() >= Some(0));
     // A run can be named by its id too.
     let id = first_show["run"]["id"]
@@ -351,12 +354,43 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
         text.lines().nth(1).unwrap().starts_with("1        2  "),
         "{text}"
     );
-    let text = zenml(dir, &["step", "versions", "quickstart::Nothing"])
+    // The form configs use, `SOURCE@VERSION`, shows that version.
+    let at_one = zenml(
+        dir,
+        &[
+            "step",
+            "versions",
+            "quickstart::LogisticTrainer@1",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(at_one, versions);
+    let text = zenml(dir, &["step", "versions", "quickstart::LogisticTrainer@2"])
         .ok()
         .stdout;
     assert_eq!(
         text,
-        "Step `quickstart::Nothing` has not run in this repository.\n"
+        "Step `quickstart::LogisticTrainer` has not run at version 2 in this repository.\n"
+    );
+    // A step that is neither recorded nor linked is an error, with a suggestion.
+    let e = zenml(dir, &["step", "versions", "quickstart::LogisticTrainr"]);
+    assert!(
+        e.one_error().starts_with(
+            "error: no step `quickstart::LogisticTrainr` is registered in this binary"
+        ) && e.stderr.contains("`quickstart::LogisticTrainer`"),
+        "{e:#?}"
+    );
+    let e = zenml(dir, &["step", "versions", "quickstart::LogisticTrainer@x"]);
+    assert!(e.one_error().contains("is not a step source"), "{e:#?}");
+    // zenml's own steps go by their public path.
+    let text = zenml(dir, &["step", "versions", "zenml::steps::CsvDatasource@1"])
+        .ok()
+        .stdout;
+    assert!(
+        text.lines().nth(1).unwrap().starts_with("1        2  "),
+        "{text}"
     );
 
     // Artifacts: the datasource's table, read by the first split and reused by the second.
@@ -581,15 +615,15 @@ version: 1
 name: Iris DAG
 steps:
   datasource:
-    source: zenml_core::steps::CsvDatasource@1
+    source: zenml::steps::CsvDatasource@1
     args:
       path: examples/data/iris.csv
   split:
-    source: zenml_core::steps::RandomSplit@1
+    source: zenml::steps::RandomSplit@1
     inputs:
       data: datasource.data
   scaler:
-    source: zenml_core::steps::StandardScaler@1
+    source: zenml::steps::StandardScaler@1
     inputs:
       train: split.train
       eval: split.eval
@@ -635,7 +669,7 @@ fn every_bad_config_fails_with_one_clear_error_and_touches_nothing() {
         // A missing required parameter.
         (
             replaced("    args:\n      path: examples/data/iris.csv\n", ""),
-            "step `datasource`: missing parameter `path` of `zenml_core::steps::CsvDatasource` \
+            "step `datasource`: missing parameter `path` of `zenml::steps::CsvDatasource` \
              (String, no default)",
             Some("CsvDatasource@1"),
         ),
@@ -681,7 +715,7 @@ fn every_bad_config_fails_with_one_clear_error_and_touches_nothing() {
         // A cycle.
         (
             format!(
-                "{DAG}  again:\n    source: zenml_core::steps::StandardScaler@1\n    inputs:\n      train: scaler.train\n      eval: scaler.eval\n"
+                "{DAG}  again:\n    source: zenml::steps::StandardScaler@1\n    inputs:\n      train: scaler.train\n      eval: scaler.eval\n"
             )
             .replace("train: split.train", "train: again.train"),
             "pipeline `Iris DAG` has a cycle: ",
@@ -1054,6 +1088,31 @@ fn a_mysql_store_is_checked_before_it_is_saved_and_its_password_never_shown() {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let ws = initialized();
+    // A pipe whose reading end is closed before the command starts: every write fails with
+    // EPIPE, as when the reader (`| head`) has gone.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    for args in [
+        &["run", "list"][..],
+        &["step", "list"],
+        &["step", "list", "--json"],
+    ] {
+        let out = Command::new(quickstart())
+            .arg("zenml")
+            .args(args)
+            .current_dir(ws.path())
+            .stdout(writer.try_clone().unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+#[test]
 fn a_malformed_command_line_exits_2_and_no_repository_exits_1() {
     let nowhere = tempfile::tempdir().unwrap();
     let dir = nowhere.path();
@@ -1082,6 +1141,27 @@ fn a_malformed_command_line_exits_2_and_no_repository_exits_1() {
     }
     let help = zenml(dir, &["--help"]).ok();
     assert!(help.stdout.contains("Usage:"), "{help:#?}");
+    // The summary of `pipeline` names its subcommands as they are called.
+    let top = help
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("pipeline "))
+        .unwrap_or_else(|| panic!("{help:#?}"));
+    assert!(top.ends_with("Pipelines: list, get, run, compare"), "{top}");
+    let help = zenml(dir, &["pipeline", "--help"]).ok();
+    let commands: Vec<&str> = help
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        commands,
+        ["list", "get", "run", "compare", "help"],
+        "{help:#?}"
+    );
     let version = zenml(dir, &["--version"]).ok();
     assert!(version.stdout.starts_with("zenml "), "{version:#?}");
 
@@ -1146,10 +1226,7 @@ fn the_generic_binary_explains_that_it_does_not_link_the_example_steps() {
 
     // It lists only zenml's own steps.
     let steps = generic_zenml(dir, &["step", "list"]).ok().stdout;
-    assert!(
-        steps.contains("zenml_core::steps::CsvDatasource@1"),
-        "{steps}"
-    );
+    assert!(steps.contains("zenml::steps::CsvDatasource@1"), "{steps}");
     assert!(!steps.contains("quickstart::"), "{steps}");
 
     // A config of zenml's own steps runs in it.
@@ -1205,7 +1282,7 @@ fn pipeline_a_is_rebuilt_from_the_store_in_a_new_process_and_a_changed_copy_reus
     );
     let again_steps = steps_of(&again);
     for step in STEPS {
-        assert_eq!(field(&again_steps, step, "status"), "cached", "{step}");
+        assert_eq!(field(&again_steps, step, "state"), "cached", "{step}");
         assert_eq!(
             field(&again_steps, step, "cached_from"),
             field(&a_steps, step, "id"),
@@ -1226,7 +1303,7 @@ fn pipeline_a_is_rebuilt_from_the_store_in_a_new_process_and_a_changed_copy_reus
     assert_eq!(c["run"]["name"], "Pipeline C#1");
     let c_steps = steps_of(&c);
     for step in ["datasource", "split", "preprocesser"] {
-        assert_eq!(field(&c_steps, step, "status"), "cached", "{step}");
+        assert_eq!(field(&c_steps, step, "state"), "cached", "{step}");
         assert_eq!(
             field(&c_steps, step, "cached_from"),
             field(&a_steps, step, "id"),
@@ -1234,7 +1311,7 @@ fn pipeline_a_is_rebuilt_from_the_store_in_a_new_process_and_a_changed_copy_reus
         );
     }
     for step in ["trainer", "evaluator"] {
-        assert_eq!(field(&c_steps, step, "status"), "completed", "{step}");
+        assert_eq!(field(&c_steps, step, "state"), "complete", "{step}");
     }
     let recorded = Repository::open(dir)
         .unwrap()

@@ -340,14 +340,14 @@ name: tuned
 template: training
 steps:
   datasource:
-    source: zenml_core::steps::CsvDatasource@1
+    source: zenml::steps::CsvDatasource@1
     args:
       path: {}
   split:
-    source: zenml_core::steps::RandomSplit@1
+    source: zenml::steps::RandomSplit@1
     args: {{ seed: 7, train_ratio: 0.75 }}
   preprocesser:
-    source: zenml_core::steps::StandardScaler@1
+    source: zenml::steps::StandardScaler@1
     args: {{ exclude: species }}
     cache: false
   trainer:
@@ -363,6 +363,33 @@ steps:
     let built = training("tuned");
     assert_same_definition(&built, &loaded);
     assert_eq!(loaded.to_yaml(), built.to_yaml());
+}
+
+#[test]
+fn built_in_steps_are_named_by_their_public_path_and_old_configs_still_load() {
+    use zenml::step::StepParams;
+    // What a user writes, from the facade's paths alone.
+    assert_eq!(
+        zenml::steps::RandomSplit::SOURCE,
+        "zenml::steps::RandomSplit"
+    );
+    assert_eq!(
+        zenml::steps::CsvDatasource::SOURCE,
+        "zenml::steps::CsvDatasource"
+    );
+    let built = training("tuned");
+    let yaml = built.to_yaml();
+    assert!(
+        yaml.contains("source: zenml::steps::RandomSplit@1"),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("zenml_core"), "{yaml}");
+    // A config written when the built-in steps were recorded under the inner crate's path loads
+    // to the same pipeline, and is saved under the public path.
+    let old = yaml.replace("zenml::steps::", "zenml_core::steps::");
+    let loaded = Pipeline::from_yaml(&old).unwrap();
+    assert_same_definition(&built, &loaded);
+    assert_eq!(loaded.to_yaml(), yaml);
 }
 
 #[test]
@@ -972,13 +999,13 @@ name: tuned
 template: training
 steps:
   datasource:
-    source: zenml_core::steps::CsvDatasource@1
+    source: zenml::steps::CsvDatasource@1
     args:
       path: data.csv
   split:
-    source: zenml_core::steps::RandomSplit@1
+    source: zenml::steps::RandomSplit@1
   preprocesser:
-    source: zenml_core::steps::StandardScaler@1
+    source: zenml::steps::StandardScaler@1
   trainer:
     source: config::TunedCentroids@3
     inputs:
@@ -1033,10 +1060,7 @@ fn a_training_config_whose_fixed_wiring_was_changed_is_refused() {
     );
 
     // A missing mandatory slot.
-    let text = TRAINING.replace(
-        "  split:\n    source: zenml_core::steps::RandomSplit@1\n",
-        "",
-    );
+    let text = TRAINING.replace("  split:\n    source: zenml::steps::RandomSplit@1\n", "");
     let e = load_err(&text);
     assert!(
         matches!(
@@ -1320,7 +1344,7 @@ fn a_string_parameter_is_at_most_64_kib_and_nothing_runs_or_is_recorded_over_it(
 
     // Through a config: the line of the parameter.
     let text = format!(
-        "version: 1\nname: big\nsteps:\n  load:\n    source: zenml_core::steps::CsvDatasource@1\n    args:\n      path: {}\n",
+        "version: 1\nname: big\nsteps:\n  load:\n    source: zenml::steps::CsvDatasource@1\n    args:\n      path: {}\n",
         "p".repeat(100_000)
     );
     let e = load_err(&text);

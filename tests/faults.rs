@@ -331,7 +331,7 @@ fn killed_at_random_moments_the_store_stays_consistent_and_a_rerun_is_fully_cach
     // The pipeline completes, then reruns fully cached.
     zenml(dir, &["pipeline", "run", "iris.yaml", "--quiet"]).ok();
     let again = zenml(dir, &["pipeline", "run", "iris.yaml", "--json"]).ok();
-    assert_eq!(step_statuses(&again), ["cached"; 5], "{again:#?}");
+    assert_eq!(step_states(&again), ["cached"; 5], "{again:#?}");
     assert_consistent(dir);
 
     // Staged bytes of killed writers are removed once older than the grace period; what a live

@@ -12,7 +12,7 @@ mod process;
 
 use std::path::Path;
 
-use process::{Out, example_zenml, run_example, step_statuses};
+use process::{Out, example_zenml, run_example, step_states};
 use serde_json::Value as J;
 use zenml::Repository;
 use zenml::artifact::Table;
@@ -46,11 +46,11 @@ name: {name}
 template: training
 steps:
   datasource:
-    source: zenml_core::steps::CsvDatasource@1
+    source: zenml::steps::CsvDatasource@1
     args:
       path: examples/data/winequality-red.csv
   split:
-    source: zenml_core::steps::RandomSplit@1
+    source: zenml::steps::RandomSplit@1
     args:
       seed: 42
       train_ratio: 0.8
@@ -61,13 +61,13 @@ steps:
       eval: split.eval
       train: split.train
   trainer:
-    source: zenml_core::candle::FeedForwardTrainer@1
+    source: zenml::candle::FeedForwardTrainer@1
     args:
 {args}    inputs:
       eval: preprocesser.eval
       train: preprocesser.train
   evaluator:
-    source: zenml_core::candle::FeedForwardMetrics@1
+    source: zenml::candle::FeedForwardMetrics@1
     args: {}
     inputs:
       eval: preprocesser.eval
@@ -108,11 +108,11 @@ fn wine(dir: &Path, args: &[&str]) -> Out {
     example_zenml(EXAMPLE, dir, args)
 }
 
-/// Writes `text` to `dir/file` and runs it with `pipeline run --json`; the steps' statuses.
+/// Writes `text` to `dir/file` and runs it with `pipeline run --json`; the steps' states.
 fn run_config(dir: &Path, file: &str, text: &str) -> Vec<String> {
     std::fs::write(dir.join(file), text).expect("the config is written");
     let out = wine(dir, &["pipeline", "run", file, "--json"]).ok();
-    step_statuses(&out)
+    step_states(&out)
 }
 
 /// The executions of the first run of `pipeline` (the one that computed its steps).
@@ -140,8 +140,7 @@ fn output(e: &ExecutionRecord, name: &str) -> zenml::store::Id {
 #[test]
 fn the_seed_parameters_round_trip_unchanged_nulls_included() {
     // In this process, with zenml's own scaler in place of the example's preprocesser.
-    let scaler =
-        "    source: zenml_core::steps::StandardScaler@1\n    args:\n      exclude: quality\n";
+    let scaler = "    source: zenml::steps::StandardScaler@1\n    args:\n      exclude: quality\n";
     let text = config("Seed", scaler, SEED_ARGS);
     let pipeline = Pipeline::from_yaml(&text).expect("the seed config loads");
     assert_eq!(pipeline.to_yaml(), text);
@@ -222,7 +221,7 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
     let seed = config("Seed", WINE_PREPROCESSER, SEED_ARGS);
     assert_eq!(
         run_config(dir.path(), "seed.yaml", &seed),
-        ["completed"; 5],
+        ["complete"; 5],
         "everything runs the first time"
     );
     // The recorded definition is the file, unchanged.
@@ -232,7 +231,7 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
     // Run again: every step is reused.
     std::fs::write(dir.path().join("seed.yaml"), &seed).expect("rewritten");
     let again = wine(dir.path(), &["pipeline", "run", "seed.yaml", "--json"]).ok();
-    assert_eq!(step_statuses(&again), ["cached"; 5]);
+    assert_eq!(step_states(&again), ["cached"; 5]);
 
     // Only the learning rate changes: only the trainer and the evaluator run.
     let lr = config(
@@ -242,7 +241,7 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
     );
     assert_eq!(
         run_config(dir.path(), "lr.yaml", &lr),
-        ["cached", "cached", "cached", "completed", "completed"]
+        ["cached", "cached", "cached", "complete", "complete"]
     );
 
     // The trained network, loaded in this process, evaluates exactly as in the process that
@@ -296,7 +295,7 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
         .expect("execution types");
     let ty = types
         .iter()
-        .find(|t| t["name"] == "zenml_core::candle::FeedForwardTrainer")
+        .find(|t| t["name"] == "zenml::candle::FeedForwardTrainer")
         .unwrap_or_else(|| panic!("no trainer type in {types:#?}"));
     let declared: Vec<(&str, &str)> = ty["properties"]
         .as_object()
@@ -322,7 +321,7 @@ fn the_seed_config_runs_in_a_user_binary_is_read_by_ml_metadata_and_is_reused() 
     let executions = json["executions"].as_array().expect("executions");
     let trained: Vec<&J> = executions
         .iter()
-        .filter(|e| e["type"] == "zenml_core::candle::FeedForwardTrainer")
+        .filter(|e| e["type"] == "zenml::candle::FeedForwardTrainer")
         .collect();
     assert_eq!(trained.len(), 3, "Seed#1, its cached rerun, Seed lr#1");
     let first = trained

@@ -150,18 +150,18 @@ name: tree
 template: training
 steps:
   datasource:
-    source: zenml_core::steps::CsvDatasource@1
+    source: zenml::steps::CsvDatasource@1
     args:
       path: examples/data/iris.csv
   split:
-    source: zenml_core::steps::RandomSplit@1
+    source: zenml::steps::RandomSplit@1
     args:
       seed: 42
       train_ratio: 0.7
     inputs:
       data: datasource.data
   trainer:
-    source: zenml_core::linfa::DecisionTree@1
+    source: zenml::linfa::DecisionTree@1
     args:
       label: species
       max_depth: null
@@ -173,7 +173,7 @@ steps:
       eval: split.eval
       train: split.train
   evaluator:
-    source: zenml_core::linfa::ClassificationMetrics@1
+    source: zenml::linfa::ClassificationMetrics@1
     args: {}
     inputs:
       eval: split.eval
@@ -216,12 +216,12 @@ fn the_iris_linfa_example_needs_no_hand_written_step() {
     assert_eq!(rows.len(), 3, "{}", out.stdout);
     let steps = process::example_zenml("iris_linfa", dir.path(), &["step", "list"]).ok();
     for step in [
-        "zenml_core::linfa::LogisticRegression",
-        "zenml_core::linfa::DecisionTree",
-        "zenml_core::linfa::LinearRegression",
-        "zenml_core::linfa::RidgeRegression",
-        "zenml_core::linfa::ClassificationMetrics",
-        "zenml_core::linfa::RegressionMetrics",
+        "zenml::linfa::LogisticRegression",
+        "zenml::linfa::DecisionTree",
+        "zenml::linfa::LinearRegression",
+        "zenml::linfa::RidgeRegression",
+        "zenml::linfa::ClassificationMetrics",
+        "zenml::linfa::RegressionMetrics",
     ] {
         assert!(steps.stdout.contains(step), "{step} in {}", steps.stdout);
     }

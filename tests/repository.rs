@@ -80,11 +80,17 @@ fn init_open_and_open_or_init_find_the_repository_like_git() {
     assert!(!sub.join(".zenml").exists());
     assert_eq!(again.get_runs(None).unwrap().len(), 1);
 
-    // … and creates one where there is none.
+    // … and creates one where there is none…
     let other = tempfile::tempdir().unwrap();
     let created = Repository::open_or_init(other.path()).unwrap();
     assert_eq!(created.root(), Some(canonical(other.path()).as_path()));
     assert!(created.get_runs(None).unwrap().is_empty());
+
+    // … even in a folder that does not exist yet, as `init` does.
+    let missing = other.path().join("new").join("project");
+    let created = Repository::open_or_init(&missing).unwrap();
+    assert_eq!(created.root(), Some(canonical(&missing).as_path()));
+    assert!(missing.join(".zenml/config.yaml").is_file());
 }
 
 #[test]
@@ -623,20 +629,20 @@ fn lineage_leads_from_the_metrics_back_to_the_datasource() {
     assert_eq!(model.producer.as_ref().unwrap().step_name, "trainer");
     assert_eq!(model.artifact.id, output_id(&h.a1, "trainer", "model"));
 
-    let mut steps: Vec<&str> = lineage
+    // Every execution once, depth first, though the split and the preprocesser each produced
+    // two of the inputs below them.
+    let steps: Vec<&str> = lineage
         .executions()
         .iter()
         .map(|e| e.step_name.as_str())
         .collect();
-    steps.sort_unstable();
-    steps.dedup();
     assert_eq!(
         steps,
         [
-            "datasource",
             "evaluator",
             "preprocesser",
             "split",
+            "datasource",
             "trainer"
         ]
     );

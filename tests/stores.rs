@@ -175,7 +175,7 @@ fn two_processes_run_pipelines_against_one_repository_at_once() {
 
     // And the repository goes on: every cacheable pipeline is now reused entirely.
     let again = zenml(&root, &["pipeline", "run", "shared.yaml", "--json"]).ok();
-    assert_eq!(step_statuses(&again), ["cached"; 5], "{again:#?}");
+    assert_eq!(step_states(&again), ["cached"; 5], "{again:#?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ use zenml_core::param::Value;
 use zenml_core::pipeline::{Pipeline, elide};
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
-use zenml_core::runner::{QuietProgress, RunError, Verify, human_duration};
+use zenml_core::runner::{QuietProgress, RunError, StepStatus, Verify, human_duration};
 use zenml_core::store::{
-    ExecutionRecord, MetadataConfig, OpenMode, open_artifact_store, open_metadata_store,
-    redact_host, redact_url,
+    ExecutionRecord, ExecutionState, MetadataConfig, OpenMode, open_artifact_store,
+    open_metadata_store, redact_host, redact_url,
 };
 
 use super::format::{
@@ -326,7 +326,7 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
                     .map(|s| {
                         json!({
                             "step": s.name,
-                            "status": format!("{:?}", s.status).to_lowercase(),
+                            "state": step_state(s.status),
                             "execution_id": s.execution_id,
                             "cached_from": s.cached_from,
                             "elapsed_ms": s.elapsed.as_secs_f64() * 1000.0,
@@ -365,6 +365,16 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
         }
     }
     Ok(())
+}
+
+/// How a step of a run ended, named as `run show` names an execution's state.
+fn step_state(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Completed => ExecutionState::Complete.as_str(),
+        StepStatus::Cached => ExecutionState::Cached.as_str(),
+        StepStatus::Failed => ExecutionState::Failed.as_str(),
+        _ => "skipped",
+    }
 }
 
 fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {
@@ -533,7 +543,28 @@ fn step_versions(
     as_json: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let versions = repo.get_step_versions(source)?;
+    // `SOURCE@N`, the form configs use, shows version N only.
+    let (source, version) = match source.rsplit_once('@') {
+        Some((path, v)) => match v.parse::<u32>() {
+            Ok(v) => (path, Some(v)),
+            Err(_) => {
+                return Err(CliError::Invalid(format!(
+                    "`{source}` is not a step source: write `module::path::Type` or \
+                     `module::path::Type@VERSION` with a whole number as the version"
+                )));
+            }
+        },
+        None => (source, None),
+    };
+    let mut versions = repo.get_step_versions(source)?;
+    if versions.is_empty() {
+        // Neither recorded here nor linked into this binary: most likely a typo.
+        let registry = Registry::global()?;
+        if let Err(e) = registry.get(source) {
+            return Err(e.into());
+        }
+    }
+    versions.retain(|v| version.is_none_or(|n| v.version == n));
     if as_json {
         let items: Vec<J> = versions
             .iter()
@@ -550,7 +581,13 @@ fn step_versions(
         return Ok(());
     }
     if versions.is_empty() {
-        writeln!(out, "Step `{source}` has not run in this repository.")?;
+        match version {
+            Some(v) => writeln!(
+                out,
+                "Step `{source}` has not run at version {v} in this repository."
+            )?,
+            None => writeln!(out, "Step `{source}` has not run in this repository.")?,
+        }
         return Ok(());
     }
     let mut rows = vec![header(&[

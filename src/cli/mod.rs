@@ -72,7 +72,7 @@ enum Command {
     /// Show or change the repository's stores.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Pipelines: list, show, run, compare.
+    /// Pipelines: list, get, run, compare.
     #[command(subcommand)]
     Pipeline(PipelineCommand),
     /// Runs: list, show.
@@ -446,6 +446,8 @@ pub fn run(
     };
     match commands::dispatch(cli, out) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`zenml run list | head`): end quietly, as other tools do.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "error: {}", format::error_chain(&e));
             ExitCode::FAILURE

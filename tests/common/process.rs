@@ -126,14 +126,14 @@ name: {name}
 template: training
 steps:
   datasource:
-    source: zenml_core::steps::CsvDatasource@1
+    source: zenml::steps::CsvDatasource@1
     args:
       path: examples/data/iris.csv
   split:
-    source: zenml_core::steps::RandomSplit@1
+    source: zenml::steps::RandomSplit@1
     args: { train_ratio: 0.7 }
   preprocesser:
-    source: zenml_core::steps::StandardScaler@1
+    source: zenml::steps::StandardScaler@1
     args:
       exclude: species
   trainer:
@@ -255,14 +255,14 @@ pub fn in_private_mounts(script: &str) -> Result<Out, String> {
     Ok(Out::of(out))
 }
 
-/// The status of each step, in order, in the `--json` output of `zenml pipeline run`.
-pub fn step_statuses(out: &Out) -> Vec<String> {
+/// The state of each step, in order, in the `--json` output of `zenml pipeline run`.
+pub fn step_states(out: &Out) -> Vec<String> {
     let json: serde_json::Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {out:#?}"));
     json["steps"]
         .as_array()
         .expect("a steps array")
         .iter()
-        .map(|s| s["status"].as_str().expect("a status").to_owned())
+        .map(|s| s["state"].as_str().expect("a state").to_owned())
         .collect()
 }

@@ -31,9 +31,10 @@ pub mod prelude {
     pub use crate::repository::Repository;
     pub use crate::runner::RunOptions;
     pub use crate::step::{
-        DatasourceStep, EvaluatorStep, IoSpec, PreprocesserStep, SplitStep, Step, StepContext,
-        StepResult, TrainerStep,
+        DataLocation, DatasourceStep, EvaluatorStep, IoSpec, PreprocesserStep, SplitStep, Step,
+        StepContext, StepResult, TrainerStep,
     };
+    pub use crate::steps::{CsvDatasource, RandomSplit, StandardScaler};
     pub use crate::{StepParam, step};
 }
 

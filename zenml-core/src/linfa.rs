@@ -164,7 +164,7 @@ impl Regressor {
 }
 
 /// Multinomial logistic regression (`linfa-logistic`), with an L2 penalty.
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::linfa")]
 #[derive(Debug)]
 pub struct LogisticRegression {
     /// The label column (class numbers 0, 1, 2, …).
@@ -224,7 +224,7 @@ pub enum SplitQuality {
 }
 
 /// A decision tree classifier (`linfa-trees`).
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::linfa")]
 #[derive(Debug)]
 pub struct DecisionTree {
     /// The label column (class numbers 0, 1, 2, …).
@@ -303,7 +303,7 @@ impl TrainerStep for DecisionTree {
 }
 
 /// Ordinary least squares (`linfa-linear`).
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::linfa")]
 #[derive(Debug)]
 pub struct LinearRegression {
     /// The label column (the number to predict).
@@ -344,7 +344,7 @@ impl TrainerStep for LinearRegression {
 /// Ridge regression: least squares with an L2 penalty (`linfa-elasticnet`, L1 ratio 0), fitted
 /// by coordinate descent. The penalty is scaled as scikit-learn's `ElasticNet`'s: the loss is
 /// `‖y − Xw‖² / (2·rows) + alpha/2 · ‖w‖²`.
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::linfa")]
 #[derive(Debug)]
 pub struct RidgeRegression {
     /// The label column (the number to predict).
@@ -468,7 +468,7 @@ pub fn regression_metrics(truth: &[f64], predicted: &[f64]) -> Metrics {
 }
 
 /// Evaluates a [`Classifier`] on the eval table: see [`classification_metrics`].
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::linfa")]
 #[derive(Debug)]
 pub struct ClassificationMetrics {}
 
@@ -489,7 +489,7 @@ impl EvaluatorStep for ClassificationMetrics {
 }
 
 /// Evaluates a [`Regressor`] on the eval table: see [`regression_metrics`].
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::linfa")]
 #[derive(Debug)]
 pub struct RegressionMetrics {}
 

@@ -17,6 +17,11 @@
 //! Two registrations with one source path (two versions of one crate linked into a binary, say)
 //! are an error naming both, reported by [`Registry::global`]; one never silently replaces the
 //! other.
+//!
+//! zenml's own steps are registered under their public paths (`zenml::steps::RandomSplit`,
+//! `zenml::linfa::…`, `zenml::candle::…`). Configs written when they were recorded under the inner
+//! crate's path (`zenml_core::steps::RandomSplit`) still resolve: [`Registry::get`] reads such a
+//! source as the public path.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -189,10 +194,15 @@ impl Registry {
         self.by_source.is_empty()
     }
 
-    /// The step registered under `source`.
+    /// The step registered under `source`. A source under `zenml_core::`, where zenml's own
+    /// steps used to be recorded, is looked up under `zenml::`, their public path.
     pub fn get(&self, source: &str) -> Result<&'static StepRegistration, RegistryError> {
+        let public = source
+            .strip_prefix(INNER_CRATE)
+            .map(|rest| format!("{PUBLIC_CRATE}{rest}"));
         self.by_source
             .get(source)
+            .or_else(|| public.and_then(|p| self.by_source.get(p.as_str())))
             .copied()
             .ok_or_else(|| RegistryError::UnknownSource {
                 source_path: source.to_owned(),
@@ -255,6 +265,11 @@ impl Registry {
             .collect()
     }
 }
+
+/// The prefix of the sources zenml's own steps were recorded under before they took their public
+/// paths, and the prefix of those public paths.
+const INNER_CRATE: &str = "zenml_core::";
+const PUBLIC_CRATE: &str = "zenml::";
 
 /// Levenshtein distance, for suggestions.
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {

@@ -66,9 +66,12 @@ pub(crate) struct StepArgs {
     pub(crate) constructor: Ident,
     /// `no_default`: never implement `Default`.
     pub(crate) no_default: bool,
+    /// `module = "path"`: the public module the step is reached through, which its source path
+    /// starts with instead of `module_path!()`.
+    pub(crate) module: Option<LitStr>,
 }
 
-const STRUCT_KEYS: &str = "`version`, `crate`, `constructor`, `no_default`";
+const STRUCT_KEYS: &str = "`version`, `crate`, `module`, `constructor`, `no_default`";
 
 impl StepArgs {
     /// Parses the arguments of `#[step(…)]` on `target`, recording errors in `cx`.
@@ -77,6 +80,7 @@ impl StepArgs {
         let mut krate = Attr::none(cx, symbol::CRATE);
         let mut constructor = Attr::none(cx, symbol::CONSTRUCTOR);
         let mut no_default = Attr::none(cx, symbol::NO_DEFAULT);
+        let mut module = Attr::none(cx, symbol::MODULE);
 
         let parser = syn::meta::parser(|meta| {
             if meta.path == symbol::CRATE {
@@ -85,7 +89,12 @@ impl StepArgs {
                 }
                 return Ok(());
             }
-            let struct_only = [symbol::VERSION, symbol::CONSTRUCTOR, symbol::NO_DEFAULT];
+            let struct_only = [
+                symbol::VERSION,
+                symbol::CONSTRUCTOR,
+                symbol::NO_DEFAULT,
+                symbol::MODULE,
+            ];
             if target == Target::Impl && struct_only.iter().any(|s| meta.path == *s) {
                 cx.error_spanned_by(
                     &meta.path,
@@ -115,6 +124,16 @@ impl StepArgs {
                     value.parse::<Ident>()?
                 };
                 constructor.set(&meta.path, ident);
+            } else if meta.path == symbol::MODULE {
+                let lit: LitStr = meta.value()?.parse()?;
+                match lit.parse_with(Path::parse_mod_style) {
+                    Ok(path) if path.leading_colon.is_none() => module.set(&meta.path, lit),
+                    _ => cx.error_spanned_by(
+                        &lit,
+                        "`module` takes a module path without a leading `::`, such as \
+                         \"my_crate::steps\"",
+                    ),
+                }
             } else if meta.path == symbol::NO_DEFAULT {
                 if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
                     cx.error_spanned_by(&meta.path, "`no_default` takes no value");
@@ -148,6 +167,7 @@ impl StepArgs {
                 .get()
                 .unwrap_or_else(|| Ident::new("from_fields", Span::call_site())),
             no_default: no_default.get().is_some(),
+            module: module.get(),
         }
     }
 }

@@ -65,7 +65,8 @@ use proc_macro::TokenStream;
 ///
 /// - `zenml::step::StepParams`:
 ///   - `SOURCE`, the step's identity in configs, the registry and the metadata store:
-///     `concat!(module_path!(), "::", "Name")`;
+///     `concat!(module_path!(), "::", "Name")`, or `"path::Name"` under
+///     `#[step(module = "path")]`;
 ///   - `NAME`, the struct's name; `VERSION`, from `#[step(version = N)]`, 1 by default;
 ///   - `DOC`, the struct's doc comment, every line trimmed, lines joined with `\n`;
 ///   - `PARAM_SPECS`, one `ParamSpec` per field in declaration order: its name (a raw identifier
@@ -122,6 +123,7 @@ use proc_macro::TokenStream;
 /// |---|---|
 /// | `version = N` | the step's version (1 by default); bump it when the step's behaviour changes in a way its code fingerprint cannot see |
 /// | `crate = "path"` or `crate = path` | the path to the `zenml` facade (or to `zenml-core`), when it is not `::zenml`: a crate that renames or re-exports zenml; inside zenml-core, `crate = crate` |
+/// | `module = "path"` | the public module path the step's source starts with, in place of `module_path!()`: for a step defined in an inner crate or private module and reached by users through a re-export (zenml's own steps are `zenml::steps::…`, not the inner crate's path) |
 /// | `constructor = "name"` | the name of the constructor taking every parameter (`from_fields` by default) |
 /// | `no_default` | never implement `Default` |
 ///

@@ -82,6 +82,10 @@ fn impl_step(s: &StepStruct<'_>) -> TokenStream {
     let count = s.fields.len();
     let constructor = constructor(s);
     let default_impl = default_impl(s);
+    let module = match &s.args.module {
+        Some(lit) => quote!(#lit),
+        None => quote!(::core::module_path!()),
+    };
 
     const_block(quote! {
         use #p::NotAParam as _;
@@ -93,7 +97,7 @@ fn impl_step(s: &StepStruct<'_>) -> TokenStream {
         #[automatically_derived]
         #[diagnostic::do_not_recommend]
         impl #p::StepParams for #ident {
-            const SOURCE: &'static ::core::primitive::str = ::core::concat!(::core::module_path!(), "::", #name);
+            const SOURCE: &'static ::core::primitive::str = ::core::concat!(#module, "::", #name);
             const NAME: &'static ::core::primitive::str = #name;
             const VERSION: ::core::primitive::u32 = #version;
             const DOC: &'static ::core::primitive::str = #doc;

@@ -18,6 +18,8 @@ pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const VERSION: Symbol = Symbol("version");
 /// `#[step(crate = "path")]`, `#[step_param(crate = "path")]`.
 pub(crate) const CRATE: Symbol = Symbol("crate");
+/// `#[step(module = "path")]`.
+pub(crate) const MODULE: Symbol = Symbol("module");
 /// `#[step(constructor = "name")]`.
 pub(crate) const CONSTRUCTOR: Symbol = Symbol("constructor");
 /// `#[step(no_default)]`.

@@ -440,7 +440,7 @@ const MAX_UNITS: usize = 1 << 16;
 /// parameters on the same data train the same network. There is no `label` or `seed` parameter,
 /// so that the parameters are exactly the classic trainer's; a trainer of your own on
 /// [`NetworkTrainer`] can have both.
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::candle")]
 #[derive(Debug)]
 pub struct FeedForwardTrainer {
     /// Rows per optimiser step (at least 1).
@@ -606,7 +606,7 @@ impl TrainerStep for FeedForwardTrainer {
 /// Evaluates what a [`FeedForwardTrainer`] trained, on the eval table: `loss` (the trainer's),
 /// `mse`, `mae`, `rmse`, and `accuracy` where the label holds classes (see
 /// [`Trained::evaluate`]).
-#[crate::step(crate = crate)]
+#[crate::step(crate = crate, module = "zenml::candle")]
 #[derive(Debug)]
 pub struct FeedForwardMetrics {}
 
@@ -839,7 +839,7 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(
             unknown,
-            "parameter `hidden_activation` of `zenml_core::candle::FeedForwardTrainer`: \
+            "parameter `hidden_activation` of `zenml::candle::FeedForwardTrainer`: \
              \"relu6\" is not a variant of Activation; expected one of: linear, relu, sigmoid, \
              tanh, softmax, elu, gelu, swish"
         );

@@ -108,7 +108,10 @@ impl Repository {
     }
 
     /// An execution's metrics; a cached execution's are those of the execution it reused.
-    fn metrics_of(&self, e: &ExecutionRecord) -> Result<Vec<(String, f64)>, RepositoryError> {
+    pub(super) fn metrics_of(
+        &self,
+        e: &ExecutionRecord,
+    ) -> Result<Vec<(String, f64)>, RepositoryError> {
         match (e.state, e.cached_from) {
             (ExecutionState::Cached, Some(from)) if e.metrics.is_empty() => {
                 Ok(self.metadata.execution(from)?.metrics)

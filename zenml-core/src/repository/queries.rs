@@ -37,7 +37,9 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    /// Every execution in the lineage, depth first from the artifact's producer.
+    /// Every execution in the lineage, once each, depth first from the artifact's producer (an
+    /// execution that produced several of the inputs, like a split's `train` and `eval`, is
+    /// listed where it is first reached).
     pub fn executions(&self) -> Vec<&ExecutionRecord> {
         let mut out = Vec::new();
         self.collect(&mut out);
@@ -46,6 +48,9 @@ impl Lineage {
 
     fn collect<'a>(&'a self, out: &mut Vec<&'a ExecutionRecord>) {
         if let Some(p) = &self.producer {
+            if out.iter().any(|e| e.id == p.id) {
+                return;
+            }
             out.push(p);
         }
         for (_, l) in &self.inputs {
@@ -122,9 +127,14 @@ impl Repository {
     }
 
     /// The step executions of a run, in the order they started: parameters, metrics, state
-    /// (cached or not), durations, inputs and outputs.
+    /// (cached or not), durations, inputs and outputs. A cached execution's metrics are those of
+    /// the execution it reused, as in [`Repository::compare_training_runs`].
     pub fn get_run_steps(&self, run: &RunRecord) -> Result<Vec<ExecutionRecord>, RepositoryError> {
-        Ok(self.metadata.executions(run.id)?)
+        let mut executions = self.metadata.executions(run.id)?;
+        for e in &mut executions {
+            e.metrics = self.metrics_of(e)?;
+        }
+        Ok(executions)
     }
 
     /// The versions of the step type `source` that have run in this repository, oldest first.

@@ -4,14 +4,25 @@ use crate::artifact::{Artifact, Inputs, Metrics, Outputs, Table};
 use crate::hash::Hash128;
 use crate::param::{ParamCheckError, Params};
 
-use super::{DynStep, IoSpec, StepCode, StepContext, StepInfo, StepKind, StepParams, StepResult};
+use super::{
+    DataLocation, DynStep, IoSpec, StepCode, StepContext, StepInfo, StepKind, StepParams,
+    StepResult,
+};
 
 /// Reads data from outside the pipeline into a [`Table`] (output `data`).
 ///
+/// **Caching.** Nothing inside the pipeline tells whether the outside data changed, so a
+/// datasource is reused from the cache only when it says what it reads: a datasource that reads
+/// a file or a folder names it in [`location`](DatasourceStep::location) and is then
+/// fingerprinted from the data's bytes; any other implements
+/// [`fingerprint`](DatasourceStep::fingerprint) (a version number, an ETag, a query's last
+/// modification time…). A datasource with neither runs every time; the steps after it are still
+/// reused when it reads identical data.
+///
 /// ```
 /// # extern crate zenml_core as zenml;
-/// use zenml::hash::{Hash128, Hasher};
 /// use zenml::prelude::*;
+/// use zenml::step::DataLocation;
 ///
 /// /// Reads a CSV file.
 /// #[step]
@@ -25,10 +36,9 @@ use super::{DynStep, IoSpec, StepCode, StepContext, StepInfo, StepKind, StepPara
 ///         Ok(Table::read_csv(&self.path)?)
 ///     }
 ///
-///     fn fingerprint(&self, _ctx: &StepContext) -> StepResult<Option<Hash128>> {
-///         let mut h = Hasher::new();
-///         h.update(&std::fs::read(&self.path)?);
-///         Ok(Some(h.finish()))
+///     // Reused from the cache while the file's bytes are unchanged.
+///     fn location(&self) -> Option<DataLocation> {
+///         Some(DataLocation::file(&self.path))
 ///     }
 /// }
 /// ```
@@ -36,13 +46,24 @@ pub trait DatasourceStep: StepParams {
     /// Reads the data.
     fn read(&self, ctx: &mut StepContext) -> StepResult<Table>;
 
+    /// Where the data is read from, when it is a file or a folder: the default
+    /// [`fingerprint`](DatasourceStep::fingerprint) is then taken from its bytes. The default,
+    /// `None`, names no location.
+    fn location(&self) -> Option<DataLocation> {
+        None
+    }
+
     /// A fingerprint of the data this source would read (a hash of the file's bytes, say). It
-    /// enters the cache key, so the step is reused only while the data is unchanged. The default,
-    /// `None`, makes the datasource run every time; its downstream steps are still reused when it
-    /// reads identical data.
+    /// enters the cache key, so the step is reused only while the data is unchanged. The default
+    /// is the fingerprint of [`location`](DatasourceStep::location); without a location it is
+    /// `None`, which makes the datasource run every time (its downstream steps are still reused
+    /// when it reads identical data).
     fn fingerprint(&self, ctx: &StepContext) -> StepResult<Option<Hash128>> {
         let _ = ctx;
-        Ok(None)
+        match self.location() {
+            Some(location) => Ok(Some(location.fingerprint()?)),
+            None => Ok(None),
+        }
     }
 
     /// Checks the parameters beyond what their types say (sizes spelled in a string, a value

@@ -15,9 +15,11 @@
 
 mod context;
 mod kinds;
+mod location;
 
 pub use context::{StepContext, StepLog};
 pub use kinds::{DatasourceStep, EvaluatorStep, PreprocesserStep, SplitStep, Step, TrainerStep};
+pub use location::{DataLocation, LocationError};
 
 use std::borrow::Cow;
 use std::fmt;

@@ -3,17 +3,16 @@
 //! They are registered like any other step, so configs can name them (`zenml step list` shows
 //! them) and every binary that links zenml can run them.
 
-use std::io::Read;
-
 use crate::artifact::Table;
-use crate::hash::{Hash128, Hasher};
-use crate::step::{DatasourceStep, PreprocesserStep, SplitStep, StepContext, StepResult};
+use crate::step::{
+    DataLocation, DatasourceStep, PreprocesserStep, SplitStep, StepContext, StepResult,
+};
 
 /// Reads a CSV file with a header row into a table; column types are inferred from the data.
 ///
 /// The file's bytes are hashed before each run, so the step is reused exactly while the file is
 /// unchanged.
-#[crate::step(crate = "crate")]
+#[crate::step(crate = "crate", module = "zenml::steps")]
 #[derive(Debug)]
 pub struct CsvDatasource {
     /// The file, relative to the working directory or absolute.
@@ -40,24 +39,13 @@ impl DatasourceStep for CsvDatasource {
         Ok(table)
     }
 
-    fn fingerprint(&self, _ctx: &StepContext) -> StepResult<Option<Hash128>> {
-        let mut file = std::fs::File::open(&self.path)
-            .map_err(|e| format!("cannot read `{}`: {e}", self.path))?;
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        Ok(Some(hasher.finish()))
+    fn location(&self) -> Option<DataLocation> {
+        Some(DataLocation::file(&self.path))
     }
 }
 
 /// Splits a table's rows at random into train and eval, reproducibly for a given seed.
-#[crate::step(crate = "crate")]
+#[crate::step(crate = "crate", module = "zenml::steps")]
 #[derive(Debug)]
 pub struct RandomSplit {
     /// The share of rows that go to train, strictly between 0 and 1.
@@ -142,7 +130,7 @@ impl SplitMix64 {
 
 /// Standardises numeric columns to mean 0 and standard deviation 1, with the means and deviations
 /// fitted on train and applied to train and eval.
-#[crate::step(crate = "crate")]
+#[crate::step(crate = "crate", module = "zenml::steps")]
 #[derive(Debug)]
 pub struct StandardScaler {
     /// Columns to leave as they are, comma-separated (a label column, say).
