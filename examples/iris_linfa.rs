@@ -76,11 +76,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("zenml") {
-        return zenml::cli::run(
-            std::env::args_os().skip(1),
-            &mut std::io::stdout(),
-            &mut std::io::stderr(),
-        );
+        return zenml::cli::main_with_args(std::env::args_os().skip(1));
     }
     match run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,6 +22,7 @@ use process::{iris_config, quickstart, workspace};
 
 use serde_json::Value as J;
 use zenml::Repository;
+use zenml::cli::json;
 use zenml::store::{PipelineRecord, RunRecord};
 
 /// What a command did.
@@ -85,6 +86,29 @@ fn zenml_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
 /// The generic `zenml` binary in `dir`.
 fn generic_zenml(dir: &Path, args: &[&str]) -> Out {
     run_in(Path::new(env!("CARGO_BIN_EXE_zenml")), &[], dir, args, &[])
+}
+
+/// Asserts that `value` has exactly the shape of the documented type `T` (`zenml::cli::json`):
+/// read as a `T` and written back, it is unchanged, so no field is missing, extra or of another
+/// type.
+#[track_caller]
+fn documented<T: serde::Serialize + serde::de::DeserializeOwned>(value: &J) -> T {
+    let typed: T = serde_json::from_value(value.clone())
+        .unwrap_or_else(|e| panic!("not a {}: {e}\n{value:#}", std::any::type_name::<T>()));
+    assert_eq!(&serde_json::to_value(&typed).unwrap(), value);
+    typed
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &J) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
 }
 
 /// A workspace with a repository.
@@ -158,6 +182,11 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     // First run: everything executes.
     let first = zenml(dir, &["pipeline", "run", "iris.yaml", "--json"]).ok();
     let json = first.json();
+    documented::<json::RunResult>(&json);
+    assert_eq!(
+        keys(&json["steps"][0]),
+        ["cached_from", "elapsed_ms", "execution_id", "state", "step"]
+    );
     assert_eq!(json["run"]["name"], "Iris by hand#1");
     assert_eq!(json["run"]["status"], "completed");
     let first_steps = steps_of(&json);
@@ -192,6 +221,28 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     let show = zenml(dir, &["run", "show", "Iris by hand#2", "--json"])
         .ok()
         .json();
+    documented::<json::RunShow>(&show);
+    assert_eq!(
+        keys(&show["steps"][0]),
+        [
+            "cache_key",
+            "cached_from",
+            "code_fingerprint",
+            "duration_ms",
+            "error",
+            "id",
+            "inputs",
+            "kind",
+            "metrics",
+            "outputs",
+            "params",
+            "run_id",
+            "source",
+            "state",
+            "step",
+            "version"
+        ]
+    );
     assert_eq!(show["run"]["pipeline"], "Iris by hand");
     let shown = steps_of(&show);
     for step in STEPS {
@@ -259,11 +310,26 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
         "{row}"
     );
     let list = zenml(dir, &["pipeline", "list", "--json"]).ok().json();
+    documented::<Vec<json::Pipeline>>(&list);
+    assert_eq!(keys(&list[0]), ["created_ms", "last_run", "name", "runs"]);
     assert_eq!(list[0]["name"], "Iris by hand");
     assert_eq!(list[0]["runs"], 2);
     assert_eq!(list[0]["last_run"]["name"], "Iris by hand#2");
 
     let runs = zenml(dir, &["run", "list", "--json"]).ok().json();
+    let typed = documented::<Vec<json::Run>>(&runs);
+    assert_eq!(typed[0].status, "completed");
+    assert_eq!(
+        keys(&runs[0]),
+        [
+            "finished_ms",
+            "id",
+            "name",
+            "pipeline",
+            "started_ms",
+            "status"
+        ]
+    );
     let names: Vec<&str> = runs
         .as_array()
         .unwrap()
@@ -321,6 +387,7 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
         );
     }
     let steps = zenml(dir, &["step", "list", "--json"]).ok().json();
+    documented::<Vec<json::StepType>>(&steps);
     let trainer = steps
         .as_array()
         .unwrap()
@@ -340,6 +407,7 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     )
     .ok()
     .json();
+    documented::<Vec<json::StepVersion>>(&versions);
     assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
     assert_eq!(versions[0]["version"], 1);
     assert_eq!(versions[0]["executions"], 2);
@@ -400,6 +468,7 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     let shown = zenml(dir, &["artifact", "show", &data_id.to_string(), "--json"])
         .ok()
         .json();
+    documented::<json::ArtifactShow>(&shown);
     assert_eq!(shown["artifact"]["type"], "zenml.Table");
     assert_eq!(shown["producer"]["step"], "datasource");
     let readers: Vec<(&str, &str)> = shown["consumers"]
@@ -438,6 +507,8 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     )
     .ok()
     .json();
+    documented::<json::Lineage>(&lineage);
+    assert_eq!(keys(&lineage), ["artifact", "inputs", "producer"]);
     assert_eq!(lineage["artifact"]["id"], metrics_id);
     assert_eq!(lineage["producer"]["step"], "evaluator");
     let preprocesser = &lineage["inputs"]["eval"];
@@ -472,6 +543,7 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     // Compare: one row per run, the trainer's parameters beside the evaluator's metrics; the
     // cached run shows the metrics of the execution it reused.
     let rows = zenml(dir, &["pipeline", "compare", "--json"]).ok().json();
+    documented::<Vec<json::CompareRow>>(&rows);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["run"], "Iris by hand#1");
@@ -839,6 +911,7 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
         )
     );
     let json = zenml(dir, &["config", "show", "--json"]).ok().json();
+    documented::<json::ConfigShow>(&json);
     assert_eq!(json["root"], root.to_str().unwrap());
     assert_eq!(
         json["metadata"],
@@ -893,9 +966,10 @@ fn the_repository_config_can_be_shown_and_changed_and_never_shows_a_password() {
             .contains(&format!("metadata:   mysql://ml@127.0.0.1:{port}/zenml\n")),
         "{out:#?}"
     );
+    // The warning goes to stderr, in the style of every warning.
     assert!(
-        out.stdout
-            .contains("warning:    the stores cannot be opened: "),
+        out.stderr
+            .starts_with("warning: the stores cannot be opened: "),
         "{out:#?}"
     );
     assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
@@ -1085,6 +1159,103 @@ fn a_mysql_store_is_checked_before_it_is_saved_and_its_password_never_shown() {
         show.contains(&format!("metadata:   {location}\n")),
         "{show}"
     );
+}
+
+/// `quickstart zenml <args>` in `dir` on a pseudo-terminal (through util-linux's `script`), with
+/// `env` added; what the terminal showed (stdout and stderr together). `None`, after saying why,
+/// where `script` is missing (an error when `CI` is set: CI has it).
+fn zenml_on_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = format!("{} zenml", quote(&quickstart().to_string_lossy()));
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let mut cmd = Command::new("script");
+    cmd.args(["-qefc", &line, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    match cmd.output() {
+        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Err(e) => {
+            let why = format!("util-linux's `script` cannot run ({e})");
+            assert!(std::env::var_os("CI").is_none(), "CI must have it: {why}");
+            eprintln!("skipping the terminal checks: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn errors_are_coloured_on_a_terminal_only_and_never_with_no_color() {
+    let ws = initialized();
+    let dir = ws.path();
+    let red_error = "\x1b[1m\x1b[31merror:\x1b[0m no run `Nope#1` in the repository";
+    let plain_error = "error: no run `Nope#1` in the repository";
+    // Piped: plain.
+    let piped = zenml(dir, &["run", "show", "Nope#1"]);
+    assert_eq!(piped.one_error(), plain_error);
+    let Some(shown) = zenml_on_terminal(dir, &["run", "show", "Nope#1"], &[]) else {
+        return;
+    };
+    assert!(shown.contains(red_error), "{shown:?}");
+    // NO_COLOR, set to anything but the empty string, turns colour off.
+    let shown = zenml_on_terminal(dir, &["run", "show", "Nope#1"], &[("NO_COLOR", "1")])
+        .unwrap_or_default();
+    assert!(
+        shown.contains(plain_error) && !shown.contains('\x1b'),
+        "{shown:?}"
+    );
+    let shown =
+        zenml_on_terminal(dir, &["run", "show", "Nope#1"], &[("NO_COLOR", "")]).unwrap_or_default();
+    assert!(shown.contains(red_error), "{shown:?}");
+    // Warnings share the style: a config whose artifact store cannot be opened is shown with one.
+    let config_file = dir.join(".zenml").join("config.yaml");
+    let saved = std::fs::read_to_string(&config_file).unwrap();
+    std::fs::write(
+        &config_file,
+        saved.replace("url: artifacts", "url: s3://user:pw@bucket/p"),
+    )
+    .unwrap();
+    let shown = zenml_on_terminal(dir, &["config", "show"], &[]).unwrap_or_default();
+    assert!(
+        shown.contains("\x1b[1m\x1b[33mwarning:\x1b[0m the stores cannot be opened: "),
+        "{shown:?}"
+    );
+    let piped = zenml(dir, &["config", "show"]).ok();
+    assert!(
+        piped
+            .stderr
+            .starts_with("warning: the stores cannot be opened: "),
+        "{piped:#?}"
+    );
+}
+
+#[test]
+fn completion_scripts_cover_every_command() {
+    let dir = workspace();
+    let bash = zenml(dir.path(), &["completions", "bash"]).ok().stdout;
+    assert!(bash.contains("complete -F _zenml"), "{bash}");
+    for word in ["pipeline", "compare", "lineage", "completions"] {
+        assert!(bash.contains(word), "{word} missing");
+    }
+    // The script is valid bash.
+    let file = dir.path().join("zenml.bash");
+    std::fs::write(&file, &bash).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(check.status.success(), "{check:?}");
+    let zsh = zenml(dir.path(), &["completions", "zsh"]).ok().stdout;
+    assert!(zsh.starts_with("#compdef zenml"), "{zsh}");
+    let fish = zenml(dir.path(), &["completions", "fish", "--bin", "my-zenml"])
+        .ok()
+        .stdout;
+    assert!(fish.contains("complete -c my-zenml"), "{fish}");
+    let e = zenml(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(e.code, 2, "{e:#?}");
 }
 
 #[test]
@@ -1432,11 +1603,9 @@ fn credentials_in_an_artifact_store_url_are_refused_and_never_shown() {
         out.stdout.contains("\nartifacts:  s3://***@bucket/p\n"),
         "{out:#?}"
     );
-    assert!(
-        out.stdout.ends_with(&format!(
-            "warning:    the stores cannot be opened: {refusal}\n"
-        )),
-        "{out:#?}"
+    assert_eq!(
+        out.stderr,
+        format!("warning: the stores cannot be opened: {refusal}\n"),
     );
     let out = zenml(dir, &["config", "show", "--json"]).ok();
     assert_not_shown(&out, secret);

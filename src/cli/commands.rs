@@ -3,29 +3,30 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use serde_json::{Value as J, json};
 use zenml_core::artifact::io::Damage;
 use zenml_core::hash::Hash128;
-use zenml_core::param::Value;
 use zenml_core::pipeline::{Pipeline, elide};
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
-use zenml_core::runner::{QuietProgress, RunError, StepStatus, Verify, human_duration};
+use zenml_core::runner::{QuietProgress, RunError, Verify, human_duration};
 use zenml_core::store::{
-    ExecutionRecord, ExecutionState, MetadataConfig, OpenMode, open_artifact_store,
-    open_metadata_store, redact_host, redact_url,
+    ExecutionRecord, MetadataConfig, OpenMode, open_artifact_store, open_metadata_store,
+    redact_host, redact_url,
 };
 
-use super::format::{
-    artifact_json, date, execution_json, header, json_out, metrics_json, params_json, params_text,
-    run_json, size, table, value_json,
-};
+use super::format::{date, json_out, params_text, size, table};
+use super::json::{self, JsonValue};
 use super::{
     ArtifactCommand, ArtifactsCommand, CacheCommand, CacheSettingCommand, Cli, CliError, Command,
-    ConfigCommand, MetadataCommand, MetadataTarget, PipelineCommand, RunCommand, StepCommand,
+    ConfigCommand, Diagnostics, MetadataCommand, MetadataTarget, PipelineCommand, RunCommand,
+    StepCommand,
 };
 
-pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+pub(super) fn dispatch(
+    cli: Cli,
+    out: &mut dyn Write,
+    diagnostics: &mut Diagnostics<'_>,
+) -> Result<(), CliError> {
     let open = || Repository::open(&cli.repo);
     // Commands that only look: they work on a repository this process may only read.
     let look = || Repository::open_read_only(&cli.repo);
@@ -57,7 +58,7 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             )?;
             Ok(())
         }
-        Command::Config(c) => config(c, &cli.repo, out),
+        Command::Config(c) => config(c, &cli.repo, out, diagnostics),
         Command::Pipeline(c @ PipelineCommand::Run { .. }) => pipeline(c, &open()?, out),
         Command::Pipeline(c) => pipeline(c, &look()?, out),
         Command::Run(c) => run(c, &look()?, out),
@@ -70,6 +71,14 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             artifact(c, &if repairs { open()? } else { look()? }, out)
         }
         Command::Repair { json } => repair(&open()?, json.json, out),
+        Command::Completions { shell, bin } => {
+            // Generated into memory first: the generator panics on a failed write.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, bin, &mut script);
+            out.write_all(&script)?;
+            Ok(())
+        }
         Command::Cache(CacheCommand::Clear { key }) => {
             let repo = open()?;
             let key = match key {
@@ -86,7 +95,12 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     }
 }
 
-fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Result<(), CliError> {
+fn config(
+    c: ConfigCommand,
+    dir: &std::path::Path,
+    out: &mut dyn Write,
+    diagnostics: &mut Diagnostics<'_>,
+) -> Result<(), CliError> {
     // The config file alone: a config whose stores cannot be opened (a backend this binary does
     // not link, a database that is down) can still be shown and changed.
     let (root, mut config) = Repository::find_config(dir)?;
@@ -103,15 +117,21 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     password,
                     password_env,
                     tls,
-                } => json!({
-                    "type": "mysql", "host": redact_host(host), "port": port, "user": user,
-                    "database": database,
-                    "password": password.as_ref().map(|_| "(set in config.yaml)"),
-                    "password_env": password_env,
-                    "tls": tls,
-                }),
-                MetadataConfig::Sqlite { path } => json!({"type": "sqlite", "path": path}),
-                _ => json!({"type": config.metadata.backend()}),
+                } => json::MetadataSetting::Mysql {
+                    host: redact_host(host).into_owned(),
+                    port: *port,
+                    user: user.clone(),
+                    database: database.clone(),
+                    password: password.as_ref().map(|_| "(set in config.yaml)".to_owned()),
+                    password_env: password_env.clone(),
+                    tls: *tls,
+                },
+                MetadataConfig::Sqlite { path } => json::MetadataSetting::Sqlite {
+                    path: path.display().to_string(),
+                },
+                _ => json::MetadataSetting::Other {
+                    backend: config.metadata.backend().to_owned(),
+                },
             };
             let (metadata_store, artifact_store, problem) = match Repository::open_read_only(&root)
             {
@@ -126,25 +146,25 @@ fn config(c: ConfigCommand, dir: &std::path::Path, out: &mut dyn Write) -> Resul
                     Some(super::format::error_chain(&e)),
                 ),
             };
+            if let Some(problem) = &problem {
+                diagnostics.warn(format_args!("the stores cannot be opened: {problem}"));
+            }
             if j.json {
                 json_out(
                     out,
-                    &json!({
-                        "root": root,
-                        "metadata": metadata,
-                        "metadata_store": metadata_store,
-                        "artifacts": {"url": artifacts_url},
-                        "artifact_store": artifact_store,
-                        "error": problem,
-                    }),
+                    &json::ConfigShow {
+                        root: root.display().to_string(),
+                        metadata,
+                        metadata_store,
+                        artifacts: json::ArtifactsSetting { url: artifacts_url },
+                        artifact_store,
+                        error: problem,
+                    },
                 )?;
             } else {
                 writeln!(out, "repository: {}", root.display())?;
                 writeln!(out, "metadata:   {metadata_store}")?;
                 writeln!(out, "artifacts:  {artifact_store}")?;
-                if let Some(problem) = problem {
-                    writeln!(out, "warning:    the stores cannot be opened: {problem}")?;
-                }
             }
             return Ok(());
         }
@@ -251,33 +271,36 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
         PipelineCommand::List(j) => {
             let pipelines = repo.get_pipelines()?;
             let runs = repo.get_runs(None)?;
-            let mut rows = vec![header(&[
-                "pipeline", "runs", "last run", "status", "started",
-            ])];
-            let mut items = Vec::new();
-            for p in &pipelines {
-                let mine: Vec<_> = runs.iter().filter(|r| r.pipeline_id == p.id).collect();
-                let last = mine.last();
-                items.push(json!({
-                    "name": p.name,
-                    "runs": mine.len(),
-                    "last_run": last.map(|r| run_json(r)),
-                    "created_ms": p.created_ms,
-                }));
-                rows.push(vec![
-                    p.name.clone(),
-                    mine.len().to_string(),
-                    last.map(|r| r.name.clone()).unwrap_or_default(),
-                    last.map(|r| r.status.to_string()).unwrap_or_default(),
-                    last.map(|r| date(r.started_ms)).unwrap_or_default(),
-                ]);
-            }
+            let items: Vec<json::Pipeline> = pipelines
+                .iter()
+                .map(|p| {
+                    let mine: Vec<_> = runs.iter().filter(|r| r.pipeline_id == p.id).collect();
+                    json::Pipeline::new(p, &mine)
+                })
+                .collect();
             if j.json {
-                json_out(out, &J::Array(items))?;
+                json_out(out, &items)?;
             } else if pipelines.is_empty() {
                 writeln!(out, "No pipelines recorded yet.")?;
             } else {
-                table(out, &rows)?;
+                let rows = items
+                    .iter()
+                    .map(|p| {
+                        let last = p.last_run.as_ref();
+                        vec![
+                            p.name.clone(),
+                            p.runs.to_string(),
+                            last.map(|r| r.name.clone()).unwrap_or_default(),
+                            last.map(|r| r.status.clone()).unwrap_or_default(),
+                            last.map(|r| date(r.started_ms)).unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                table(
+                    out,
+                    &["pipeline", "runs", "last run", "status", "started"],
+                    rows,
+                )?;
             }
         }
         PipelineCommand::Get { name } => {
@@ -320,20 +343,13 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
                 Err(e) => return Err(e.into()),
             };
             if json.json {
-                let steps: Vec<J> = summary
-                    .steps
-                    .iter()
-                    .map(|s| {
-                        json!({
-                            "step": s.name,
-                            "state": step_state(s.status),
-                            "execution_id": s.execution_id,
-                            "cached_from": s.cached_from,
-                            "elapsed_ms": s.elapsed.as_secs_f64() * 1000.0,
-                        })
-                    })
-                    .collect();
-                json_out(out, &json!({"run": run_json(&summary.run), "steps": steps}))?;
+                json_out(
+                    out,
+                    &json::RunResult {
+                        run: json::Run::from(&summary.run),
+                        steps: summary.steps.iter().map(json::StepResult::from).collect(),
+                    },
+                )?;
             } else if quiet {
                 writeln!(out, "{}", summary.run.name)?;
             }
@@ -341,22 +357,7 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
         PipelineCommand::Compare(j) => {
             let c = repo.compare_training_runs()?;
             if j.json {
-                let rows: Vec<J> = c
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        json!({
-                            "run": r.run,
-                            "pipeline": r.pipeline,
-                            "status": r.status.as_str(),
-                            "trainer": r.trainer,
-                            "trainer_cached": r.trainer_cached,
-                            "params": J::Object(r.params.iter().map(|(k, v)| (k.clone(), value_json(v))).collect()),
-                            "metrics": J::Object(r.metrics.iter().map(|(k, v)| (k.clone(), value_json(&Value::Float(*v)))).collect()),
-                        })
-                    })
-                    .collect();
-                json_out(out, &J::Array(rows))?;
+                json_out(out, &json::compare_rows(&c))?;
             } else if c.rows.is_empty() {
                 writeln!(out, "No training runs recorded yet.")?;
             } else {
@@ -367,48 +368,42 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
     Ok(())
 }
 
-/// How a step of a run ended, named as `run show` names an execution's state.
-fn step_state(status: StepStatus) -> &'static str {
-    match status {
-        StepStatus::Completed => ExecutionState::Complete.as_str(),
-        StepStatus::Cached => ExecutionState::Cached.as_str(),
-        StepStatus::Failed => ExecutionState::Failed.as_str(),
-        _ => "skipped",
-    }
-}
-
 fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {
     match c {
         RunCommand::List { pipeline, json } => {
             let runs = repo.get_runs(pipeline.as_deref())?;
             if json.json {
-                json_out(out, &J::Array(runs.iter().map(run_json).collect()))?;
+                json_out(out, &runs.iter().map(json::Run::from).collect::<Vec<_>>())?;
                 return Ok(());
             }
             if runs.is_empty() {
                 writeln!(out, "No runs recorded yet.")?;
                 return Ok(());
             }
-            let mut rows = vec![header(&[
-                "id", "run", "pipeline", "status", "started", "took",
-            ])];
-            for r in &runs {
-                rows.push(vec![
-                    r.id.to_string(),
-                    r.name.clone(),
-                    r.pipeline_name.clone(),
-                    r.status.to_string(),
-                    date(r.started_ms),
-                    r.finished_ms
-                        .map(|f| {
-                            human_duration(std::time::Duration::from_millis(
-                                u64::try_from(f - r.started_ms).unwrap_or(0),
-                            ))
-                        })
-                        .unwrap_or_default(),
-                ]);
-            }
-            table(out, &rows)?;
+            let rows = runs
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.to_string(),
+                        r.name.clone(),
+                        r.pipeline_name.clone(),
+                        r.status.to_string(),
+                        date(r.started_ms),
+                        r.finished_ms
+                            .map(|f| {
+                                human_duration(std::time::Duration::from_millis(
+                                    u64::try_from(f - r.started_ms).unwrap_or(0),
+                                ))
+                            })
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            table(
+                out,
+                &["id", "run", "pipeline", "status", "started", "took"],
+                rows,
+            )?;
         }
         RunCommand::Show { run, json } => {
             let run = repo.get_run(&run)?;
@@ -416,10 +411,10 @@ fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliE
             if json.json {
                 json_out(
                     out,
-                    &json!({
-                        "run": run_json(&run),
-                        "steps": steps.iter().map(execution_json).collect::<Vec<_>>(),
-                    }),
+                    &json::RunShow {
+                        run: json::Run::from(&run),
+                        steps: steps.iter().map(json::Execution::from).collect(),
+                    },
                 )?;
                 return Ok(());
             }
@@ -432,19 +427,19 @@ fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliE
                 run.status,
                 date(run.started_ms)
             )?;
-            let mut rows = vec![header(&[
-                "step",
-                "state",
-                "took",
-                "source",
-                "parameters",
-                "metrics",
-                "outputs",
-            ])];
-            for e in &steps {
-                rows.push(step_row(e));
-            }
-            table(out, &rows)?;
+            table(
+                out,
+                &[
+                    "step",
+                    "state",
+                    "took",
+                    "source",
+                    "parameters",
+                    "metrics",
+                    "outputs",
+                ],
+                steps.iter().map(step_row).collect(),
+            )?;
             for e in steps.iter().filter(|e| e.error.is_some()) {
                 writeln!(
                     out,
@@ -491,26 +486,30 @@ fn step_row(e: &ExecutionRecord) -> Vec<String> {
 fn step_list(as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
     let registry = Registry::global()?;
     if as_json {
-        let items: Vec<J> = registry
+        let items: Vec<json::StepType> = registry
             .iter()
             .map(|r| {
                 let info = r.info();
-                json!({
-                    "source": info.source,
-                    "version": info.version,
-                    "kind": info.kind.as_str(),
-                    "doc": info.doc,
-                    "params": info.params.iter().map(|p| json!({
-                        "name": p.name,
-                        "type": p.ty.to_string(),
-                        "default": p.default_value().map(|v| value_json(&v)),
-                        "required": p.is_required(),
-                        "doc": p.doc,
-                    })).collect::<Vec<_>>(),
-                })
+                json::StepType {
+                    source: info.source.to_owned(),
+                    version: info.version,
+                    kind: info.kind.as_str().to_owned(),
+                    doc: info.doc.to_owned(),
+                    params: info
+                        .params
+                        .iter()
+                        .map(|p| json::StepParam {
+                            name: p.name.to_owned(),
+                            type_name: p.ty.to_string(),
+                            default: p.default_value().map(|v| JsonValue::from(&v)),
+                            required: p.is_required(),
+                            doc: p.doc.to_owned(),
+                        })
+                        .collect(),
+                }
             })
             .collect();
-        json_out(out, &J::Array(items))?;
+        json_out(out, &items)?;
         return Ok(());
     }
     if registry.is_empty() {
@@ -566,18 +565,13 @@ fn step_versions(
     }
     versions.retain(|v| version.is_none_or(|n| v.version == n));
     if as_json {
-        let items: Vec<J> = versions
-            .iter()
-            .map(|v| {
-                json!({
-                    "version": v.version,
-                    "code_fingerprints": v.code_fingerprints.iter().map(|f| f.to_hex()).collect::<Vec<_>>(),
-                    "executions": v.executions,
-                    "last_used_ms": v.last_used_ms,
-                })
-            })
-            .collect();
-        json_out(out, &J::Array(items))?;
+        json_out(
+            out,
+            &versions
+                .iter()
+                .map(json::StepVersion::from)
+                .collect::<Vec<_>>(),
+        )?;
         return Ok(());
     }
     if versions.is_empty() {
@@ -590,25 +584,26 @@ fn step_versions(
         }
         return Ok(());
     }
-    let mut rows = vec![header(&[
-        "version",
-        "executions",
-        "last used",
-        "code fingerprints",
-    ])];
-    for v in &versions {
-        rows.push(vec![
-            v.version.to_string(),
-            v.executions.to_string(),
-            v.last_used_ms.map(date).unwrap_or_default(),
-            v.code_fingerprints
-                .iter()
-                .map(|f| f.to_hex()[..12].to_owned())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ]);
-    }
-    table(out, &rows)?;
+    let rows = versions
+        .iter()
+        .map(|v| {
+            vec![
+                v.version.to_string(),
+                v.executions.to_string(),
+                v.last_used_ms.map(date).unwrap_or_default(),
+                v.code_fingerprints
+                    .iter()
+                    .map(|f| f.to_hex()[..12].to_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &["version", "executions", "last used", "code fingerprints"],
+        rows,
+    )?;
     Ok(())
 }
 
@@ -624,11 +619,11 @@ fn artifact(c: ArtifactCommand, repo: &Repository, out: &mut dyn Write) -> Resul
             if json.json {
                 json_out(
                     out,
-                    &json!({
-                        "artifact": artifact_json(&a),
-                        "producer": producer.as_ref().map(execution_json),
-                        "consumers": consumers.iter().map(execution_json).collect::<Vec<_>>(),
-                    }),
+                    &json::ArtifactShow {
+                        artifact: json::Artifact::from(&a),
+                        producer: producer.as_ref().map(json::Execution::from),
+                        consumers: consumers.iter().map(json::Execution::from).collect(),
+                    },
                 )?;
                 return Ok(());
             }
@@ -658,28 +653,13 @@ fn artifact(c: ArtifactCommand, repo: &Repository, out: &mut dyn Write) -> Resul
         ArtifactCommand::Lineage { id, json } => {
             let lineage = repo.lineage(id)?;
             if json.json {
-                json_out(out, &lineage_json(&lineage))?;
+                json_out(out, &json::Lineage::from(&lineage))?;
             } else {
                 lineage_text(&lineage, "", None, out)?;
             }
         }
     }
     Ok(())
-}
-
-fn lineage_json(l: &Lineage) -> J {
-    json!({
-        "artifact": artifact_json(&l.artifact),
-        "producer": l.producer.as_deref().map(|p| json!({
-            "execution_id": p.id,
-            "step": p.step_name,
-            "source": p.source,
-            "version": p.version,
-            "params": params_json(&p.params),
-            "metrics": metrics_json(&p.metrics),
-        })),
-        "inputs": J::Object(l.inputs.iter().map(|(k, v)| (k.clone(), lineage_json(v))).collect()),
-    })
 }
 
 fn lineage_text(
@@ -718,21 +698,22 @@ fn lineage_text(
 fn repair(repo: &Repository, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
     let sweep = repo.sweep()?;
     if as_json {
-        let runs: Vec<J> = sweep
+        let interrupted = sweep
             .interrupted
             .iter()
-            .map(|r| {
-                json!({
-                    "run": r.run.name,
-                    "id": r.run.id,
-                    "executions": r.executions,
-                    "reason": r.reason,
-                })
+            .map(|r| json::Interrupted {
+                run: r.run.name.clone(),
+                id: r.run.id,
+                executions: r.executions,
+                reason: r.reason.clone(),
             })
             .collect();
         json_out(
             out,
-            &json!({"interrupted": runs, "staging_removed": sweep.staging_removed}),
+            &json::Repair {
+                interrupted,
+                staging_removed: sweep.staging_removed,
+            },
         )?;
         return Ok(());
     }
@@ -782,26 +763,24 @@ fn artifact_verify(
         let _ = writeln!(err);
     }
     if as_json {
-        let damaged: Vec<J> = report
+        let damaged = report
             .damaged
             .iter()
-            .map(|d| {
-                json!({
-                    "artifact": artifact_json(&d.artifact),
-                    "producer": d.producer.as_ref().map(execution_json),
-                    "damage": d.damage.to_string(),
-                    "repair": d.repair.as_ref().map(ToString::to_string),
-                })
+            .map(|d| json::Damaged {
+                artifact: json::Artifact::from(&d.artifact),
+                producer: d.producer.as_ref().map(json::Execution::from),
+                damage: d.damage.to_string(),
+                repair: d.repair.as_ref().map(ToString::to_string),
             })
             .collect();
         json_out(
             out,
-            &json!({
-                "artifacts": report.artifacts,
-                "objects": report.objects,
-                "bytes": report.bytes,
-                "damaged": damaged,
-            }),
+            &json::VerifyReport {
+                artifacts: report.artifacts,
+                objects: report.objects,
+                bytes: report.bytes,
+                damaged,
+            },
         )?;
     } else {
         writeln!(

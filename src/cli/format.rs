@@ -1,45 +1,41 @@
-//! Output for people (aligned tables, dates) and for scripts (JSON).
+//! Output for people (tables, dates, sizes) and for scripts (JSON of the types in `json`).
 
 use std::io::Write;
 
-use serde_json::{Value as J, json};
-use zenml_core::param::{Params, Value};
-use zenml_core::store::{ArtifactRecord, ExecutionRecord, RunRecord};
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+use zenml_core::param::Params;
 
 pub(super) use zenml_core::runner::error_chain;
 
-/// Writes rows as a table whose first row is the header; columns are padded to their widest
-/// cell.
-pub(super) fn table(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
-    let widths: Vec<usize> = (0..first.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+/// Writes a table for people: a header row, then `rows`, columns left-aligned and two spaces
+/// apart, without borders (so that `grep`, `cut` and `awk` read it too). Widths count what a
+/// terminal shows (wide and combining characters included).
+pub(super) fn table(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+) -> std::io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
     for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        writeln!(out, "{}", cells.join("  ").trim_end())?;
+        table.add_row(row);
+    }
+    let last = header.len().saturating_sub(1);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 2 }));
+    }
+    for line in table.lines() {
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
 
-/// A table's header row.
-pub(super) fn header(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
 /// Pretty JSON followed by a newline.
-pub(super) fn json_out(out: &mut dyn Write, value: &J) -> std::io::Result<()> {
+pub(super) fn json_out(out: &mut dyn Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
 }
@@ -84,85 +80,11 @@ pub(super) fn size(bytes: u64) -> String {
     }
 }
 
-pub(super) fn value_json(v: &Value) -> J {
-    match v {
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) => json!(i),
-        Value::Float(x) => {
-            serde_json::Number::from_f64(*x).map_or_else(|| J::String(x.to_string()), J::Number)
-        }
-        Value::Str(s) => J::String(s.clone()),
-        _ => J::Null,
-    }
-}
-
-pub(super) fn params_json(p: &Params) -> J {
-    J::Object(
-        p.iter()
-            .map(|(k, v)| (k.to_owned(), value_json(v)))
-            .collect(),
-    )
-}
-
 pub(super) fn params_text(p: &Params) -> String {
     p.iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-pub(super) fn metrics_json(m: &[(String, f64)]) -> J {
-    J::Object(
-        m.iter()
-            .map(|(k, v)| (k.clone(), value_json(&Value::Float(*v))))
-            .collect(),
-    )
-}
-
-pub(super) fn run_json(r: &RunRecord) -> J {
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "pipeline": r.pipeline_name,
-        "status": r.status.as_str(),
-        "started_ms": r.started_ms,
-        "finished_ms": r.finished_ms,
-    })
-}
-
-pub(super) fn artifact_json(a: &ArtifactRecord) -> J {
-    json!({
-        "id": a.id,
-        "uri": zenml_core::store::redact_url(&a.uri),
-        "hash": a.hash.to_hex(),
-        "size": a.size,
-        "type": a.type_name,
-        "materializer": a.materializer,
-        "created_ms": a.created_ms,
-    })
-}
-
-pub(super) fn execution_json(e: &ExecutionRecord) -> J {
-    let io =
-        |v: &[(String, i64)]| J::Object(v.iter().map(|(k, id)| (k.clone(), json!(id))).collect());
-    json!({
-        "id": e.id,
-        "run_id": e.run_id,
-        "step": e.step_name,
-        "source": e.source,
-        "version": e.version,
-        "kind": e.kind.map(|k| k.as_str()),
-        "state": e.state.as_str(),
-        "params": params_json(&e.params),
-        "metrics": metrics_json(&e.metrics),
-        "cache_key": e.cache_key.map(|k| k.to_hex()),
-        "code_fingerprint": e.code_fingerprint.map(|k| k.to_hex()),
-        "cached_from": e.cached_from,
-        "duration_ms": e.duration_ms,
-        "error": e.error,
-        "inputs": io(&e.inputs),
-        "outputs": io(&e.outputs),
-    })
 }
 
 #[cfg(test)]

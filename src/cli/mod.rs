@@ -17,13 +17,25 @@
 //! that uses your steps needs a binary that links your crate. If the steps live in a library the
 //! binary does not otherwise use, add `use my_steps as _;` so the linker keeps it.
 //!
+//! # Output
+//!
+//! Results go to standard output: tables for people, or with `--json` one JSON value whose shape
+//! is documented in [`json`]. Errors and warnings go to standard error, one line each, starting
+//! `error: ` or `warning: `. Colour is used only when standard error is a terminal, and never
+//! when the `NO_COLOR` environment variable is set to anything but the empty string. Output into
+//! a pipe that closes early (`zenml run list | head -1`) ends the command quietly.
+//!
+//! `zenml completions bash|zsh|fish|elvish|powershell` prints a completion script for a shell,
+//! for example `zenml completions bash > ~/.local/share/bash-completion/completions/zenml`.
+//!
 //! # Exit codes
 //!
-//! 0 on success, 1 when the command failed (a failed run, an invalid config, a missing
-//! repository), 2 for a malformed command line.
+//! 0 on success (and when the reader of the output went away), 1 when the command failed (a
+//! failed run, an invalid config, a missing repository), 2 for a malformed command line.
 
 mod commands;
 mod format;
+pub mod json;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -92,6 +104,14 @@ enum Command {
     Repair {
         #[command(flatten)]
         json: Json,
+    },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+        /// The command's name in the script: the name the binary is called by.
+        #[arg(long, default_value = "zenml", value_name = "NAME")]
+        bin: String,
     },
 }
 
@@ -419,23 +439,46 @@ pub enum CliError {
 /// Runs the CLI on the process's arguments, printing to stdout and stderr; returns the exit
 /// code. `fn main() -> ExitCode { zenml::cli::main() }` is a whole `zenml` binary.
 pub fn main() -> ExitCode {
+    main_with_args(std::env::args_os())
+}
+
+/// Runs the CLI on `args` (the first is the program name), printing to stdout and stderr, with
+/// colour when stderr is a terminal and `NO_COLOR` is unset; returns the exit code. For a binary
+/// that serves the CLI under a subcommand of its own (`my-binary zenml run list`).
+pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    use std::io::IsTerminal;
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
-    run(std::env::args_os(), &mut out, &mut err)
+    run_styled(args, &mut out, &mut err, color)
 }
 
 /// Runs the CLI on `args` (the first is the program name), writing results to `out` and errors
-/// to `err`; returns the exit code.
+/// to `err`, without colour; returns the exit code.
 pub fn run(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ExitCode {
+    run_styled(args, out, err, false)
+}
+
+fn run_styled(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    color: bool,
+) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let text = e.render().to_string();
+            let text = if color && code == 2 {
+                e.render().ansi().to_string()
+            } else {
+                e.render().to_string()
+            };
             let _ = if code == 0 {
                 write!(out, "{text}")
             } else {
@@ -444,13 +487,43 @@ pub fn run(
             return ExitCode::from(code);
         }
     };
-    match commands::dispatch(cli, out) {
+    let mut diagnostics = Diagnostics { err, color };
+    match commands::dispatch(cli, out, &mut diagnostics) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`zenml run list | head`): end quietly, as other tools do.
         Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(err, "error: {}", format::error_chain(&e));
+            diagnostics.error(format::error_chain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Where errors and warnings go, one line each, in one style: `error: …`, `warning: …`, the
+/// label in bold colour when colour is on.
+pub(crate) struct Diagnostics<'a> {
+    err: &'a mut dyn Write,
+    color: bool,
+}
+
+impl Diagnostics<'_> {
+    /// `error: message`.
+    pub(crate) fn error(&mut self, message: impl std::fmt::Display) {
+        self.line("error", anstyle::AnsiColor::Red, message);
+    }
+
+    /// `warning: message`.
+    pub(crate) fn warn(&mut self, message: impl std::fmt::Display) {
+        self.line("warning", anstyle::AnsiColor::Yellow, message);
+    }
+
+    fn line(&mut self, label: &str, color: anstyle::AnsiColor, message: impl std::fmt::Display) {
+        let style = if self.color {
+            anstyle::Style::new().bold().fg_color(Some(color.into()))
+        } else {
+            anstyle::Style::new()
+        };
+        // Nothing is left to report a failure to write to stderr to.
+        let _ = writeln!(self.err, "{style}{label}:{style:#} {message}");
     }
 }
