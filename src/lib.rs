@@ -13,6 +13,7 @@
 //! | `mysql-tls` | no | TLS for the MySQL store's connections |
 //! | `object-store` | yes | artifact stores in a local folder and in memory |
 //! | `cli` | yes | [`cli`]: the `zenml` command line, also for binaries of your own |
+//! | `report` | yes | [`report`]: the run-comparison report, one self-contained HTML file with charts (plotly.js, embedded) |
 //! | `candle` | no | [`candle`]: a neural-network trainer base on candle (CPU), `FeedForwardTrainer` and its evaluator |
 //! | `linfa` | no | [`linfa`]: ready linfa trainers (logistic, linear and ridge regression, a decision tree) and evaluators |
 //!
@@ -182,6 +183,9 @@ pub use zenml_core::__private;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+
+#[cfg(feature = "report")]
+pub mod report;
 
 #[cfg(feature = "candle")]
 pub use zenml_core::candle;

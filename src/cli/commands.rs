@@ -354,8 +354,22 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
                 writeln!(out, "{}", summary.run.name)?;
             }
         }
-        PipelineCommand::Compare(j) => {
+        PipelineCommand::Compare {
+            json: j,
+            html,
+            metric,
+        } => {
             let c = repo.compare_training_runs()?;
+            if let Some(path) = html {
+                write_report(&c, &path, metric)?;
+                writeln!(
+                    out,
+                    "Wrote the report of {} run(s) to {}",
+                    c.rows.len(),
+                    path.display()
+                )?;
+                return Ok(());
+            }
             if j.json {
                 json_out(out, &json::compare_rows(&c))?;
             } else if c.rows.is_empty() {
@@ -366,6 +380,33 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
         }
     }
     Ok(())
+}
+
+#[cfg(feature = "report")]
+fn write_report(
+    c: &zenml_core::repository::Comparison,
+    path: &std::path::Path,
+    metric: Option<String>,
+) -> Result<(), CliError> {
+    use crate::report::{ComparisonExt, ReportOptions};
+    let options = ReportOptions::default();
+    let options = match metric {
+        Some(m) => options.with_metric(m),
+        None => options,
+    };
+    Ok(c.write_html(path, &options)?)
+}
+
+#[cfg(not(feature = "report"))]
+fn write_report(
+    _: &zenml_core::repository::Comparison,
+    _: &std::path::Path,
+    _: Option<String>,
+) -> Result<(), CliError> {
+    Err(CliError::Invalid(
+        "this binary was built without the `report` feature, which writes the HTML report"
+            .to_owned(),
+    ))
 }
 
 fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {

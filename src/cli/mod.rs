@@ -338,7 +338,18 @@ enum PipelineCommand {
         json: Json,
     },
     /// Compare training runs: trainer parameters beside evaluator metrics.
-    Compare(Json),
+    Compare {
+        #[command(flatten)]
+        json: Json,
+        /// Write the report with charts to this file: one self-contained HTML file that works
+        /// offline.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// The metric the report charts the parameters against (default: accuracy, else the
+        /// first by name).
+        #[arg(long, value_name = "NAME", requires = "html")]
+        metric: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -431,6 +442,10 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// The report cannot be made or written.
+    #[cfg(feature = "report")]
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// An argument that is well-formed but unusable.
     #[error("{0}")]
     Invalid(String),
