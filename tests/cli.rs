@@ -576,6 +576,15 @@ fn a_hand_written_config_runs_then_is_fully_cached_and_every_command_reports_it(
     );
     let third = zenml(dir, &["pipeline", "run", "iris.yaml"]).ok();
     assert_eq!(third.stdout, "");
+    // Piped, progress is plain lines, without a control code.
+    assert!(!third.stderr.contains('\x1b'), "{third:#?}");
+    assert!(
+        third
+            .stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("trainer") && l.contains(" done ")),
+        "{third:#?}"
+    );
     assert!(
         third.stderr.contains("Run `Iris by hand#3` completed")
             && third.stderr.contains("5 ran, 0 cached"),
@@ -1233,6 +1242,40 @@ fn errors_are_coloured_on_a_terminal_only_and_never_with_no_color() {
             .starts_with("warning: the stores cannot be opened: "),
         "{piped:#?}"
     );
+}
+
+#[test]
+fn a_run_on_a_terminal_shows_live_step_lines_and_a_bar() {
+    let ws = initialized();
+    let dir = ws.path();
+    write(dir, "iris.yaml", &IRIS);
+    let Some(shown) = zenml_on_terminal(dir, &["pipeline", "run", "iris.yaml"], &[]) else {
+        return;
+    };
+    // Drawn and redrawn in place (cursor moves, lines cleared): every step first waiting, then
+    // done with its duration, under an overall bar that ends with the run's summary.
+    assert!(shown.contains("\x1b[2K"), "{shown:?}");
+    for step in STEPS {
+        let waiting = format!("{step} ");
+        assert!(shown.contains(&waiting), "{shown:?}");
+    }
+    assert!(shown.contains("waiting"), "{shown:?}");
+    for step in STEPS {
+        let done = shown
+            .split(step)
+            .skip(1)
+            .any(|rest| rest.trim_start().starts_with("done "));
+        assert!(done, "{step} is not shown done: {shown:?}");
+    }
+    assert!(shown.contains("5/5 steps"), "{shown:?}");
+    assert!(
+        shown.contains("run `Iris by hand#1` completed in "),
+        "{shown:?}"
+    );
+    // --quiet: nothing but the run's name, even on a terminal.
+    let quiet = zenml_on_terminal(dir, &["pipeline", "run", "iris.yaml", "--quiet"], &[])
+        .unwrap_or_default();
+    assert_eq!(quiet.trim_end(), "Iris by hand#2", "{quiet:?}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ use zenml_core::store::{
 
 use super::format::{date, json_out, params_text, size, table};
 use super::json::{self, JsonValue};
+use super::progress::LiveProgress;
 use super::{
     ArtifactCommand, ArtifactsCommand, CacheCommand, CacheSettingCommand, Cli, CliError, Command,
     ConfigCommand, Diagnostics, MetadataCommand, MetadataTarget, PipelineCommand, RunCommand,
@@ -321,8 +322,13 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
         } => {
             let pipeline = Pipeline::load(&config)?;
             let mut options = repo.options().clone().with_cache(!no_cache);
+            // Nothing with --quiet or --json; live lines and a bar on a terminal; else the
+            // runner's plain lines.
             if quiet || json.json {
                 options = options.with_progress(Arc::new(QuietProgress));
+            } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                let steps: Vec<&str> = pipeline.steps().iter().map(|s| s.name()).collect();
+                options = options.with_progress(Arc::new(LiveProgress::new(&steps)));
             }
             if let Some(n) = jobs {
                 options = options.with_max_parallel(n);

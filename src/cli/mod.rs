@@ -36,6 +36,7 @@
 mod commands;
 mod format;
 pub mod json;
+mod progress;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
