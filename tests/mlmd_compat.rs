@@ -2,7 +2,7 @@
 //! Google's ML Metadata library from `.zenml/metadata.db`.
 //!
 //! Runs only when `ZENML_TEST_MLMD_PYTHON` names a python with ml-metadata 1.17.1 (the reader
-//! script is `ZENML_TEST_MLMD_READER`, or `shared/mlmd/mlmd_read.py` next to the workspace).
+//! script is `ZENML_TEST_MLMD_READER`, or `tools/mlmd/mlmd_read.py` in the workspace).
 
 mod common;
 #[path = "common/disk.rs"]

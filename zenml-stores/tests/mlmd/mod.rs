@@ -1,4 +1,4 @@
-//! Google's ML Metadata reader (`shared/mlmd/mlmd_read.py`) on a realistic store: two pipelines,
+//! Google's ML Metadata reader (`tools/mlmd/mlmd_read.py`) on a realistic store: two pipelines,
 //! their runs, executions of every step kind with parameters of every kind (null included),
 //! COMPLETE, FAILED and CACHED executions, artifacts, events and metrics.
 

@@ -1,10 +1,9 @@
-//! Google's ML Metadata reader (`mlmd_read.py`, beside the project in `shared/mlmd/`), run on a
-//! store for compatibility tests.
+//! Google's ML Metadata reader (`tools/mlmd/mlmd_read.py` in the repository), run on a store for
+//! compatibility tests.
 //!
-//! [`PYTHON_VAR`] names a python with ml-metadata 1.17.1 (`shared/mlmd/setup.sh` prints one);
+//! [`PYTHON_VAR`] names a python with ml-metadata 1.17.1 (`tools/mlmd/setup.sh` prints one);
 //! without it, compatibility tests skip with a printed reason. The reader script is
-//! [`READER_VAR`], or `mlmd/mlmd_read.py` in [`SHARED_VAR`], or else in the `shared` folder beside
-//! the workspace.
+//! [`READER_VAR`], or else `tools/mlmd/mlmd_read.py` in the workspace.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -12,10 +11,8 @@ use std::process::Command;
 
 /// The environment variable naming a python with ml-metadata 1.17.1.
 pub const PYTHON_VAR: &str = "ZENML_TEST_MLMD_PYTHON";
-/// The environment variable naming the reader script itself (overrides [`SHARED_VAR`]).
+/// The environment variable naming the reader script (`tools/mlmd/mlmd_read.py` when unset).
 pub const READER_VAR: &str = "ZENML_TEST_MLMD_READER";
-/// The environment variable naming the `shared` folder.
-pub const SHARED_VAR: &str = "ZENML_SHARED_DIR";
 
 /// The reader, as the environment names it.
 #[derive(Clone, Debug)]
@@ -31,24 +28,25 @@ fn env_path(var: &str) -> Option<PathBuf> {
 }
 
 impl MlmdReader {
-    /// The reader the environment names, given the workspace's root (its `shared` folder sits
-    /// beside it); `Err` says why there is none, for a test to print as its reason to skip.
+    /// The reader the environment names, given the workspace's root (which holds
+    /// `tools/mlmd/`); `Err` says why there is none, for a test to print as its reason to skip.
     pub fn from_env(workspace_root: &Path) -> Result<MlmdReader, String> {
         let python = env_path(PYTHON_VAR).ok_or_else(|| {
             format!(
-                "set {PYTHON_VAR} to a python with ml-metadata 1.17.1 (shared/mlmd/setup.sh \
+                "set {PYTHON_VAR} to a python with ml-metadata 1.17.1 (tools/mlmd/setup.sh \
                  prints one) to check the store with Google's reader"
             )
         })?;
         let script = env_path(READER_VAR).unwrap_or_else(|| {
-            env_path(SHARED_VAR)
-                .unwrap_or_else(|| workspace_root.join("../shared"))
-                .join("mlmd/mlmd_read.py")
+            workspace_root
+                .join("tools")
+                .join("mlmd")
+                .join("mlmd_read.py")
         });
         if !script.is_file() {
             return Err(format!(
-                "{} is missing; set {READER_VAR} to mlmd_read.py, or {SHARED_VAR} to the folder \
-                 holding mlmd/mlmd_read.py",
+                "{} is missing; set {READER_VAR} to mlmd_read.py (tools/mlmd/mlmd_read.py in \
+                 the repository)",
                 script.display()
             ));
         }
