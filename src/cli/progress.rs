@@ -117,14 +117,9 @@ impl Progress for LiveProgress {
             ProgressEvent::ArtifactRepaired { repaired } => {
                 let _ = self.multi.println(format!("warning: {repaired}"));
             }
-            ProgressEvent::RunInterrupted {
-                run,
-                executions,
-                reason,
-            } => {
+            ProgressEvent::RunInterrupted { run, reason, .. } => {
                 let _ = self.multi.println(format!(
-                    "Closed run `{run}` as interrupted ({executions} unfinished step(s)): {}",
-                    reason.strip_prefix("interrupted: ").unwrap_or(reason)
+                    "warning: closed run `{run}`, whose process is gone: {reason}"
                 ));
             }
             ProgressEvent::RunFinished {
