@@ -501,10 +501,10 @@ fn html(c: &Comparison, options: &ReportOptions) -> Result<String, ReportError> 
             plot.to_inline_html(Some(&format!("zenml-plot-{id}")))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<div id=\"zenml-report-status\" data-state=\"drawing\" data-runs=\"{}\"></div>\
-         <script>{SCRIPT}</script>{STATUS}</body></html>\n",
+         <script>{SCRIPT}</script>{STATUS}</body></html>",
         c.rows.len()
     );
     Ok(page)

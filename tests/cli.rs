@@ -95,7 +95,10 @@ fn generic_zenml(dir: &Path, args: &[&str]) -> Out {
 fn documented<T: serde::Serialize + serde::de::DeserializeOwned>(value: &J) -> T {
     let typed: T = serde_json::from_value(value.clone())
         .unwrap_or_else(|e| panic!("not a {}: {e}\n{value:#}", std::any::type_name::<T>()));
-    assert_eq!(&serde_json::to_value(&typed).unwrap(), value);
+    assert_eq!(
+        &serde_json::to_value(&typed).expect("a documented value serializes"),
+        value
+    );
     typed
 }
 
