@@ -272,6 +272,51 @@ impl Step for Sleep {
     }
 }
 
+/// Where `Meet` steps wait for each other, by label: how many have arrived.
+pub static MEETINGS: (Mutex<BTreeMap<String, u32>>, std::sync::Condvar) =
+    (Mutex::new(BTreeMap::new()), std::sync::Condvar::new());
+
+/// A barrier: waits until `parties` steps with its label have arrived, and fails when they do
+/// not all arrive (within a minute): the steps did not run at the same time.
+#[step]
+#[derive(Debug)]
+pub struct Meet {
+    pub label: String,
+    #[param(default = 2)]
+    pub parties: u32,
+}
+
+#[step]
+impl Step for Meet {
+    fn inputs(&self) -> Vec<IoSpec> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<IoSpec> {
+        vec![IoSpec::new::<f64>("out")]
+    }
+    fn run(&self, _ctx: &mut StepContext, _inputs: &Inputs) -> StepResult<Outputs> {
+        let (arrived, all_here) = &MEETINGS;
+        let mut arrived = arrived.lock().map_err(|e| e.to_string())?;
+        *arrived.entry(self.label.clone()).or_insert(0) += 1;
+        all_here.notify_all();
+        let (arrived, waited) = all_here
+            .wait_timeout_while(arrived, Duration::from_secs(60), |a| {
+                a.get(&self.label).copied().unwrap_or(0) < self.parties
+            })
+            .map_err(|e| e.to_string())?;
+        if waited.timed_out() {
+            return Err(format!(
+                "only {} of {} steps met at `{}`",
+                arrived.get(&self.label).copied().unwrap_or(0),
+                self.parties,
+                self.label
+            )
+            .into());
+        }
+        Ok(Outputs::new().with("out", self.label.len() as f64))
+    }
+}
+
 /// The iris training pipeline with the test trainer and evaluator.
 pub fn iris_pipeline(name: &str, shrink: f64) -> TrainingPipeline {
     TrainingPipeline::new(name)

@@ -117,7 +117,7 @@ pub use config::{
     CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, MAX_CONFIG_BYTES, MAX_SOURCE_BYTES,
     PipelineConfig, StepConfig,
 };
-pub use validate::{Plan, PlannedStep};
+pub use validate::{Plan, PlannedInput, PlannedStep};
 
 use std::fmt::{self, Write as _};
 
