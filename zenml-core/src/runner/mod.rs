@@ -47,6 +47,7 @@ mod scheduler;
 
 pub use crate::artifact::io::Verify;
 pub use owner::{HEARTBEAT_INTERVAL, LEASE};
+pub(crate) use owner::{orchestrated, orchestrator_of};
 pub use progress::{ConsoleProgress, Progress, ProgressEvent, QuietProgress, human_duration};
 
 use std::any::Any;
@@ -165,6 +166,9 @@ pub enum StepStatus {
     Failed,
     /// It did not run because the run failed first.
     Skipped,
+    /// It was handed to an orchestrator that runs it elsewhere, and had not ended when the
+    /// summary was taken.
+    Submitted,
 }
 
 /// One step's part of a [`RunSummary`].
@@ -665,6 +669,46 @@ impl Runner {
                 summary: Box::new(summary),
             }),
         }
+    }
+
+    /// Records a run of `pipeline` whose steps other processes execute one by one with
+    /// [`Runner::exec_step`] (an orchestrator of your own): nothing executes here. The run stays
+    /// `running` until [`settle`](crate::orchestrator::settle) finds every step ended (completed
+    /// or cached, or failed with what reads from it not run).
+    pub fn record_run(&self, pipeline: &Pipeline) -> Result<RunRecord, RunError> {
+        let (_, run) = self.begin(pipeline, &orchestrated("external", ""))?;
+        Ok(run)
+    }
+
+    /// Which steps of a recorded run must execute: the plan is walked in order, and a step whose
+    /// producers were all reused is looked up in the cache (a hit is recorded as a CACHED
+    /// execution); every other step must execute. Returns, by plan index, whether it must.
+    /// Fails with the step whose cache could not be checked.
+    pub(crate) fn check_cache(
+        &self,
+        pipeline: &Pipeline,
+        plan: &Plan,
+        run: &RunRecord,
+    ) -> Result<Vec<bool>, (String, StepFailure)> {
+        let executor = StepExecutor::new(self, pipeline, plan, run, 0..plan.steps.len())
+            .map_err(|e| (String::new(), e.into()))?;
+        let mut handoff = Handoff::default();
+        let mut execute = vec![false; plan.steps.len()];
+        for (k, planned) in plan.steps.iter().enumerate() {
+            if planned.upstream.iter().any(|&u| execute[u]) {
+                execute[k] = true;
+                continue;
+            }
+            match executor.execute(planned, handoff.inputs(planned), Mode::CacheOnly) {
+                Outcome::Cached(s) => {
+                    handoff.publish(k, planned, &s.outputs, Vec::new(), false);
+                }
+                Outcome::Failed(s, failure) => return Err((s.name, failure)),
+                _ => execute[k] = true,
+            }
+        }
+        executor.finish().map_err(|e| (String::new(), e.into()))?;
+        Ok(execute)
     }
 
     /// Executes one step of a recorded run in this process, given only the run's and the
