@@ -52,18 +52,20 @@ fn slurm_run(dir: &Path, config: &str, partition: &str, extra: &[&str]) -> Out {
     zenml(dir, &args)
 }
 
-/// The job ids of the `submitted (job N)` lines of a run's progress.
-fn submitted_jobs(stderr: &str) -> Vec<u64> {
+/// The steps and job ids of the `<step> submitted (job N)` lines of a run's progress.
+fn submitted(stderr: &str) -> Vec<(String, u64)> {
     stderr
         .lines()
         .filter_map(|l| {
-            l.split_once("submitted (job ")?
-                .1
-                .strip_suffix(')')?
-                .parse()
-                .ok()
+            let (step, job) = l.split_once(" submitted (job ")?;
+            Some((step.trim().to_owned(), job.strip_suffix(')')?.parse().ok()?))
         })
         .collect()
+}
+
+/// The job ids of the `submitted (job N)` lines of a run's progress.
+fn submitted_jobs(stderr: &str) -> Vec<u64> {
+    submitted(stderr).into_iter().map(|(_, job)| job).collect()
 }
 
 /// `run show RUN --json`.
@@ -192,6 +194,7 @@ steps:
     source: quickstart::LogisticTrainer@1
     args: { max_iterations: 20 }
     inputs: { train: scale.train, eval: scale.eval }
+    resources: { cpus: 1, time_limit_s: 120 }
 ";
 
 #[test]
@@ -226,7 +229,19 @@ fn a_failed_job_fails_its_step_skips_its_dependents_and_a_rerun_recomputes_from_
     // Fixed, a rerun reuses what completed and recomputes from the failed step on.
     copy_iris(&dir.path().join("late.csv"));
     let rerun = slurm_run(dir.path(), "fan.yaml", &partition, &[]).ok();
-    assert_eq!(submitted_jobs(&rerun.stderr).len(), 3, "{rerun:#?}");
+    let jobs = submitted(&rerun.stderr);
+    assert_eq!(jobs.len(), 3, "{rerun:#?}");
+    // The trainer's resources reached Slurm. (Memory is left out: the one-node test cluster
+    // declares none to give.)
+    let trainer = jobs.iter().find(|(step, _)| step == "trainer").unwrap().1;
+    let job = Command::new("scontrol")
+        .args(["-o", "show", "job", &trainer.to_string()])
+        .output()
+        .unwrap();
+    let job = String::from_utf8_lossy(&job.stdout);
+    for field in ["NumCPUs=1 ", "TimeLimit=00:02:00 ", "Requeue=1 "] {
+        assert!(job.contains(field), "{field} in {job}");
+    }
     let json = show(dir.path(), "fan#2");
     assert_eq!(json["run"]["status"], "completed", "{json:#}");
     assert_eq!(

@@ -18,6 +18,10 @@
 //! `squeue -h -t all -o '%i|%j|%T|%r'` text, which is stable across Slurm versions (its JSON is
 //! not).
 //!
+//! A step's [`Resources`](crate::pipeline::Resources) become its job's `--cpus-per-task`,
+//! `--mem`, `--gres=gpu:N` and `--time`; every job is `--requeue`d should its node fail, and
+//! the step entrypoint tries a failed step again as its resources say.
+//!
 //! Each job's output goes to `.zenml/slurm/<run id>/<step>-<job id>.out` in the repository.
 
 use std::collections::HashMap;
@@ -280,6 +284,7 @@ impl Slurm {
     fn submit(
         &self,
         runner: &Runner,
+        pipeline: &Pipeline,
         plan: &Plan,
         run: &RunRecord,
         tag: &str,
@@ -324,7 +329,8 @@ impl Slurm {
                 cmd.arg(format!("--dependency=afterok:{}", deps.join(":")))
                     .arg("--kill-on-invalid-dep=yes");
             }
-            cmd.args(&self.sbatch_args)
+            cmd.args(pipeline.steps()[planned.index].resources().sbatch_args())
+                .args(&self.sbatch_args)
                 .arg(format!("--wrap={}", self.script(run, &planned.name)?));
             let submitted = output(&mut cmd).and_then(|out| {
                 // `<id>` or `<id>;<cluster>`.
@@ -447,7 +453,7 @@ impl Orchestrator for Slurm {
             .map(|(p, _)| p.name.clone())
             .collect();
         if submit.iter().any(|s| *s) {
-            self.submit(runner, &plan, &run, &tag, &submit)
+            self.submit(runner, pipeline, &plan, &run, &tag, &submit)
                 .map_err(fail)?;
         } else {
             let run = runner.metadata().finish_run(run.id, RunStatus::Completed)?;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::artifact::io::{ArtifactError, Checked, ContentStore, DamageReport};
-use crate::artifact::{AnyValue, Inputs};
+use crate::artifact::{AnyValue, Inputs, Outputs};
 use crate::cache::CacheKeyInput;
 use crate::hash::Hash128;
 use crate::pipeline::{Pipeline, Plan, PlannedStep};
@@ -22,7 +22,9 @@ use crate::store::{
 };
 
 use super::progress::ProgressLog;
-use super::{ProgressEvent, Repaired, Runner, StepFailure, StepStatus, StepSummary, guarded};
+use super::{
+    ProgressEvent, Repaired, Runner, StepFailure, StepStatus, StepSummary, guarded, human_duration,
+};
 
 /// An input of a step about to run, resolved: the artifact it reads, and its value when the
 /// producing step ran in this process. Inputs are given in the order of
@@ -473,7 +475,8 @@ impl<'a> StepExecutor<'a> {
         Some(id)
     }
 
-    /// Runs the step's code on its inputs, checks and writes its outputs.
+    /// Runs the step's code on its inputs (tried again as its [`Resources`] say), checks and
+    /// writes its outputs.
     #[allow(clippy::type_complexity)]
     fn run_step(
         &self,
@@ -481,8 +484,28 @@ impl<'a> StepExecutor<'a> {
         planned: &PlannedStep,
         step_inputs: Inputs,
     ) -> Result<(Vec<(String, NewArtifact)>, Vec<(String, AnyValue)>), StepFailure> {
-        let step = self.pipeline.steps()[planned.index].step();
-        let mut outputs = guarded(|| step.run(ctx, &step_inputs))?;
+        let node = &self.pipeline.steps()[planned.index];
+        let resources = node.resources();
+        let step_inputs = Arc::new(step_inputs);
+        let mut retry = 0;
+        let mut outputs = loop {
+            match self.attempt_code(planned, ctx, &step_inputs, resources.time_limit()) {
+                Ok(outputs) => break outputs,
+                Err(failure) if retry < resources.retries && failure.is_retried() => {
+                    let wait = resources.backoff(retry);
+                    retry += 1;
+                    // What the failed attempt recorded is not the step's.
+                    ctx.take_metrics();
+                    ctx.log(format_args!(
+                        "attempt {retry} of {} failed: {failure}; trying again in {}",
+                        resources.retries + 1,
+                        human_duration(wait)
+                    ));
+                    std::thread::sleep(wait);
+                }
+                Err(failure) => return Err(failure),
+            }
+        };
         drop(step_inputs);
 
         let mut written = Vec::with_capacity(planned.outputs.len());
@@ -514,6 +537,43 @@ impl<'a> StepExecutor<'a> {
             )));
         }
         Ok((written, values))
+    }
+
+    /// One attempt at the step's code. With a time limit it runs on a thread of its own, which
+    /// is abandoned when the limit is reached (its code cannot be stopped; what it returns
+    /// later is discarded).
+    fn attempt_code(
+        &self,
+        planned: &PlannedStep,
+        ctx: &mut StepContext,
+        inputs: &Arc<Inputs>,
+        limit: Option<Duration>,
+    ) -> Result<Outputs, StepFailure> {
+        let step = self.pipeline.steps()[planned.index].step();
+        let Some(limit) = limit else {
+            return guarded(|| step.run(ctx, inputs));
+        };
+        let step = step.clone_box();
+        let inputs = Arc::clone(inputs);
+        let mut moved = std::mem::replace(ctx, self.context(planned));
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("zenml-step-{}", planned.name))
+            .spawn(move || {
+                let result = guarded(|| step.run(&mut moved, &inputs));
+                let _ = tx.send((moved, result));
+            })
+            .map_err(|e| StepFailure::Error(format!("the step's thread cannot start: {e}")))?;
+        match rx.recv_timeout(limit) {
+            Ok((back, result)) => {
+                *ctx = back;
+                result
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(StepFailure::TimedOut(limit)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(StepFailure::Panic(
+                "the step's thread ended without a result".to_owned(),
+            )),
+        }
     }
 
     /// Are the cached outputs all there, with the declared names and intact bytes (checked as

@@ -289,6 +289,12 @@ pub enum StepFailure {
     /// The step's code panicked.
     #[error("panicked: {0}")]
     Panic(String),
+    /// An attempt reached the step's time limit ([`Resources`](crate::pipeline::Resources)).
+    #[error(
+        "reached its time limit of {}; what its code does from here is discarded",
+        human_duration(*.0)
+    )]
+    TimedOut(Duration),
     /// An input or output artifact could not be read or written.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
@@ -298,6 +304,18 @@ pub enum StepFailure {
     /// Recording the execution failed.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
+}
+
+impl StepFailure {
+    /// Is a step that failed so tried again when its resources allow retries? Its code's errors,
+    /// panics and time limits are; a broken promise about its outputs, or a store's failure,
+    /// are not.
+    pub fn is_retried(&self) -> bool {
+        matches!(
+            self,
+            StepFailure::Error(_) | StepFailure::Panic(_) | StepFailure::TimedOut(_)
+        )
+    }
 }
 
 /// A run that could not be carried out.
@@ -823,9 +841,17 @@ impl Runner {
 }
 
 /// Does the recorded config describe `pipeline`, though its text differs (written by another
-/// version of the config writer, or by hand)? Compared as parsed configs.
+/// version of the config writer, or by hand, or with other resources, which are no part of a
+/// pipeline's identity)? Compared as parsed configs.
 fn same_definition(recorded: &str, pipeline: &Pipeline) -> bool {
-    crate::pipeline::PipelineConfig::from_yaml(recorded).is_ok_and(|c| c == pipeline.to_config())
+    let identity = |mut c: crate::pipeline::PipelineConfig| {
+        for step in c.steps.values_mut() {
+            step.resources = crate::pipeline::Resources::default();
+        }
+        c
+    };
+    crate::pipeline::PipelineConfig::from_yaml(recorded)
+        .is_ok_and(|c| identity(c) == identity(pipeline.to_config()))
 }
 
 /// Runs a step's own code, turning its errors and panics into a [`StepFailure`].
