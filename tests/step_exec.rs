@@ -161,8 +161,12 @@ fn step_exec_runs_a_step_in_a_process_of_its_own() {
     let dir = workspace();
     zenml(dir.path(), &["init"]).ok();
     let repo = quiet_repo(Repository::open(dir.path()).unwrap());
-    let pipeline = Pipeline::from_yaml(BUILT_IN).unwrap();
-    let run = repo.runner().record_run(&pipeline).unwrap();
+    std::fs::write(dir.path().join("built-in.yaml"), BUILT_IN).unwrap();
+    // `pipeline record` records the run and prints its name.
+    let recorded = zenml(dir.path(), &["pipeline", "record", "built-in.yaml"]).ok();
+    assert_eq!(recorded.stdout, "built-in steps#1\n");
+    let run = repo.get_run("built-in steps#1").unwrap();
+    assert_eq!(run.status, RunStatus::Running);
     let exec = |step: &str| {
         zenml(
             dir.path(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value as J, json};
 use zenml_core::artifact::io::Damage;
 use zenml_core::hash::Hash128;
-use zenml_core::orchestrator::{Local, Orchestrator, OrchestratorError, Slurm};
+use zenml_core::orchestrator::{KubernetesExport, Local, Orchestrator, OrchestratorError, Slurm};
 use zenml_core::param::Value;
 use zenml_core::pipeline::{Pipeline, elide};
 use zenml_core::registry::Registry;
@@ -23,8 +23,8 @@ use super::format::{
 };
 use super::{
     ArtifactCommand, ArtifactsCommand, CacheCommand, CacheSettingCommand, Cli, CliError, Command,
-    ConfigCommand, MetadataCommand, MetadataTarget, OrchestratorKind, PipelineCommand, RunCommand,
-    StepCommand,
+    ConfigCommand, ExportFormat, MetadataCommand, MetadataTarget, OrchestratorKind,
+    PipelineCommand, RunCommand, StepCommand,
 };
 
 pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
@@ -60,9 +60,11 @@ pub(super) fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             Ok(())
         }
         Command::Config(c) => config(c, &cli.repo, out),
-        Command::Pipeline(c @ PipelineCommand::Run { .. }) => {
+        Command::Pipeline(c @ (PipelineCommand::Run { .. } | PipelineCommand::Record { .. })) => {
             pipeline(c, &open()?, &cli.entrypoint, out)
         }
+        // Writes manifests only: no repository needed.
+        Command::Pipeline(c @ PipelineCommand::Export { .. }) => export(c, out),
         Command::Pipeline(c) => pipeline(c, &look()?, &cli.entrypoint, out),
         // Showing a run settles it first when its steps run elsewhere, which writes; a
         // repository this process may only read is shown as recorded.
@@ -256,6 +258,32 @@ fn save_and_check(
     Ok(())
 }
 
+/// `pipeline export`: Kubernetes manifests for a config.
+fn export(c: PipelineCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let PipelineCommand::Export {
+        config,
+        format,
+        image,
+        run,
+        command,
+        repository_dir,
+    } = c
+    else {
+        return Ok(());
+    };
+    let pipeline = Pipeline::load(&config)?;
+    let export = KubernetesExport::new(image)
+        .with_command(command)
+        .with_repository_dir(repository_dir);
+    let yaml = match format {
+        ExportFormat::K8sJobs => export.jobs(&pipeline, run.as_deref().unwrap_or_default()),
+        ExportFormat::Argo => export.argo(&pipeline),
+    }
+    .map_err(|e| CliError::Invalid(e.to_string()))?;
+    write!(out, "{yaml}")?;
+    Ok(())
+}
+
 /// `step exec`: one step of a recorded run, in this process.
 fn step_exec(
     repo: &Repository,
@@ -419,6 +447,15 @@ fn pipeline(
                 writeln!(out, "{}", summary.run.name)?;
             }
         }
+        PipelineCommand::Record { config } => {
+            let pipeline = Pipeline::load(&config)?;
+            let run = repo
+                .runner()
+                .record_run(&pipeline)
+                .map_err(zenml_core::repository::RepositoryError::from)?;
+            writeln!(out, "{}", run.name)?;
+        }
+        c @ PipelineCommand::Export { .. } => export(c, out)?,
         PipelineCommand::Compare(j) => {
             let c = repo.compare_training_runs()?;
             if j.json {

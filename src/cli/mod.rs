@@ -357,6 +357,43 @@ enum PipelineCommand {
     },
     /// Compare training runs: trainer parameters beside evaluator metrics.
     Compare(Json),
+    /// Record a run of a pipeline config without executing anything, and print its name: its
+    /// steps are then executed one by one with `step exec` (by an orchestrator of your own).
+    Record {
+        /// The config file.
+        config: PathBuf,
+    },
+    /// Write a pipeline config as Kubernetes manifests whose containers run `step exec`.
+    Export {
+        /// The config file.
+        config: PathBuf,
+        /// `k8s-jobs`: a batch/v1 Job per step, for a run recorded with `pipeline record`;
+        /// `argo`: one Argo Workflow that records the run and runs the DAG.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The container image, holding a binary that links the pipeline's steps.
+        #[arg(long)]
+        image: String,
+        /// The recorded run the Jobs execute (`k8s-jobs`).
+        #[arg(long, required_if_eq("format", "k8s-jobs"))]
+        run: Option<String>,
+        /// The program in the image serving this command line, and any arguments before the
+        /// command line's own (repeat: `--command /app/quickstart --command zenml`).
+        #[arg(long = "command", value_name = "WORD", default_value = "zenml")]
+        command: Vec<String>,
+        /// Where the repository (the folder holding `.zenml/config.yaml`) is in the container.
+        #[arg(long, value_name = "DIR", default_value = "/zenml")]
+        repository_dir: String,
+    },
+}
+
+/// What `pipeline export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// A batch/v1 Job per step.
+    K8sJobs,
+    /// One Argo Workflow.
+    Argo,
 }
 
 /// Where a pipeline's steps execute.

@@ -9,13 +9,18 @@
 //! - [`Slurm`] submits each step that is not cached as an `sbatch` job running the step
 //!   entrypoint, chained by dependencies, so that the whole DAG is handed to Slurm at once.
 //!
+//! [`KubernetesExport`] writes a pipeline as Kubernetes Jobs or an Argo Workflow running the
+//! same entrypoint, for a cluster to run (on paper so far: see its docs).
+//!
 //! A run whose steps execute elsewhere is recorded with its orchestrator as its owner; it is not
 //! closed as interrupted when the process that submitted it ends. [`settle`] brings such a run's
 //! record up to date (what its jobs did) and finishes it once every step has ended; `zenml run
 //! show` does that before it shows a run.
 
+mod kubernetes;
 mod slurm;
 
+pub use kubernetes::KubernetesExport;
 pub use slurm::{JobState, Slurm, SlurmJob, parse_squeue};
 
 use std::collections::BTreeMap;
