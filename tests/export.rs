@@ -36,7 +36,7 @@ fn golden(name: &str, text: &str) {
         .join("golden")
         .join(name);
     if std::env::var_os("ZENML_BLESS").is_some() {
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, text).expect("the golden file is written");
     }
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (ZENML_BLESS=1 writes it)", path.display()));
