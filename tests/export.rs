@@ -12,23 +12,17 @@ use zenml::orchestrator::KubernetesExport;
 use zenml::prelude::*;
 
 /// A DAG of zenml's own steps (a fan-out and a fan-in), one asking for resources and retries.
-const CONFIG: &str = "\
-version: 1
-name: Iris on Kubernetes
-steps:
-  load:
-    source: zenml_core::steps::CsvDatasource@1
-    args: { path: examples/data/iris.csv }
-  split:
-    source: zenml_core::steps::RandomSplit@1
-    args: { train_ratio: 0.7 }
-    inputs: { data: load.data }
-  scale_data:
+fn config() -> String {
+    built_in_config(
+        "Iris on Kubernetes",
+        "  scale_data:
     source: zenml_core::steps::StandardScaler@1
     args: { exclude: species }
     inputs: { train: split.train, eval: split.eval }
     resources: { cpus: 2, memory_mb: 1024, gpus: 1, time_limit_s: 600, retries: 1, backoff_ms: 30000 }
-";
+",
+    )
+}
 
 fn golden(name: &str, text: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,7 +49,7 @@ fn export() -> KubernetesExport {
 
 #[test]
 fn a_pipeline_exports_as_a_job_per_step() {
-    let pipeline = Pipeline::from_yaml(CONFIG).unwrap();
+    let pipeline = Pipeline::from_yaml(&config()).unwrap();
     let yaml = export().jobs(&pipeline, "Iris on Kubernetes#1").unwrap();
     assert_eq!(yaml.matches("kind: Job\n").count(), 3);
     for step in ["load", "split", "scale_data"] {
@@ -71,7 +65,7 @@ fn a_pipeline_exports_as_a_job_per_step() {
 
 #[test]
 fn a_pipeline_exports_as_an_argo_workflow() {
-    let pipeline = Pipeline::from_yaml(CONFIG).unwrap();
+    let pipeline = Pipeline::from_yaml(&config()).unwrap();
     let yaml = export().argo(&pipeline).unwrap();
     assert_eq!(yaml.matches("kind: Workflow\n").count(), 1);
     // The fan-in waits for both of its producers' task and the run's record.
@@ -87,8 +81,8 @@ fn a_pipeline_exports_as_an_argo_workflow() {
 #[test]
 fn the_command_line_writes_the_same_manifests() {
     let dir = workspace();
-    std::fs::write(dir.path().join("k8s.yaml"), CONFIG).unwrap();
-    let pipeline = Pipeline::from_yaml(CONFIG).unwrap();
+    std::fs::write(dir.path().join("k8s.yaml"), config()).unwrap();
+    let pipeline = Pipeline::from_yaml(&config()).unwrap();
     let common = [
         "--image",
         "registry.example.com/iris:1.0",

@@ -172,18 +172,10 @@ fn the_quickstart_runs_a_job_per_step_and_a_second_submission_is_fully_cached() 
 
 /// A DAG with a fan-out (`split` feeds two inputs) and a fan-in (`scale` reads `split` and
 /// `extra`), where `extra` reads a file that is not there at first.
-const FAN: &str = "\
-version: 1
-name: fan
-steps:
-  load:
-    source: zenml_core::steps::CsvDatasource@1
-    args: { path: examples/data/iris.csv }
-  split:
-    source: zenml_core::steps::RandomSplit@1
-    args: { train_ratio: 0.7 }
-    inputs: { data: load.data }
-  extra:
+fn fan() -> String {
+    built_in_config(
+        "fan",
+        "  extra:
     source: zenml_core::steps::CsvDatasource@1
     args: { path: late.csv }
   scale:
@@ -195,7 +187,9 @@ steps:
     args: { max_iterations: 20 }
     inputs: { train: scale.train, eval: scale.eval }
     resources: { cpus: 1, time_limit_s: 120 }
-";
+",
+    )
+}
 
 #[test]
 fn a_failed_job_fails_its_step_skips_its_dependents_and_a_rerun_recomputes_from_there() {
@@ -205,7 +199,7 @@ fn a_failed_job_fails_its_step_skips_its_dependents_and_a_rerun_recomputes_from_
     };
     let dir = workspace();
     zenml(dir.path(), &["init"]).ok();
-    std::fs::write(dir.path().join("fan.yaml"), FAN).unwrap();
+    std::fs::write(dir.path().join("fan.yaml"), fan()).unwrap();
 
     let failed = slurm_run(dir.path(), "fan.yaml", &partition, &[]);
     let error = failed.stderr.lines().last().unwrap_or_default();

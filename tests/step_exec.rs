@@ -136,32 +136,24 @@ fn a_failing_step_is_recorded_failed_and_its_run_settles_failed() {
     assert_eq!(repo.settle(&run).unwrap().status, RunStatus::Failed);
 }
 
-/// A config of zenml's own steps only, so that both this test and the quickstart binary link
-/// them.
-const BUILT_IN: &str = "\
-version: 1
-name: built-in steps
-steps:
-  load:
-    source: zenml_core::steps::CsvDatasource@1
-    args:
-      path: examples/data/iris.csv
-  split:
-    source: zenml_core::steps::RandomSplit@1
-    args: { train_ratio: 0.7 }
-    inputs: { data: load.data }
-  scale:
+/// `load`, `split`, and `scale` reading both of `split`'s outputs.
+fn built_in() -> String {
+    built_in_config(
+        "built-in steps",
+        "  scale:
     source: zenml_core::steps::StandardScaler@1
     args: { exclude: species }
     inputs: { train: split.train, eval: split.eval }
-";
+",
+    )
+}
 
 #[test]
 fn step_exec_runs_a_step_in_a_process_of_its_own() {
     let dir = workspace();
     zenml(dir.path(), &["init"]).ok();
     let repo = quiet_repo(Repository::open(dir.path()).unwrap());
-    std::fs::write(dir.path().join("built-in.yaml"), BUILT_IN).unwrap();
+    std::fs::write(dir.path().join("built-in.yaml"), built_in()).unwrap();
     // `pipeline record` records the run and prints its name.
     let recorded = zenml(dir.path(), &["pipeline", "record", "built-in.yaml"]).ok();
     assert_eq!(recorded.stdout, "built-in steps#1\n");

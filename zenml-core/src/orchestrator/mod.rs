@@ -65,12 +65,6 @@ pub enum OrchestratorError {
     /// The run could not be carried out, or a step failed (the run is recorded as failed).
     #[error(transparent)]
     Run(#[from] RunError),
-    /// The metadata store failed.
-    #[error(transparent)]
-    Metadata(#[from] MetadataError),
-    /// The config recorded with a run cannot be read.
-    #[error("the config recorded with the run cannot be read: {0}")]
-    Config(#[from] ConfigError),
     /// A command of the cluster (`sbatch`, `squeue`, `scancel`) could not be run or failed.
     #[error("`{command}` failed: {message}")]
     Command {
@@ -78,16 +72,6 @@ pub enum OrchestratorError {
         command: String,
         /// What it said, or why it could not start.
         message: String,
-    },
-    /// Checking whether a step is cached failed before anything was submitted; the run is
-    /// recorded as failed.
-    #[error("checking the cache of step `{step}` failed: {failure}")]
-    CacheCheck {
-        /// The step.
-        step: String,
-        /// What happened.
-        #[source]
-        failure: StepFailure,
     },
     /// The run's owner names an orchestrator this build does not know.
     #[error("run `{run}` is orchestrated by `{orchestrator}`, which this binary does not know")]
@@ -97,6 +81,18 @@ pub enum OrchestratorError {
         /// The orchestrator named.
         orchestrator: String,
     },
+}
+
+impl From<MetadataError> for OrchestratorError {
+    fn from(e: MetadataError) -> Self {
+        OrchestratorError::Run(e.into())
+    }
+}
+
+impl From<ConfigError> for OrchestratorError {
+    fn from(e: ConfigError) -> Self {
+        OrchestratorError::Run(e.into())
+    }
 }
 
 /// Brings the record of a run whose steps execute elsewhere up to date, and finishes it once
@@ -266,20 +262,14 @@ pub(crate) fn summary_of(
     let latest = latest_executions(runner, &run)?;
     let mut steps = Vec::with_capacity(plan.steps.len());
     for planned in &plan.steps {
-        let mut s = StepSummary {
-            name: planned.name.clone(),
-            status: if run.status == RunStatus::Running {
+        let mut s = StepSummary::new(
+            &planned.name,
+            if run.status == RunStatus::Running {
                 StepStatus::Submitted
             } else {
                 StepStatus::Skipped
             },
-            execution_id: None,
-            cache_key: None,
-            cached_from: None,
-            elapsed: Duration::ZERO,
-            outputs: Vec::new(),
-            error: None,
-        };
+        );
         if let Some(e) = latest.get(&planned.name) {
             s.execution_id = Some(e.id);
             s.cache_key = e.cache_key;

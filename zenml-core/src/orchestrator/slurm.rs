@@ -444,7 +444,7 @@ impl Orchestrator for Slurm {
         };
         let submit = runner
             .check_cache(pipeline, &plan, &run)
-            .map_err(|(step, failure)| fail(OrchestratorError::CacheCheck { step, failure }))?;
+            .map_err(|e| fail(e.into()))?;
         let mut reported: Vec<String> = plan
             .steps
             .iter()

@@ -105,16 +105,7 @@ fn elapsed_ms(started: Instant) -> i64 {
 
 /// A step's summary before anything is known but its name.
 fn summary(planned: &PlannedStep, status: StepStatus) -> StepSummary {
-    StepSummary {
-        name: planned.name.clone(),
-        status,
-        execution_id: None,
-        cache_key: None,
-        cached_from: None,
-        elapsed: Duration::ZERO,
-        outputs: Vec::new(),
-        error: None,
-    }
+    StepSummary::new(&planned.name, status)
 }
 
 impl<'a> StepExecutor<'a> {

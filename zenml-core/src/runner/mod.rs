@@ -241,9 +241,14 @@ pub struct RunSummary {
 impl StepSummary {
     /// The summary of a step that did not run.
     fn skipped(name: &str) -> Self {
+        StepSummary::new(name, StepStatus::Skipped)
+    }
+
+    /// A step's summary when nothing is known but its name and status.
+    pub(crate) fn new(name: &str, status: StepStatus) -> Self {
         StepSummary {
             name: name.to_owned(),
-            status: StepStatus::Skipped,
+            status,
             execution_id: None,
             cache_key: None,
             cached_from: None,
@@ -369,6 +374,15 @@ pub enum RunError {
         step: String,
         /// The steps it reads from that have not completed.
         waiting: Vec<String>,
+    },
+    /// Checking whether a step is cached failed (a store's failure); nothing was executed.
+    #[error("checking whether step `{step}` is cached failed: {failure}")]
+    CacheCheck {
+        /// The step.
+        step: String,
+        /// What happened.
+        #[source]
+        failure: StepFailure,
     },
     /// A step failed; the run is recorded as failed.
     #[error("step `{step}` failed in run `{run}`: {failure}")]
@@ -701,15 +715,13 @@ impl Runner {
     /// Which steps of a recorded run must execute: the plan is walked in order, and a step whose
     /// producers were all reused is looked up in the cache (a hit is recorded as a CACHED
     /// execution); every other step must execute. Returns, by plan index, whether it must.
-    /// Fails with the step whose cache could not be checked.
     pub(crate) fn check_cache(
         &self,
         pipeline: &Pipeline,
         plan: &Plan,
         run: &RunRecord,
-    ) -> Result<Vec<bool>, (String, StepFailure)> {
-        let executor = StepExecutor::new(self, pipeline, plan, run, 0..plan.steps.len())
-            .map_err(|e| (String::new(), e.into()))?;
+    ) -> Result<Vec<bool>, RunError> {
+        let executor = StepExecutor::new(self, pipeline, plan, run, 0..plan.steps.len())?;
         let mut handoff = Handoff::default();
         let mut execute = vec![false; plan.steps.len()];
         for (k, planned) in plan.steps.iter().enumerate() {
@@ -721,11 +733,16 @@ impl Runner {
                 Outcome::Cached(s) => {
                     handoff.publish(k, planned, &s.outputs, Vec::new(), false);
                 }
-                Outcome::Failed(s, failure) => return Err((s.name, failure)),
+                Outcome::Failed(s, failure) => {
+                    return Err(RunError::CacheCheck {
+                        step: s.name,
+                        failure,
+                    });
+                }
                 _ => execute[k] = true,
             }
         }
-        executor.finish().map_err(|e| (String::new(), e.into()))?;
+        executor.finish()?;
         Ok(execute)
     }
 
