@@ -14,7 +14,7 @@
 //! The pods reach the stores through the repository's `.zenml/config.yaml`, which must be at the
 //! repository directory in the container (a ConfigMap or a volume): on a cluster, a MySQL
 //! metadata store and a bucket artifact store, whose credentials come from the environment (a
-//! Secret). A step's [`Resources`](crate::pipeline::Resources) become the container's requests
+//! Secret). A step's [`Resources`] become the container's requests
 //! and limits (`cpu`, `memory`, `nvidia.com/gpu`) and its `activeDeadlineSeconds`.
 
 use std::fmt::Write as _;

@@ -17,8 +17,8 @@
 //! record up to date (what its jobs did) and finishes it once every step has ended; `zenml run
 //! show` does that before it shows a run.
 
-mod kubernetes;
-mod slurm;
+pub mod kubernetes;
+pub mod slurm;
 
 pub use kubernetes::KubernetesExport;
 pub use slurm::{JobState, Slurm, SlurmJob, parse_squeue};
