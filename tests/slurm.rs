@@ -74,6 +74,19 @@ fn show(dir: &Path, run: &str) -> Json {
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out:#?}"))
 }
 
+/// `run show RUN --json` once the run is no longer running (Slurm runs the jobs meanwhile).
+fn until_ended(dir: &Path, run: &str) -> Json {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let json = show(dir, run);
+        if json["run"]["status"] != "running" {
+            return json;
+        }
+        assert!(Instant::now() < deadline, "still running: {json:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Each step's state in `run show --json`, by step name.
 fn states(json: &Json) -> Vec<(String, String)> {
     let mut states: Vec<(String, String)> = json["steps"]
@@ -291,15 +304,7 @@ fn killing_the_submitting_process_loses_nothing() {
     child.wait().unwrap();
 
     // The jobs finish on their own; `run show` finds out and reports the run's true state.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let json = loop {
-        let json = show(dir.path(), "Killed#1");
-        if json["run"]["status"] != "running" {
-            break json;
-        }
-        assert!(Instant::now() < deadline, "still running: {json:#}");
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let json = until_ended(dir.path(), "Killed#1");
     assert_eq!(json["run"]["status"], "completed", "{json:#}");
     assert!(
         states(&json).iter().all(|(_, state)| state == "complete"),
@@ -312,4 +317,22 @@ fn killing_the_submitting_process_loses_nothing() {
             .stdout
             .contains("interrupted")
     );
+}
+
+#[test]
+fn a_detached_submission_returns_at_once_and_run_show_follows_it() {
+    let test = "a_detached_submission_returns_at_once_and_run_show_follows_it";
+    let Some(partition) = partition(test) else {
+        return;
+    };
+    let dir = workspace();
+    zenml(dir.path(), &["init"]).ok();
+    std::fs::write(dir.path().join("iris.yaml"), iris_config("Detached", 0.5)).unwrap();
+    let detached = slurm_run(dir.path(), "iris.yaml", &partition, &["--detach", "--json"]).ok();
+    let json: Json = serde_json::from_str(&detached.stdout).unwrap();
+    assert_eq!(json["run"]["status"], "running", "{json:#}");
+    assert_eq!(step_statuses(&detached), ["submitted"; 5]);
+    let json = until_ended(dir.path(), "Detached#1");
+    assert_eq!(json["run"]["status"], "completed", "{json:#}");
+    assert_eq!(states(&json).len(), 5);
 }
