@@ -825,7 +825,7 @@ impl Runner {
         let executor = StepExecutor::new(self, &pipeline, &plan, &run, [k])?;
         let outcome = executor.execute(planned, inputs, Mode::Execute);
         let (recorded, repairs) = executor.finish()?;
-        let failure = match outcome {
+        let (summary, failure) = match outcome {
             Outcome::Cached(mut summary) => {
                 summary.execution_id = recorded.get(step).copied();
                 return Ok(summary);
@@ -842,7 +842,6 @@ impl Runner {
                 (summary, StepFailure::Artifact(error))
             }
         };
-        let (summary, failure) = failure;
         Err(RunError::Step {
             step: step.to_owned(),
             run: run.name.clone(),
