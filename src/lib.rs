@@ -169,7 +169,8 @@
 /// ```
 pub use zenml_core::step;
 pub use zenml_core::{
-    StepParam, artifact, cache, hash, param, pipeline, registry, repository, runner, steps, store,
+    StepParam, artifact, cache, hash, orchestrator, param, pipeline, registry, repository, runner,
+    steps, store,
 };
 
 pub use zenml_core::pipeline::{Pipeline, TrainingPipeline};
