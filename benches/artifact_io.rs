@@ -20,8 +20,9 @@
 //!   object is removed first);
 //! - **write again**: the same file once more, while the store holds it: hashed ahead, found,
 //!   the object there verified, nothing written;
-//! - **read**: the artifact is read back: streamed from the store, its hash verified, written to a
-//!   temporary file (the system's temporary folder: `TMPDIR`).
+//! - **read**: the artifact is read back into a temporary file (the system's temporary folder:
+//!   `TMPDIR`): from the local store, the stored file is copied inside the kernel while another
+//!   thread hashes it; from a bucket, it is streamed and hashed on its way.
 //!
 //! With `ZENML_TEST_S3_ENDPOINT` and `ZENML_TEST_S3_BUCKET` set (an S3-compatible server on
 //! 127.0.0.1, as `.ci/run` starts), the artifact is also written to and read from that bucket.

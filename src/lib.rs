@@ -170,7 +170,8 @@
 /// ```
 pub use zenml_core::step;
 pub use zenml_core::{
-    StepParam, artifact, cache, hash, param, pipeline, registry, repository, runner, steps, store,
+    StepParam, artifact, cache, hash, orchestrator, param, pipeline, registry, repository, runner,
+    steps, store,
 };
 
 pub use zenml_core::artifact::{Artifact, Json};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use zenml::pipeline::PipelineError;
+use zenml::pipeline::{PipelineError, Resources};
 use zenml::prelude::*;
 use zenml::repository::RepositoryError;
 use zenml::runner::{RunError, StepFailure, StepStatus};
@@ -21,6 +21,31 @@ fn dag(name: &str, scale: f64, offset: f64) -> Pipeline {
             Add { offset },
             [("a", "sum.total"), ("b", "sum2.total")],
         )
+}
+
+#[test]
+fn the_plan_keeps_each_input_s_producer_and_each_step_s_consumers() {
+    let plan = dag("plan", 1.0, 0.0).validate().unwrap();
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["numbers", "sum", "squares", "sum2", "add"]);
+    let (k, add) = plan.step("add").unwrap();
+    assert_eq!(k, 4);
+    let wired: Vec<(&str, &str, &str)> = add
+        .inputs
+        .iter()
+        .map(|i| {
+            let producer = &plan.steps[i.producer];
+            (
+                i.spec.name.as_ref(),
+                producer.name.as_str(),
+                producer.outputs[i.output].name.as_ref(),
+            )
+        })
+        .collect();
+    assert_eq!(wired, [("a", "sum", "total"), ("b", "sum2", "total")]);
+    assert_eq!(add.upstream, [1, 3]);
+    let consumers: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.consumers.clone()).collect();
+    assert_eq!(consumers, [vec![1], vec![4], vec![3], vec![4], vec![]]);
 }
 
 #[test]
@@ -317,35 +342,25 @@ fn a_failing_step_is_recorded_failed_and_stops_the_run() {
 
 #[test]
 fn independent_steps_run_concurrently() {
+    // Each step waits at a barrier until the other arrives: run one after the other, the first
+    // would wait in vain and fail.
     let repo = memory_repo();
-    let p = Pipeline::new("sleepy")
-        .add_step(
-            "left",
-            Sleep {
-                label: "concurrent-left".into(),
-                ms: 400,
-            },
-            [],
-        )
-        .add_step(
-            "right",
-            Sleep {
-                label: "concurrent-right".into(),
-                ms: 400,
-            },
-            [],
-        )
+    let meet = || Meet {
+        label: "concurrent".into(),
+        parties: 2,
+    };
+    let p = Pipeline::new("meeting")
+        .add_step("left", meet(), [])
+        .add_step("right", meet(), [])
         .add_step(
             "add",
             Add::default(),
             [("a", "left.out"), ("b", "right.out")],
         );
-    repo.run_with(&p, quiet().with_max_parallel(2)).unwrap();
-    let sleeps = SLEEPS.lock().unwrap();
-    let find = |l: &str| sleeps.iter().find(|(n, ..)| n == l).cloned().unwrap();
-    let (_, ls, le) = find("concurrent-left");
-    let (_, rs, re) = find("concurrent-right");
-    assert!(ls < re && rs < le, "the two sleeps did not overlap");
+    let summary = repo.run_with(&p, quiet().with_max_parallel(2)).unwrap();
+    let mut ran = summary.executed();
+    ran.sort_unstable();
+    assert_eq!(ran, ["add", "left", "right"]);
 }
 
 #[test]
@@ -518,4 +533,89 @@ fn a_running_step_keeps_its_run_s_heartbeat_going() {
         md.running_runs().unwrap().is_empty(),
         "a finished run is not running"
     );
+}
+
+#[test]
+fn a_failing_step_is_tried_again_as_its_resources_say() {
+    let repo = memory_repo();
+    let flaky = |label: &str, failures: u32| Flaky {
+        label: label.into(),
+        failures,
+    };
+    let retries = |n| Resources::default().with_retries(n, std::time::Duration::from_millis(1));
+    let p = Pipeline::new("flaky")
+        .add_step("flaky", flaky("twice", 2), [])
+        .step_resources("flaky", retries(2));
+    let summary = repo.run(&p).unwrap();
+    assert_eq!(summary.executed(), ["flaky"]);
+    assert_eq!(ATTEMPTS.lock().unwrap()["twice"], 3);
+    let steps = repo.get_run_steps(&summary.run).unwrap();
+    assert_eq!(steps.len(), 1, "one execution, however many attempts");
+    assert_eq!(steps[0].state, ExecutionState::Complete);
+
+    let p = Pipeline::new("too flaky")
+        .add_step("flaky", flaky("thrice", 3), [])
+        .step_resources("flaky", retries(1));
+    let err = repo.run(&p).unwrap_err();
+    assert!(err.to_string().contains("attempt 2 of `thrice`"), "{err}");
+    assert_eq!(ATTEMPTS.lock().unwrap()["thrice"], 2);
+}
+
+#[test]
+fn a_step_past_its_time_limit_fails() {
+    let (unstick, rx) = std::sync::mpsc::channel();
+    *UNSTICK.lock().unwrap() = Some(rx);
+    let repo = memory_repo();
+    let p = Pipeline::new("stuck")
+        .add_step("stuck", Stuck {}, [])
+        .step_resources(
+            "stuck",
+            Resources::default().with_time_limit(std::time::Duration::from_secs(1)),
+        );
+    let err = repo.run(&p).unwrap_err();
+    let _ = unstick.send(());
+    let RepositoryError::Run(RunError::Step {
+        failure, summary, ..
+    }) = err
+    else {
+        panic!("{err}")
+    };
+    assert!(matches!(failure, StepFailure::TimedOut(_)), "{failure}");
+    assert!(
+        failure.to_string().contains("time limit of 1.00 s"),
+        "{failure}"
+    );
+    let steps = repo.get_run_steps(&summary.run).unwrap();
+    assert_eq!(steps[0].state, ExecutionState::Failed);
+}
+
+#[test]
+fn resources_are_in_the_config_but_not_in_cache_keys_nor_the_pipeline_s_identity() {
+    let repo = memory_repo();
+    let first = repo.run(&dag("resources", 1.0, 0.0)).unwrap();
+    let resources = Resources::default()
+        .with_cpus(2)
+        .with_memory_mb(512)
+        .with_time_limit(std::time::Duration::from_secs(600))
+        .with_retries(1, std::time::Duration::from_secs(5));
+    let asking = dag("resources", 1.0, 0.0).step_resources("add", resources.clone());
+    let yaml = asking.to_yaml();
+    assert!(
+        yaml.contains(
+            "  add:\n    source: runner::common::Add@1\n    args:\n      offset: 0.0\n    inputs:\n      \
+             a: sum.total\n      b: sum2.total\n    resources:\n      cpus: 2\n      memory_mb: 512\n      \
+             time_limit_s: 600\n      retries: 1\n      backoff_ms: 5000\n"
+        ),
+        "{yaml}"
+    );
+    let rebuilt = Pipeline::from_yaml(&yaml).unwrap();
+    assert_eq!(rebuilt.step("add").unwrap().resources(), &resources);
+    assert_eq!(rebuilt.to_yaml(), yaml);
+
+    // The same pipeline asking for other resources: not another definition, and fully cached.
+    let second = repo.run(&asking).unwrap();
+    assert_eq!(second.cached().len(), 5);
+    let keys =
+        |s: &zenml::runner::RunSummary| -> Vec<_> { s.steps.iter().map(|x| x.cache_key).collect() };
+    assert_eq!(keys(&first), keys(&second));
 }

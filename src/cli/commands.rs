@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use zenml_core::artifact::io::Damage;
 use zenml_core::hash::Hash128;
+use zenml_core::orchestrator::{KubernetesExport, Local, Orchestrator, OrchestratorError, Slurm};
 use zenml_core::pipeline::{Pipeline, elide};
 use zenml_core::registry::Registry;
 use zenml_core::repository::{Lineage, Repository, RepositoryConfig};
-use zenml_core::runner::{QuietProgress, RunError, Verify, human_duration};
+use zenml_core::runner::{QuietProgress, RunError, StepStatus, Verify, human_duration};
 use zenml_core::store::{
-    ExecutionRecord, MetadataConfig, OpenMode, open_artifact_store, open_metadata_store,
+    ExecutionRecord, MetadataConfig, OpenMode, RunStatus, open_artifact_store, open_metadata_store,
     redact_host, redact_url,
 };
 
@@ -19,8 +20,8 @@ use super::json::{self, JsonValue};
 use super::progress::LiveProgress;
 use super::{
     ArtifactCommand, ArtifactsCommand, CacheCommand, CacheSettingCommand, Cli, CliError, Command,
-    ConfigCommand, Diagnostics, MetadataCommand, MetadataTarget, PipelineCommand, RunCommand,
-    StepCommand,
+    ConfigCommand, Diagnostics, ExportFormat, MetadataCommand, MetadataTarget, OrchestratorKind,
+    PipelineCommand, RunCommand, StepCommand,
 };
 
 pub(super) fn dispatch(
@@ -60,9 +61,19 @@ pub(super) fn dispatch(
             Ok(())
         }
         Command::Config(c) => config(c, &cli.repo, out, diagnostics),
-        Command::Pipeline(c @ PipelineCommand::Run { .. }) => pipeline(c, &open()?, out),
-        Command::Pipeline(c) => pipeline(c, &look()?, out),
+        Command::Pipeline(c @ (PipelineCommand::Run { .. } | PipelineCommand::Record { .. })) => {
+            pipeline(c, &open()?, &cli.entrypoint, out)
+        }
+        // Writes manifests only: no repository needed.
+        Command::Pipeline(c @ PipelineCommand::Export { .. }) => export(c, out),
+        Command::Pipeline(c) => pipeline(c, &look()?, &cli.entrypoint, out),
+        // Showing a run settles it first when its steps run elsewhere, which writes; a
+        // repository this process may only read is shown as recorded.
+        Command::Run(c @ RunCommand::Show { .. }) => run(c, &open().or_else(|_| look())?, out),
         Command::Run(c) => run(c, &look()?, out),
+        Command::Step(StepCommand::Exec { run, step, quiet }) => {
+            step_exec(&open()?, &run, &step, quiet, out)
+        }
         Command::Step(StepCommand::List(j)) => step_list(j.json, out),
         Command::Step(StepCommand::Versions { source, json }) => {
             step_versions(&look()?, &source, json.json, out)
@@ -267,7 +278,73 @@ fn save_and_check(
     Ok(())
 }
 
-fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliError> {
+/// `pipeline export`: Kubernetes manifests for a config.
+fn export(c: PipelineCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let PipelineCommand::Export {
+        config,
+        format,
+        image,
+        run,
+        command,
+        repository_dir,
+    } = c
+    else {
+        return Ok(());
+    };
+    let pipeline = Pipeline::load(&config)?;
+    let export = KubernetesExport::new(image)
+        .with_command(command)
+        .with_repository_dir(repository_dir);
+    let yaml = match format {
+        ExportFormat::K8sJobs => export.jobs(&pipeline, run.as_deref().unwrap_or_default()),
+        ExportFormat::Argo => export.argo(&pipeline),
+    }
+    .map_err(|e| CliError::Invalid(e.to_string()))?;
+    write!(out, "{yaml}")?;
+    Ok(())
+}
+
+/// `step exec`: one step of a recorded run, in this process.
+fn step_exec(
+    repo: &Repository,
+    run: &str,
+    step: &str,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut options = repo.options().clone();
+    if quiet {
+        options = options.with_progress(Arc::new(QuietProgress));
+    }
+    let s = repo
+        .runner()
+        .with_options(options)
+        .exec_step(run, step)
+        .map_err(zenml_core::repository::RepositoryError::from)?;
+    let how = match s.status {
+        StepStatus::Cached => match (s.execution_id, s.cached_from) {
+            (Some(id), Some(from)) if id == from => format!("already completed (execution {id})"),
+            (id, from) => format!(
+                "cached (execution {}, outputs of execution {})",
+                id.map(|i| i.to_string()).unwrap_or_default(),
+                from.map(|i| i.to_string()).unwrap_or_default()
+            ),
+        },
+        _ => format!(
+            "completed (execution {})",
+            s.execution_id.map(|i| i.to_string()).unwrap_or_default()
+        ),
+    };
+    writeln!(out, "step `{step}` of run `{run}`: {how}")?;
+    Ok(())
+}
+
+fn pipeline(
+    c: PipelineCommand,
+    repo: &Repository,
+    entrypoint: &[std::ffi::OsString],
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     match c {
         PipelineCommand::List(j) => {
             let pipelines = repo.get_pipelines()?;
@@ -318,6 +395,10 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
             no_cache,
             quiet,
             jobs,
+            orchestrator,
+            partition,
+            sbatch_args,
+            detach,
             json,
         } => {
             let pipeline = Pipeline::load(&config)?;
@@ -333,13 +414,27 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
             if let Some(n) = jobs {
                 options = options.with_max_parallel(n);
             }
-            let summary = match repo.run_with(&pipeline, options) {
+            let orchestrator: Box<dyn Orchestrator> = match orchestrator {
+                OrchestratorKind::Local => Box::new(Local),
+                OrchestratorKind::Slurm => {
+                    let root = repo.root().ok_or_else(|| {
+                        CliError::Invalid(
+                            "the slurm orchestrator needs a repository on disk".to_owned(),
+                        )
+                    })?;
+                    let mut slurm = Slurm::new(entrypoint.iter().cloned(), root)
+                        .with_sbatch_args(sbatch_args)
+                        .detached(detach);
+                    if let Some(p) = partition {
+                        slurm = slurm.with_partition(p);
+                    }
+                    Box::new(slurm)
+                }
+            };
+            let summary = match orchestrator.run(&repo.runner().with_options(options), &pipeline) {
                 Ok(s) => s,
-                Err(zenml_core::repository::RepositoryError::Run(RunError::Step {
-                    step,
-                    run,
-                    failure,
-                    ..
+                Err(OrchestratorError::Run(RunError::Step {
+                    step, run, failure, ..
                 })) => {
                     return Err(CliError::Invalid(format!(
                         "step `{step}` failed in run `{run}`: {}",
@@ -348,6 +443,19 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
                 }
                 Err(e) => return Err(e.into()),
             };
+            if detach && !json.json && !quiet && summary.run.status == RunStatus::Running {
+                writeln!(
+                    out,
+                    "Submitted run `{}`; `run show` follows it: {} run show '{}'",
+                    summary.run.name,
+                    entrypoint
+                        .iter()
+                        .map(|a| a.to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    summary.run.name
+                )?;
+            }
             if json.json {
                 json_out(
                     out,
@@ -360,6 +468,15 @@ fn pipeline(c: PipelineCommand, repo: &Repository, out: &mut dyn Write) -> Resul
                 writeln!(out, "{}", summary.run.name)?;
             }
         }
+        PipelineCommand::Record { config } => {
+            let pipeline = Pipeline::load(&config)?;
+            let run = repo
+                .runner()
+                .record_run(&pipeline)
+                .map_err(zenml_core::repository::RepositoryError::from)?;
+            writeln!(out, "{}", run.name)?;
+        }
+        c @ PipelineCommand::Export { .. } => export(c, out)?,
         PipelineCommand::Compare {
             json: j,
             html,
@@ -453,7 +570,7 @@ fn run(c: RunCommand, repo: &Repository, out: &mut dyn Write) -> Result<(), CliE
             )?;
         }
         RunCommand::Show { run, json } => {
-            let run = repo.get_run(&run)?;
+            let run = repo.settle(&repo.get_run(&run)?)?;
             let steps = repo.get_run_steps(&run)?;
             if json.json {
                 json_out(

@@ -261,7 +261,8 @@ pub struct RunShow {
 pub struct StepResult {
     /// The step's name.
     pub step: String,
-    /// `"complete"`, `"cached"`, `"failed"`, or `"skipped"` (not run: the run failed first).
+    /// `"complete"`, `"cached"`, `"failed"`, `"submitted"` (handed to a cluster, as a detached
+    /// Slurm run returns it), or `"skipped"` (not run: the run failed first).
     pub state: String,
     /// Its execution; `null` when skipped.
     pub execution_id: Option<Id>,
@@ -289,6 +290,7 @@ pub(super) fn step_state(status: StepStatus) -> &'static str {
         StepStatus::Completed => ExecutionState::Complete.as_str(),
         StepStatus::Cached => ExecutionState::Cached.as_str(),
         StepStatus::Failed => ExecutionState::Failed.as_str(),
+        StepStatus::Submitted => "submitted",
         _ => "skipped",
     }
 }

@@ -67,6 +67,10 @@ struct Cli {
     repo: PathBuf,
     #[command(subcommand)]
     command: Command,
+    /// How this command line is started again (for the jobs of an orchestrator): the program and
+    /// the arguments before the command line's own.
+    #[arg(skip)]
+    entrypoint: Vec<OsString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +293,26 @@ impl TypedValueParser for TextParser {
     }
 }
 
+/// How this command line is started again: this program, and the process's arguments before
+/// `args` (the command line's own, after its program name) when the process's arguments end
+/// with them (`quickstart zenml …` serves the command line after `zenml`).
+fn entrypoint(args: &[OsString]) -> Vec<OsString> {
+    let exe = std::env::current_exe().map_or_else(
+        |_| args.first().cloned().unwrap_or_else(|| "zenml".into()),
+        PathBuf::into_os_string,
+    );
+    let process: Vec<OsString> = std::env::args_os().collect();
+    let own = args.get(1..).unwrap_or_default();
+    let mut command = vec![exe];
+    if let Some(before) = process.len().checked_sub(own.len())
+        && before >= 1
+        && process[before..] == *own
+    {
+        command.extend(process[1..before].iter().cloned());
+    }
+    command
+}
+
 /// A portable environment variable name: letters, digits and `_`, not starting with a digit.
 fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -332,9 +356,23 @@ enum PipelineCommand {
         /// Print nothing while running.
         #[arg(long, short)]
         quiet: bool,
-        /// How many steps may execute at once.
+        /// How many steps may execute at once (in this process).
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
+        /// Where the steps execute: `local` (in this process) or `slurm` (each step that is not
+        /// cached as a Slurm job running `step exec`; the binary, the repository and the working
+        /// directory must be on a file system the cluster's nodes share).
+        #[arg(long, value_enum, default_value = "local")]
+        orchestrator: OrchestratorKind,
+        /// The Slurm partition to submit to (the cluster's default without it).
+        #[arg(long, value_name = "P")]
+        partition: Option<String>,
+        /// An extra argument for every `sbatch` (repeat for several: `--sbatch-arg=--qos=low`).
+        #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+        sbatch_args: Vec<String>,
+        /// Return once the jobs are submitted; `run show` follows the run later.
+        #[arg(long)]
+        detach: bool,
         #[command(flatten)]
         json: Json,
     },
@@ -351,6 +389,52 @@ enum PipelineCommand {
         #[arg(long, value_name = "NAME", requires = "html")]
         metric: Option<String>,
     },
+    /// Record a run of a pipeline config without executing anything, and print its name: its
+    /// steps are then executed one by one with `step exec` (by an orchestrator of your own).
+    Record {
+        /// The config file.
+        config: PathBuf,
+    },
+    /// Write a pipeline config as Kubernetes manifests whose containers run `step exec`.
+    Export {
+        /// The config file.
+        config: PathBuf,
+        /// `k8s-jobs`: a batch/v1 Job per step, for a run recorded with `pipeline record`;
+        /// `argo`: one Argo Workflow that records the run and runs the DAG.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The container image, holding a binary that links the pipeline's steps.
+        #[arg(long)]
+        image: String,
+        /// The recorded run the Jobs execute (`k8s-jobs`).
+        #[arg(long, required_if_eq("format", "k8s-jobs"))]
+        run: Option<String>,
+        /// The program in the image serving this command line, and any arguments before the
+        /// command line's own (repeat: `--command /app/quickstart --command zenml`).
+        #[arg(long = "command", value_name = "WORD", default_value = "zenml")]
+        command: Vec<String>,
+        /// Where the repository (the folder holding `.zenml/config.yaml`) is in the container.
+        #[arg(long, value_name = "DIR", default_value = "/zenml")]
+        repository_dir: String,
+    },
+}
+
+/// What `pipeline export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// A batch/v1 Job per step.
+    K8sJobs,
+    /// One Argo Workflow.
+    Argo,
+}
+
+/// Where a pipeline's steps execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum OrchestratorKind {
+    /// In this process.
+    Local,
+    /// Each step as a Slurm job.
+    Slurm,
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,6 +466,20 @@ enum StepCommand {
         source: String,
         #[command(flatten)]
         json: Json,
+    },
+    /// Execute one step of a recorded run in this process, reading its inputs from the stores
+    /// (what an orchestrator's job runs). Exits 0 when the step completed or was cached (also
+    /// when it already completed in the run), 1 when it failed or cannot run yet.
+    Exec {
+        /// The run's name (`Pipeline A#2`).
+        #[arg(long)]
+        run: String,
+        /// The step's name in the run's pipeline.
+        #[arg(long)]
+        step: String,
+        /// Print nothing while the step runs.
+        #[arg(long, short)]
+        quiet: bool,
     },
 }
 
@@ -431,6 +529,9 @@ pub enum CliError {
     /// A repository operation failed.
     #[error(transparent)]
     Repository(#[from] zenml_core::repository::RepositoryError),
+    /// Orchestrating a run failed.
+    #[error(transparent)]
+    Orchestrator(#[from] zenml_core::orchestrator::OrchestratorError),
     /// A pipeline config is invalid.
     #[error(transparent)]
     Config(#[from] zenml_core::pipeline::ConfigError),
@@ -486,8 +587,12 @@ fn run_styled(
     err: &mut dyn Write,
     color: bool,
 ) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => Cli {
+            entrypoint: entrypoint(&args),
+            ..cli
+        },
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let text = if color && code == 2 {

@@ -272,6 +272,107 @@ impl Step for Sleep {
     }
 }
 
+/// Where `Meet` steps wait for each other, by label: how many have arrived.
+pub static MEETINGS: (Mutex<BTreeMap<String, u32>>, std::sync::Condvar) =
+    (Mutex::new(BTreeMap::new()), std::sync::Condvar::new());
+
+/// A barrier: waits until `parties` steps with its label have arrived, and fails when they do
+/// not all arrive (within a minute): the steps did not run at the same time.
+#[step]
+#[derive(Debug)]
+pub struct Meet {
+    pub label: String,
+    #[param(default = 2)]
+    pub parties: u32,
+}
+
+#[step]
+impl Step for Meet {
+    fn inputs(&self) -> Vec<IoSpec> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<IoSpec> {
+        vec![IoSpec::new::<f64>("out")]
+    }
+    fn run(&self, _ctx: &mut StepContext, _inputs: &Inputs) -> StepResult<Outputs> {
+        let (arrived, all_here) = &MEETINGS;
+        let mut arrived = arrived.lock().map_err(|e| e.to_string())?;
+        *arrived.entry(self.label.clone()).or_insert(0) += 1;
+        all_here.notify_all();
+        let (arrived, waited) = all_here
+            .wait_timeout_while(arrived, Duration::from_secs(60), |a| {
+                a.get(&self.label).copied().unwrap_or(0) < self.parties
+            })
+            .map_err(|e| e.to_string())?;
+        if waited.timed_out() {
+            return Err(format!(
+                "only {} of {} steps met at `{}`",
+                arrived.get(&self.label).copied().unwrap_or(0),
+                self.parties,
+                self.label
+            )
+            .into());
+        }
+        Ok(Outputs::new().with("out", self.label.len() as f64))
+    }
+}
+
+/// How many times each `Flaky` step (by label) was tried.
+pub static ATTEMPTS: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+
+/// Fails its first `failures` attempts (counted by label), then outputs how many it took.
+#[step]
+#[derive(Debug)]
+pub struct Flaky {
+    pub label: String,
+    #[param(default = 1)]
+    pub failures: u32,
+}
+
+#[step]
+impl Step for Flaky {
+    fn inputs(&self) -> Vec<IoSpec> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<IoSpec> {
+        vec![IoSpec::new::<f64>("out")]
+    }
+    fn run(&self, _ctx: &mut StepContext, _inputs: &Inputs) -> StepResult<Outputs> {
+        let mut attempts = ATTEMPTS.lock().map_err(|e| e.to_string())?;
+        let n = attempts.entry(self.label.clone()).or_insert(0);
+        *n += 1;
+        if *n <= self.failures {
+            return Err(format!("attempt {n} of `{}` fails on purpose", self.label).into());
+        }
+        Ok(Outputs::new().with("out", f64::from(*n)))
+    }
+}
+
+/// Where a `Stuck` step waits: it returns once a message arrives (or after a minute).
+pub static UNSTICK: Mutex<Option<std::sync::mpsc::Receiver<()>>> = Mutex::new(None);
+
+/// Waits for a message on [`UNSTICK`], however long its time limit.
+#[step]
+#[derive(Debug)]
+pub struct Stuck {}
+
+#[step]
+impl Step for Stuck {
+    fn inputs(&self) -> Vec<IoSpec> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<IoSpec> {
+        vec![IoSpec::new::<f64>("out")]
+    }
+    fn run(&self, _ctx: &mut StepContext, _inputs: &Inputs) -> StepResult<Outputs> {
+        let rx = UNSTICK.lock().map_err(|e| e.to_string())?.take();
+        if let Some(rx) = rx {
+            let _ = rx.recv_timeout(Duration::from_secs(60));
+        }
+        Ok(Outputs::new().with("out", 1.0))
+    }
+}
+
 /// The iris training pipeline with the test trainer and evaluator.
 pub fn iris_pipeline(name: &str, shrink: f64) -> TrainingPipeline {
     TrainingPipeline::new(name)

@@ -151,6 +151,26 @@ pub fn iris_config(name: &str, alpha: f64) -> String {
         .replace("{alpha}", &format!("{alpha:?}"))
 }
 
+/// A general config of zenml's own steps (which the tests and the quickstart binary both link)
+/// named `name`: `load` reads the iris data, `split` splits it into `train` and `eval`, then
+/// `more` adds steps (YAML, indented as `load` is).
+pub fn built_in_config(name: &str, more: &str) -> String {
+    format!(
+        "\
+version: 1
+name: {name}
+steps:
+  load:
+    source: zenml_core::steps::CsvDatasource@1
+    args: {{ path: examples/data/iris.csv }}
+  split:
+    source: zenml_core::steps::RandomSplit@1
+    args: {{ train_ratio: 0.7 }}
+    inputs: {{ data: load.data }}
+{more}"
+    )
+}
+
 /// Processes held back at a gate, then let through all at once.
 ///
 /// Each runs under `sh`, which first reads one line from a pipe the processes share, then

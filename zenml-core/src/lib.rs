@@ -12,6 +12,7 @@ pub mod hash;
 #[cfg(feature = "linfa")]
 pub mod linfa;
 mod macro_support;
+pub mod orchestrator;
 pub mod param;
 pub mod pipeline;
 pub mod registry;

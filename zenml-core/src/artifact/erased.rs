@@ -12,6 +12,10 @@ use super::{Artifact, BaseType, MaterializeError, Materializer};
 /// A type-erased artifact value.
 pub type AnyValue = Arc<dyn Any + Send + Sync>;
 
+/// How a materializer of files reads a value from a local file holding its bytes
+/// ([`ArtifactKind::file_reader`]).
+pub type FileReader = fn(&mut std::fs::File) -> Result<AnyValue, MaterializeError>;
+
 /// Everything the runtime needs to know about an artifact type without naming it: its identity,
 /// its materializer, and how to write and read a value of it.
 #[derive(Clone, Copy)]
@@ -24,6 +28,7 @@ pub struct ArtifactKind {
     write: fn(&(dyn Any + Send + Sync), &mut dyn Write) -> Result<(), MaterializeError>,
     read: fn(&mut dyn Read) -> Result<AnyValue, MaterializeError>,
     source_file: for<'a> fn(&'a (dyn Any + Send + Sync)) -> Option<&'a std::path::Path>,
+    read_file: Option<FileReader>,
 }
 
 impl ArtifactKind {
@@ -50,6 +55,9 @@ impl ArtifactKind {
         fn source_file<T: Artifact>(value: &(dyn Any + Send + Sync)) -> Option<&std::path::Path> {
             T::Materializer::source_file(value.downcast_ref::<T>()?)
         }
+        fn read_file<T: Artifact>(file: &mut std::fs::File) -> Result<AnyValue, MaterializeError> {
+            Ok(Arc::new(T::Materializer::read_file(file)?))
+        }
         ArtifactKind {
             type_id: TypeId::of::<T>,
             type_name: T::type_name,
@@ -59,6 +67,7 @@ impl ArtifactKind {
             write: write::<T>,
             read: read::<T>,
             source_file: source_file::<T>,
+            read_file: T::Materializer::READS_FILES.then_some(read_file::<T>),
         }
     }
 
@@ -113,6 +122,12 @@ impl ArtifactKind {
         value: &'a (dyn Any + Send + Sync),
     ) -> Option<&'a std::path::Path> {
         (self.source_file)(value)
+    }
+
+    /// How to read a value of this kind's type from a local file holding its bytes, if its
+    /// materializer does better with a file than with a stream ([`Materializer::READS_FILES`]).
+    pub fn file_reader(&self) -> Option<FileReader> {
+        self.read_file
     }
 
     /// Do the two kinds name the same Rust type?

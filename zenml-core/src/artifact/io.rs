@@ -31,7 +31,7 @@ use std::sync::mpsc;
 use crate::hash::{Hash128, HashMismatch, Hasher, HashingWriter, VerifyingReader};
 use crate::store::{ArtifactRecord, ArtifactStore, ArtifactStoreError, NewArtifact};
 
-use super::{AnyValue, ArtifactKind, MaterializeError};
+use super::{AnyValue, ArtifactKind, FileReader, MaterializeError};
 
 /// A failure to write or read an artifact.
 #[derive(Debug, thiserror::Error)]
@@ -499,11 +499,23 @@ impl<'a> ContentStore<'a> {
 
     /// Reads the artifact `record` as `kind`, verifying its hash while it streams. Damage is
     /// [`ArtifactError::Damaged`]; the bytes are never used unless they are intact.
+    ///
+    /// A materializer of files ([`Materializer::READS_FILES`]) reading from a store that keeps
+    /// its objects as local files ([`ArtifactStore::local_path`]) gets the stored file itself, to
+    /// copy inside the kernel, while another thread hashes it.
+    ///
+    /// [`Materializer::READS_FILES`]: super::Materializer::READS_FILES
     pub fn read(
         &self,
         kind: &ArtifactKind,
         record: &ArtifactRecord,
     ) -> Result<AnyValue, ArtifactError> {
+        if let Some(read_file) = kind.file_reader() {
+            let key = content_key(record.hash);
+            if let Some(path) = self.store.local_path(&key)? {
+                return self.read_local(read_file, record, &key, &path);
+            }
+        }
         let mut verifying = self.open(record.hash, record.size, &record.uri)?;
         let value = kind.read(&mut verifying);
         // Whatever the materializer did, the bytes must hash right: read what it left and check.
@@ -518,6 +530,70 @@ impl<'a> ContentStore<'a> {
             }),
             (Ok(v), Ok(())) => Ok(v),
         }
+    }
+
+    /// Reads the artifact `record` from `path`, the local file at `key`, with `read_file` (a
+    /// materializer of files, which copies it inside the kernel) while another thread hashes the
+    /// same file: the value is dropped unless the bytes are intact. Objects are never modified
+    /// once published, so the bytes hashed are the bytes copied.
+    fn read_local(
+        &self,
+        read_file: FileReader,
+        record: &ArtifactRecord,
+        key: &str,
+        path: &Path,
+    ) -> Result<AnyValue, ArtifactError> {
+        let damaged = |damage| self.damaged(record.hash, &record.uri, damage);
+        // Damage is reported as a streamed read reports it: another size is found by hashing.
+        match self.store.head(key) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(damaged(Damage::Missing)),
+            Err(ArtifactStoreError::NotAnObject { found, .. }) => {
+                return Err(damaged(Damage::NotAnObject { found }));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let open = || {
+            File::open(path).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => damaged(Damage::Missing),
+                _ => ArtifactError::Materialize {
+                    what: record.uri.clone(),
+                    source: MaterializeError::Io(e),
+                },
+            })
+        };
+        let (mut copy_source, mut hash_source) = (open()?, open()?);
+        // Set when the copy failed: the hashing stops.
+        let failed = AtomicBool::new(false);
+        let (value, hashed) = std::thread::scope(|s| {
+            let hashing = s.spawn(|| hash_stream(&mut hash_source, &failed));
+            let value = read_file(&mut copy_source);
+            if value.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            let hashed = hashing
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")));
+            (value, hashed)
+        });
+        let hashed = hashed.map_err(|e| ArtifactError::Materialize {
+            what: record.uri.clone(),
+            source: MaterializeError::Io(e),
+        })?;
+        if let Some((actual, actual_len)) = hashed
+            && (actual, actual_len) != (record.hash, record.size)
+        {
+            return Err(damaged(Damage::Altered(HashMismatch {
+                expected: record.hash,
+                actual,
+                expected_len: Some(record.size),
+                actual_len,
+            })));
+        }
+        value.map_err(|source| ArtifactError::Materialize {
+            what: record.uri.clone(),
+            source,
+        })
     }
 
     /// Reads all bytes of the artifact `record` and checks them against its hash.

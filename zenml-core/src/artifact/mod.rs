@@ -22,7 +22,7 @@ pub mod io;
 mod metrics;
 mod table;
 
-pub use erased::{AnyValue, ArtifactKind, InputError, Inputs, Outputs};
+pub use erased::{AnyValue, ArtifactKind, FileReader, InputError, Inputs, Outputs};
 pub use file::{FileArtifact, RawFile};
 pub use metrics::Metrics;
 pub use table::{Table, TableError};
@@ -86,6 +86,20 @@ pub trait Materializer: Send + Sync + 'static {
     fn source_file(value: &Self::Value) -> Option<&std::path::Path> {
         let _ = value;
         None
+    }
+
+    /// Does [`Materializer::read_file`] do better with a file than [`Materializer::read`] with a
+    /// stream? When it does (a materializer of files, which can copy inside the kernel), the
+    /// runtime hands it the stored object itself wherever the store keeps its objects as local
+    /// files. The default is `false`.
+    const READS_FILES: bool = false;
+
+    /// Reads a value from `file`, a local file holding exactly the bytes [`Materializer::write`]
+    /// wrote, read from its start. Called only when [`Materializer::READS_FILES`] is set; the
+    /// runtime hashes the same file on another thread meanwhile and drops the value unless the
+    /// bytes are intact. The default reads the file as a stream.
+    fn read_file(file: &mut std::fs::File) -> Result<Self::Value, MaterializeError> {
+        Self::read(file)
     }
 }
 

@@ -19,6 +19,9 @@
 //!       eval: preprocesser.eval
 //!       train: preprocesser.train
 //!     cache: false            # only when caching is switched off for the step
+//!     resources:              # only when the step asks for any (see `Resources`)
+//!       cpus: 4
+//!       retries: 2
 //! cache: false                # only when caching is switched off for the pipeline
 //! ```
 //!
@@ -60,7 +63,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use crate::param::{ParamError, ScalarType, Value};
 use crate::registry::{Registry, RegistryError};
 
-use super::{Pipeline, PipelineError, StepNode, Template, elide, limit_text};
+use super::{Pipeline, PipelineError, Resources, StepNode, Template, elide, limit_text};
 
 /// The config format this version writes and reads.
 pub const CONFIG_FORMAT_VERSION: u32 = 1;
@@ -99,7 +102,8 @@ pub struct PipelineConfig {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a step: a mapping with `source` and optionally `args`, `inputs` and `cache`"
+    expecting = "a step: a mapping with `source` and optionally `args`, `inputs`, `cache` and \
+                 `resources`"
 )]
 pub struct StepConfig {
     /// `module::path::Type@version`.
@@ -117,6 +121,10 @@ pub struct StepConfig {
     /// Caching for this step (written only when off).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub cache: bool,
+    /// What the step asks of the machine that runs it, and its retries (written only when it
+    /// asks for any).
+    #[serde(default, skip_serializing_if = "Resources::is_default")]
+    pub resources: Resources,
 }
 
 fn yes() -> bool {
@@ -498,6 +506,7 @@ impl PipelineConfig {
                     );
                     if let Some(n) = p.steps.last_mut() {
                         n.cache = step.cache;
+                        n.resources = step.resources.clone();
                     }
                     p
                 }
@@ -511,6 +520,7 @@ impl PipelineConfig {
                     })?;
                     if let Some(n) = p.steps.iter_mut().find(|n| n.name == *name) {
                         n.cache = step.cache;
+                        n.resources = step.resources.clone();
                     }
                     p
                 }
@@ -888,6 +898,7 @@ fn step_config(node: &StepNode) -> StepConfig {
         args,
         inputs: node.inputs.iter().cloned().collect(),
         cache: node.cache,
+        resources: node.resources.clone(),
     }
 }
 

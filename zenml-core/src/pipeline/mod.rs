@@ -111,13 +111,15 @@
 //! wiring, a source, a parameter value), then `…`, so that a refusal stays one short line.
 
 mod config;
+mod resources;
 mod validate;
 
 pub use config::{
     CONFIG_FORMAT_VERSION, ConfigError, ConfigErrorKind, MAX_CONFIG_BYTES, MAX_SOURCE_BYTES,
     PipelineConfig, StepConfig,
 };
-pub use validate::{Plan, PlannedStep};
+pub use resources::Resources;
+pub use validate::{Plan, PlannedInput, PlannedStep};
 
 use std::fmt::{self, Write as _};
 
@@ -247,6 +249,7 @@ pub struct StepNode {
     /// (input name, the reference as written): kept as written so that mistakes can be reported.
     inputs: Vec<(String, String)>,
     cache: bool,
+    resources: Resources,
 }
 
 impl StepNode {
@@ -279,6 +282,11 @@ impl StepNode {
     pub fn cache_enabled(&self) -> bool {
         self.cache
     }
+
+    /// What the step asks of the machine that runs it, and how often it is tried.
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
 }
 
 impl fmt::Debug for StepNode {
@@ -288,6 +296,7 @@ impl fmt::Debug for StepNode {
             .field("step", &self.step)
             .field("inputs", &self.inputs)
             .field("cache", &self.cache)
+            .field("resources", &self.resources)
             .finish()
     }
 }
@@ -628,6 +637,7 @@ impl Pipeline {
                 .map(|(i, o)| (i.to_owned(), o.to_owned()))
                 .collect(),
             cache: true,
+            resources: Resources::default(),
         });
         self
     }
@@ -653,6 +663,20 @@ impl Pipeline {
         self
     }
 
+    /// Sets what one step asks of the machine that runs it, and how often it is tried (see
+    /// [`Resources`]; not part of its cache key).
+    #[must_use]
+    pub fn step_resources(mut self, step: &str, resources: Resources) -> Self {
+        match self.steps.iter_mut().find(|s| s.name == step) {
+            Some(s) => s.resources = resources,
+            None => self.problems.push(PipelineError::NoSuchStep {
+                pipeline: self.name.clone(),
+                step: step.to_owned(),
+            }),
+        }
+        self
+    }
+
     fn set_slot(mut self, slot: &'static str, step: Box<dyn DynStep>) -> Self {
         if self.template == Template::Dag && !self.steps.is_empty() {
             self.problems.push(PipelineError::MixedTemplate {
@@ -666,12 +690,17 @@ impl Pipeline {
         }
         self.template = Template::Training;
         let cache = self.step(slot).is_none_or(|s| s.cache);
+        let resources = self
+            .step(slot)
+            .map(|s| s.resources.clone())
+            .unwrap_or_default();
         self.steps.retain(|s| s.name != slot);
         self.steps.push(StepNode {
             name: slot.to_owned(),
             step,
             inputs: Vec::new(),
             cache,
+            resources,
         });
         self.rewire_training();
         self

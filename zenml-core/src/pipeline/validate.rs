@@ -17,6 +17,13 @@ pub struct Plan {
     pub steps: Vec<PlannedStep>,
 }
 
+impl Plan {
+    /// The planned step named `name`, with its index in [`Plan::steps`].
+    pub fn step(&self, name: &str) -> Option<(usize, &PlannedStep)> {
+        self.steps.iter().enumerate().find(|(_, s)| s.name == name)
+    }
+}
+
 /// One step of a [`Plan`].
 #[derive(Debug)]
 pub struct PlannedStep {
@@ -25,11 +32,26 @@ pub struct PlannedStep {
     /// Its name.
     pub name: String,
     /// Its declared inputs, each with the output it reads, sorted by input name.
-    pub inputs: Vec<(IoSpec, OutputRef)>,
+    pub inputs: Vec<PlannedInput>,
     /// Its declared outputs.
     pub outputs: Vec<IoSpec>,
-    /// Indices (into `Plan::steps`) of the steps it reads from.
+    /// Indices (into `Plan::steps`) of the steps it reads from, sorted, each once.
     pub upstream: Vec<usize>,
+    /// Indices (into `Plan::steps`) of the steps that read from it, sorted, each once.
+    pub consumers: Vec<usize>,
+}
+
+/// One input of a [`PlannedStep`], resolved: the output it reads and who produces it.
+#[derive(Clone, Debug)]
+pub struct PlannedInput {
+    /// The input as the step declares it.
+    pub spec: IoSpec,
+    /// The output it reads, as wired (`step.output`).
+    pub source: OutputRef,
+    /// The producing step's index in `Plan::steps`.
+    pub producer: usize,
+    /// The output's index in the producing step's [`PlannedStep::outputs`].
+    pub output: usize,
 }
 
 /// A step name is referred to in wiring (`step.output`): letters, digits, `_` and `-`.
@@ -81,6 +103,10 @@ fn oversized_params(s: &StepNode, errors: &mut Vec<PipelineError>) {
     }
 }
 
+/// An input as validation resolves it: declared, the output it is wired to, the producer's
+/// index in the pipeline, the output's index among the producer's outputs.
+type Resolved = (IoSpec, OutputRef, usize, usize);
+
 pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
     let mut errors: Vec<PipelineError> = p.problems().to_vec();
     errors.extend(name_problem("pipeline", &p.name, valid_pipeline_name));
@@ -123,7 +149,7 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
     }
 
     let outputs: Vec<Vec<IoSpec>> = p.steps.iter().map(|s| s.step.outputs()).collect();
-    let mut resolved: Vec<Vec<(IoSpec, OutputRef, usize)>> = Vec::with_capacity(p.steps.len());
+    let mut resolved: Vec<Vec<Resolved>> = Vec::with_capacity(p.steps.len());
     for s in &p.steps {
         let declared = s.step.inputs();
         let mut wired: BTreeMap<&str, &str> = BTreeMap::new();
@@ -173,9 +199,10 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
                 });
                 continue;
             };
-            let Some(out) = outputs[producer]
+            let Some((out_index, out)) = outputs[producer]
                 .iter()
-                .find(|o| o.name == r.output.as_str())
+                .enumerate()
+                .find(|(_, o)| o.name == r.output.as_str())
             else {
                 errors.push(PipelineError::UnknownOutput {
                     step: s.name.clone(),
@@ -200,7 +227,7 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
                 });
                 continue;
             }
-            ins.push((d, r, producer));
+            ins.push((d, r, producer, out_index));
         }
         ins.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         resolved.push(ins);
@@ -214,7 +241,7 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
     let mut indegree = vec![0usize; n];
     let mut downstream: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, ins) in resolved.iter().enumerate() {
-        let mut ups: Vec<usize> = ins.iter().map(|(_, _, u)| *u).collect();
+        let mut ups: Vec<usize> = ins.iter().map(|(_, _, u, _)| *u).collect();
         ups.sort_unstable();
         ups.dedup();
         indegree[i] = ups.len();
@@ -248,34 +275,45 @@ pub(super) fn validate(p: &Pipeline) -> Result<Plan, PipelineError> {
         }
         pos
     };
-    let mut resolved: Vec<Option<Vec<(IoSpec, OutputRef, usize)>>> =
-        resolved.into_iter().map(Some).collect();
+    let mut resolved: Vec<Option<Vec<Resolved>>> = resolved.into_iter().map(Some).collect();
     let mut outputs: Vec<Option<Vec<IoSpec>>> = outputs.into_iter().map(Some).collect();
-    let steps = order
+    let mut steps: Vec<PlannedStep> = order
         .iter()
         .map(|&i| {
-            let ins = resolved[i].take().unwrap_or_default();
-            let mut upstream: Vec<usize> = ins.iter().map(|(_, _, u)| position[*u]).collect();
+            let inputs: Vec<PlannedInput> = resolved[i]
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(spec, source, producer, output)| PlannedInput {
+                    spec,
+                    source,
+                    producer: position[producer],
+                    output,
+                })
+                .collect();
+            let mut upstream: Vec<usize> = inputs.iter().map(|input| input.producer).collect();
             upstream.sort_unstable();
             upstream.dedup();
             PlannedStep {
                 index: i,
                 name: p.steps[i].name.clone(),
-                inputs: ins.into_iter().map(|(d, r, _)| (d, r)).collect(),
+                inputs,
                 outputs: outputs[i].take().unwrap_or_default(),
                 upstream,
+                consumers: Vec::new(),
             }
         })
         .collect();
+    for k in 0..steps.len() {
+        for u in steps[k].upstream.clone() {
+            steps[u].consumers.push(k);
+        }
+    }
     Ok(Plan { steps })
 }
 
 /// One cycle among the steps Kahn's algorithm could not order.
-fn find_cycle(
-    p: &Pipeline,
-    resolved: &[Vec<(IoSpec, OutputRef, usize)>],
-    indegree: &[usize],
-) -> Vec<String> {
+fn find_cycle(p: &Pipeline, resolved: &[Vec<Resolved>], indegree: &[usize]) -> Vec<String> {
     // Walk upstream from a blocked step; every blocked step has a blocked producer, so the walk
     // must revisit a step, and the path from its first visit is a cycle.
     let Some(start) = (0..indegree.len()).find(|&i| indegree[i] > 0) else {
@@ -286,7 +324,7 @@ fn find_cycle(
     loop {
         let Some(next) = resolved[cur]
             .iter()
-            .map(|(_, _, u)| *u)
+            .map(|(_, _, u, _)| *u)
             .find(|&u| indegree[u] > 0)
         else {
             return path.iter().map(|&i| p.steps[i].name.clone()).collect();

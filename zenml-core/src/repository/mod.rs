@@ -211,6 +211,9 @@ pub enum RepositoryError {
     /// A run failed or could not start.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// A run's orchestrator failed, or a step it ran elsewhere failed.
+    #[error(transparent)]
+    Orchestrator(#[from] crate::orchestrator::OrchestratorError),
     /// A recorded pipeline cannot be rebuilt.
     #[error("pipeline `{pipeline}` cannot be rebuilt from its recorded config: {source}")]
     Rebuild {
@@ -525,6 +528,35 @@ impl Repository {
         options: RunOptions,
     ) -> Result<RunSummary, RepositoryError> {
         Ok(self.runner().with_options(options).run(pipeline)?)
+    }
+
+    /// Runs a pipeline with `orchestrator` ([`Local`](crate::orchestrator::Local) is what
+    /// [`Repository::run`] does; [`Slurm`](crate::orchestrator::Slurm) runs each step as a job).
+    pub fn run_on(
+        &self,
+        pipeline: &Pipeline,
+        orchestrator: &dyn crate::orchestrator::Orchestrator,
+    ) -> Result<RunSummary, RepositoryError> {
+        Ok(orchestrator.run(&self.runner(), pipeline)?)
+    }
+
+    /// Executes step `step` of the recorded run `run` in this process, reading its inputs from
+    /// the stores: the per-step entrypoint orchestrators start (see [`Runner::exec_step`]).
+    pub fn exec_step(
+        &self,
+        run: &str,
+        step: &str,
+    ) -> Result<crate::runner::StepSummary, RepositoryError> {
+        Ok(self.runner().exec_step(run, step)?)
+    }
+
+    /// Brings the record of a run whose steps execute elsewhere up to date, and finishes it
+    /// when every step has ended (see [`crate::orchestrator::settle`]).
+    pub fn settle(
+        &self,
+        run: &crate::store::RunRecord,
+    ) -> Result<crate::store::RunRecord, RepositoryError> {
+        Ok(crate::orchestrator::settle(&self.runner(), run)?)
     }
 
     /// Closes what dead processes left behind: runs whose process is gone become

@@ -10,9 +10,21 @@
 //! content-addressed, and the execution is COMPLETE. A failing or panicking step is recorded
 //! FAILED with its error and publishes no output; no further step starts, and the run fails.
 //!
+//! # Plan, scheduler, executor
+//!
+//! A run is three parts. The [plan](crate::pipeline::Plan) is the validated pipeline: per input,
+//! its producer and output; per step, its consumers. The scheduler decides which steps are ready,
+//! given how the others ended. The step executor takes one planned step with its resolved
+//! inputs to its outcome (cached, completed with its outputs, or failed), recording its
+//! execution. The same executor serves [`Runner::run`] (inputs handed over in memory where the
+//! producer ran in this process), the per-step entrypoint [`Runner::exec_step`] (inputs read from
+//! the stores), and the [orchestrators](crate::orchestrator) that run each step elsewhere. Step
+//! types are registered once per run.
+//!
 //! # Damage in the artifact store
 //!
-//! Every byte a step reads is verified against its hash ([`ContentStore`]), and a cache hit
+//! Every byte a step reads is verified against its hash
+//! ([`ContentStore`](crate::artifact::io::ContentStore)), and a cache hit
 //! checks the outputs it reuses as [`RunOptions::verify`] says. Damage found on the way (a
 //! missing object, altered bytes, a folder where an object should be) is never used and never
 //! repaired silently: it is reported ([`ProgressEvent::ArtifactRepaired`],
@@ -28,32 +40,32 @@
 //! on another machine sharing the store, is left alone. Staged bytes older than
 //! [`RunOptions::staging_grace`] are removed from the artifact store.
 
+mod executor;
 mod owner;
 mod progress;
+mod scheduler;
 
 pub use crate::artifact::io::Verify;
 pub use owner::{HEARTBEAT_INTERVAL, LEASE};
+pub(crate) use owner::{orchestrated, orchestrator_of};
 pub use progress::{ConsoleProgress, Progress, ProgressEvent, QuietProgress, human_duration};
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::artifact::io::{ArtifactError, Checked, ContentStore, DamageReport, Repair};
-use crate::artifact::{AnyValue, Inputs};
-use crate::cache::CacheKeyInput;
+use crate::artifact::io::{ArtifactError, DamageReport, Repair};
 use crate::hash::Hash128;
-use crate::pipeline::{Pipeline, PipelineError, PlannedStep};
-use crate::step::{IoSpec, StepContext, StepKind};
+use crate::pipeline::{ConfigError, Pipeline, PipelineError, Plan};
 use crate::store::{
-    ArtifactRecord, ArtifactStore, ArtifactStoreError, CacheHit, Id, MetadataError, MetadataStore,
-    NewArtifact, NewExecution, RunRecord, RunStatus, StepTypeSpec,
+    ArtifactRecord, ArtifactStore, ArtifactStoreError, ExecutionState, Id, MetadataError,
+    MetadataQuery, RunRecord, RunStatus,
 };
 
-use progress::ProgressLog;
+use executor::{Mode, Outcome, ResolvedInput, StepExecutor};
+use scheduler::{Handoff, Scheduler};
 
 /// How a run is carried out.
 #[derive(Clone)]
@@ -154,6 +166,9 @@ pub enum StepStatus {
     Failed,
     /// It did not run because the run failed first.
     Skipped,
+    /// It was handed to an orchestrator that runs it elsewhere, and had not ended when the
+    /// summary was taken.
+    Submitted,
 }
 
 /// One step's part of a [`RunSummary`].
@@ -223,6 +238,27 @@ pub struct RunSummary {
     pub repairs: Vec<Repaired>,
 }
 
+impl StepSummary {
+    /// The summary of a step that did not run.
+    fn skipped(name: &str) -> Self {
+        StepSummary::new(name, StepStatus::Skipped)
+    }
+
+    /// A step's summary when nothing is known but its name and status.
+    pub(crate) fn new(name: &str, status: StepStatus) -> Self {
+        StepSummary {
+            name: name.to_owned(),
+            status,
+            execution_id: None,
+            cache_key: None,
+            cached_from: None,
+            elapsed: Duration::ZERO,
+            outputs: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 impl RunSummary {
     /// The summary of step `name`.
     pub fn step(&self, name: &str) -> Option<&StepSummary> {
@@ -258,6 +294,12 @@ pub enum StepFailure {
     /// The step's code panicked.
     #[error("panicked: {0}")]
     Panic(String),
+    /// An attempt reached the step's time limit ([`Resources`](crate::pipeline::Resources)).
+    #[error(
+        "reached its time limit of {}; what its code does from here is discarded",
+        human_duration(*.0)
+    )]
+    TimedOut(Duration),
     /// An input or output artifact could not be read or written.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
@@ -267,6 +309,18 @@ pub enum StepFailure {
     /// Recording the execution failed.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
+}
+
+impl StepFailure {
+    /// Is a step that failed so tried again when its resources allow retries? Its code's errors,
+    /// panics and time limits are; a broken promise about its outputs, or a store's failure,
+    /// are not.
+    pub fn is_retried(&self) -> bool {
+        matches!(
+            self,
+            StepFailure::Error(_) | StepFailure::Panic(_) | StepFailure::TimedOut(_)
+        )
+    }
 }
 
 /// A run that could not be carried out.
@@ -289,6 +343,47 @@ pub enum RunError {
     /// The metadata store failed.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
+    /// The config recorded with a run cannot be rebuilt into a pipeline by this binary (it does
+    /// not link the run's steps, or knows other versions of them).
+    #[error("the config recorded with the run cannot be loaded: {0}")]
+    Config(#[from] ConfigError),
+    /// No run of that name is recorded.
+    #[error("no run `{0}` is recorded (`zenml run list` lists the runs)")]
+    UnknownRun(String),
+    /// The run's pipeline has no step of that name.
+    #[error("run `{run}` has no step `{step}`; its steps are: {}", steps.join(", "))]
+    UnknownStep {
+        /// The run's name.
+        run: String,
+        /// The step asked for.
+        step: String,
+        /// The steps it has.
+        steps: Vec<String>,
+    },
+    /// A step cannot execute yet: steps it reads from have not completed in the run. Nothing
+    /// was recorded.
+    #[error(
+        "step `{step}` of run `{run}` cannot run yet: {} not completed in the run",
+        waiting.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ") +
+            if waiting.len() == 1 { " has" } else { " have" }
+    )]
+    NotReady {
+        /// The run's name.
+        run: String,
+        /// The step.
+        step: String,
+        /// The steps it reads from that have not completed.
+        waiting: Vec<String>,
+    },
+    /// Checking whether a step is cached failed (a store's failure); nothing was executed.
+    #[error("checking whether step `{step}` is cached failed: {failure}")]
+    CacheCheck {
+        /// The step.
+        step: String,
+        /// What happened.
+        #[source]
+        failure: StepFailure,
+    },
     /// A step failed; the run is recorded as failed.
     #[error("step `{step}` failed in run `{run}`: {failure}")]
     Step {
@@ -307,7 +402,7 @@ pub enum RunError {
 /// Runs pipelines against a metadata store and an artifact store.
 #[derive(Clone)]
 pub struct Runner {
-    metadata: Arc<dyn MetadataStore>,
+    metadata: Arc<dyn MetadataQuery>,
     artifacts: Arc<dyn ArtifactStore>,
     options: RunOptions,
 }
@@ -320,57 +415,6 @@ impl std::fmt::Debug for Runner {
             .field("options", &self.options)
             .finish()
     }
-}
-
-/// An output produced in this run: its record, and its value while a consumer may need it.
-struct Produced {
-    record: ArtifactRecord,
-    value: Option<AnyValue>,
-}
-
-/// An input of a step about to run: where it comes from, and its value when the producing step
-/// ran in this process.
-struct Input {
-    spec: IoSpec,
-    record: ArtifactRecord,
-    value: Option<AnyValue>,
-    /// The producing step's index in the plan.
-    producer: usize,
-    /// The producing step's name.
-    producer_name: String,
-    /// The producing step's output.
-    output: String,
-}
-
-/// What executing (or reusing) one step gave.
-struct Outcome {
-    summary: StepSummary,
-    values: Vec<(String, AnyValue)>,
-    failure: Option<StepFailure>,
-    /// The step did not start: an input it had to read was damaged (and is reported). The
-    /// producing step (its index in the plan) must run again first; the error is what the step
-    /// fails with if that does not help.
-    retry_after: Option<(usize, ArtifactError)>,
-}
-
-/// Whether a step runs again in a run because an output of its was found damaged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Again {
-    /// It does not (yet).
-    No,
-    /// It is to run again, or running again.
-    Pending,
-    /// It ran again.
-    Done,
-}
-
-/// How an attempt to execute a step ended, short of failing.
-enum Attempt {
-    /// Done: executed or cached.
-    Done,
-    /// Not started: the output of the producing step (its index in the plan) it needs was
-    /// damaged.
-    Retry(usize, ArtifactError),
 }
 
 /// What a [`Runner::sweep`] did.
@@ -401,7 +445,7 @@ fn now_ms() -> i64 {
 
 impl Runner {
     /// A runner over these stores, with default options.
-    pub fn new(metadata: Arc<dyn MetadataStore>, artifacts: Arc<dyn ArtifactStore>) -> Self {
+    pub fn new(metadata: Arc<dyn MetadataQuery>, artifacts: Arc<dyn ArtifactStore>) -> Self {
         Runner {
             metadata,
             artifacts,
@@ -422,7 +466,7 @@ impl Runner {
     }
 
     /// The metadata store.
-    pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
+    pub fn metadata(&self) -> &Arc<dyn MetadataQuery> {
         &self.metadata
     }
 
@@ -476,9 +520,14 @@ impl Runner {
         Ok(sweep)
     }
 
-    /// Validates and runs `pipeline`, recording everything in the metadata store.
-    pub fn run(&self, pipeline: &Pipeline) -> Result<RunSummary, RunError> {
-        let started = Instant::now();
+    /// Validates `pipeline` and records a new run of it, owned by `owner` (see
+    /// [`owner`](self#runs-left-behind)): the pipeline is registered (or found with the same
+    /// definition), runs left behind are closed, and stale staged bytes removed first.
+    pub(crate) fn begin(
+        &self,
+        pipeline: &Pipeline,
+        owner: &str,
+    ) -> Result<(Plan, RunRecord), RunError> {
         let plan = pipeline.validate()?;
         let config = pipeline.to_yaml();
         // Registering is conditional and atomic: of several processes starting different
@@ -493,107 +542,55 @@ impl Runner {
         let _ = self
             .artifacts
             .remove_stale_staging(self.options.staging_grace);
-        let run =
-            self.metadata
-                .begin_run(record.id, &config, &owner::Owner::current().to_record())?;
-        let progress = &self.options.progress;
-        progress.event(&ProgressEvent::RunStarted {
+        let run = self.metadata.begin_run(record.id, &config, owner)?;
+        self.options.progress.event(&ProgressEvent::RunStarted {
             pipeline: pipeline.name(),
             run: &run.name,
             steps: plan.steps.len(),
         });
+        Ok((plan, run))
+    }
 
-        let n = plan.steps.len();
-        let mut pending_upstream: Vec<usize> =
-            plan.steps.iter().map(|s| s.upstream.len()).collect();
-        let mut downstream: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (i, s) in plan.steps.iter().enumerate() {
-            for &u in &s.upstream {
-                downstream[u].push(i);
+    /// Validates and runs `pipeline` in this process, recording everything in the metadata
+    /// store.
+    pub fn run(&self, pipeline: &Pipeline) -> Result<RunSummary, RunError> {
+        let started = Instant::now();
+        let (plan, run) = self.begin(pipeline, &owner::Owner::current().to_record())?;
+        let executor = match StepExecutor::new(self, pipeline, &plan, &run, 0..plan.steps.len()) {
+            Ok(executor) => executor,
+            Err(e) => {
+                let _ = self.metadata.finish_run(run.id, RunStatus::Failed);
+                return Err(e.into());
             }
-        }
-        // Where each input comes from: the producing step's index in the plan.
-        let sources: Vec<Vec<usize>> = plan
-            .steps
-            .iter()
-            .map(|s| {
-                s.inputs
-                    .iter()
-                    .map(|(_, r)| {
-                        let up = plan.steps.iter().position(|p| p.name == r.step);
-                        up.unwrap_or(usize::MAX)
-                    })
-                    .collect()
-            })
-            .collect();
-        // How many consumers of a step have not started yet; its values are dropped at zero.
-        let mut consumers_left: Vec<usize> = downstream.iter().map(Vec::len).collect();
-        let mut produced: HashMap<(usize, String), Produced> = HashMap::new();
-        let mut summaries: Vec<Option<StepSummary>> = vec![None; n];
-        let mut failure: Option<(String, StepFailure)> = None;
-        let mut ready: Vec<usize> = (0..n).filter(|&i| pending_upstream[i] == 0).collect();
-        // Steps that run again because an output of theirs was found damaged, and the steps
-        // waiting for them.
-        let mut again: Vec<Again> = vec![Again::No; n];
-        let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let max_parallel = self.options.max_parallel.max(1);
-        let env = RunEnv {
-            runner: self,
-            pipeline,
-            run: &run,
-            content: ContentStore::new(self.artifacts.as_ref()),
-            deferred: Mutex::new(Vec::new()),
-            recorded: Mutex::new(HashMap::new()),
-            repairs: Mutex::new(Vec::new()),
-            heartbeat: Mutex::new(None),
         };
+        let progress = &self.options.progress;
+        let mut scheduler = Scheduler::new(&plan);
+        let mut handoff = Handoff::default();
+        let mut summaries: Vec<Option<StepSummary>> = vec![None; plan.steps.len()];
+        let mut failure: Option<(String, StepFailure)> = None;
+        let max_parallel = self.options.max_parallel.max(1);
 
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
             let mut running = 0usize;
             loop {
-                while failure.is_none() && running < max_parallel && !ready.is_empty() {
-                    let i = ready.remove(0);
-                    let planned = &plan.steps[i];
-                    let inputs: Vec<Input> = planned
-                        .inputs
-                        .iter()
-                        .zip(&sources[i])
-                        .filter_map(|((spec, r), &up)| {
-                            let p = produced.get(&(up, r.output.clone()))?;
-                            Some(Input {
-                                spec: spec.clone(),
-                                record: p.record.clone(),
-                                value: p.value.clone(),
-                                producer: up,
-                                producer_name: r.step.clone(),
-                                output: r.output.clone(),
-                            })
-                        })
-                        .collect();
-                    // A step that runs again does not look in the cache: its cached outputs
-                    // are what was found damaged. (It started once already: its inputs' values
-                    // are counted as taken.)
-                    let force = again[i] == Again::Pending;
-                    for &u in planned.upstream.iter().filter(|_| !force) {
-                        consumers_left[u] -= 1;
-                        if consumers_left[u] == 0 {
-                            for ((step, _), p) in produced.iter_mut() {
-                                if *step == u {
-                                    p.value = None;
-                                }
-                            }
-                        }
+                while running < max_parallel
+                    && let Some(dispatch) = scheduler.next()
+                {
+                    for u in dispatch.released {
+                        handoff.release(u);
                     }
-                    let tx = tx.clone();
-                    let env = &env;
+                    let (i, mode) = (dispatch.step, dispatch.mode);
+                    let planned = &plan.steps[i];
+                    let inputs = handoff.inputs(planned);
+                    let (tx, executor) = (tx.clone(), &executor);
                     running += 1;
-                    if running == 1 && ready.is_empty() {
+                    if running == 1 && !scheduler.has_ready() {
                         // Nothing else could run now: no thread needed (a chain never spawns).
-                        let _ = tx.send((i, env.execute(planned, inputs, force)));
+                        let _ = tx.send((i, executor.execute(planned, inputs, mode)));
                     } else {
                         scope.spawn(move || {
-                            let outcome = env.execute(planned, inputs, force);
+                            let outcome = executor.execute(planned, inputs, mode);
                             let _ = tx.send((i, outcome));
                         });
                     }
@@ -603,92 +600,67 @@ impl Runner {
                 }
                 let Ok((i, outcome)) = rx.recv() else { break };
                 running -= 1;
-                let Outcome {
-                    summary,
-                    values,
-                    failure: failed,
-                    retry_after,
-                } = outcome;
-                if let Some((p, error)) = retry_after {
-                    // Undo the start: the step starts again once its producer has run again.
-                    for &u in &plan.steps[i].upstream {
-                        consumers_left[u] += 1;
+                let summary = match outcome {
+                    Outcome::Cached(summary) => {
+                        scheduler.published(i);
+                        handoff.publish(i, &plan.steps[i], &summary.outputs, Vec::new(), false);
+                        summary
                     }
-                    match again[p] {
-                        Again::Done => {
-                            // It ran again already, and its output is still damaged.
-                            let message = error.to_string();
-                            progress.event(&ProgressEvent::StepFailed {
-                                step: &summary.name,
-                                error: &message,
-                                elapsed: summary.elapsed,
-                            });
-                            if failure.is_none() {
-                                failure =
-                                    Some((summary.name.clone(), StepFailure::Artifact(error)));
-                            }
-                            summaries[i] = Some(StepSummary {
-                                status: StepStatus::Failed,
-                                error: Some(message),
-                                ..summary
-                            });
+                    Outcome::Completed(summary, values) => {
+                        let keep = scheduler.keeps_values(i);
+                        handoff.publish(i, &plan.steps[i], &summary.outputs, values, keep);
+                        scheduler.published(i);
+                        summary
+                    }
+                    Outcome::Failed(summary, f) => {
+                        scheduler.failed();
+                        failure.get_or_insert((summary.name.clone(), f));
+                        summary
+                    }
+                    Outcome::NeedsProducer(summary, producer, error) => {
+                        if scheduler.needs_producer(i, producer) {
+                            continue;
                         }
-                        Again::Pending => waiting[p].push(i),
-                        Again::No => {
-                            again[p] = Again::Pending;
-                            waiting[p].push(i);
-                            ready.push(p);
-                            ready.sort_unstable();
+                        // Its producer ran again already, and its output is still damaged.
+                        let message = error.to_string();
+                        progress.event(&ProgressEvent::StepFailed {
+                            step: &summary.name,
+                            error: &message,
+                            elapsed: summary.elapsed,
+                        });
+                        scheduler.failed();
+                        failure.get_or_insert((summary.name.clone(), StepFailure::Artifact(error)));
+                        StepSummary {
+                            status: StepStatus::Failed,
+                            error: Some(message),
+                            ..summary
                         }
                     }
-                    continue;
-                }
-                if let Some(f) = failed {
-                    if failure.is_none() {
-                        failure = Some((summary.name.clone(), f));
-                    }
-                } else {
-                    let rerun = again[i] == Again::Pending;
-                    let keep = consumers_left[i] > 0 || (rerun && !waiting[i].is_empty());
-                    let mut values: HashMap<String, AnyValue> = values.into_iter().collect();
-                    for (name, record) in &summary.outputs {
-                        produced.insert(
-                            (i, name.clone()),
-                            Produced {
-                                record: record.clone(),
-                                value: if keep { values.remove(name) } else { None },
-                            },
-                        );
-                    }
-                    if rerun {
-                        // Its consumers were all started before; the ones that found its
-                        // output damaged start again.
-                        again[i] = Again::Done;
-                        ready.append(&mut waiting[i]);
-                    } else {
-                        for &d in &downstream[i] {
-                            pending_upstream[d] -= 1;
-                            if pending_upstream[d] == 0 {
-                                ready.push(d);
-                            }
-                        }
-                    }
-                    ready.sort_unstable();
-                }
+                    Outcome::NotCached(summary) => summary,
+                };
                 summaries[i] = Some(summary);
             }
         });
-        env.stop_heartbeat();
-        env.record_deferred()?;
-        let recorded = std::mem::take(&mut *locked(&env.recorded));
-        let repairs = std::mem::take(&mut *locked(&env.repairs));
-        drop(env);
+        let (recorded, repairs) = executor.finish()?;
         for s in summaries.iter_mut().flatten() {
             if s.status == StepStatus::Cached {
                 s.execution_id = recorded.get(&s.name).copied();
             }
         }
+        self.finish(&plan, run, summaries, repairs, failure, started)
+    }
 
+    /// Records a run's end and reports it: the steps without a summary were skipped.
+    fn finish(
+        &self,
+        plan: &Plan,
+        run: RunRecord,
+        summaries: Vec<Option<StepSummary>>,
+        repairs: Vec<Repaired>,
+        failure: Option<(String, StepFailure)>,
+        started: Instant,
+    ) -> Result<RunSummary, RunError> {
+        let progress = &self.options.progress;
         let steps: Vec<StepSummary> = summaries
             .into_iter()
             .zip(&plan.steps)
@@ -697,16 +669,7 @@ impl Runner {
                     progress.event(&ProgressEvent::StepSkipped {
                         step: &planned.name,
                     });
-                    StepSummary {
-                        name: planned.name.clone(),
-                        status: StepStatus::Skipped,
-                        execution_id: None,
-                        cache_key: None,
-                        cached_from: None,
-                        elapsed: Duration::ZERO,
-                        outputs: Vec::new(),
-                        error: None,
-                    }
+                    StepSummary::skipped(&planned.name)
                 })
             })
             .collect();
@@ -739,444 +702,172 @@ impl Runner {
             }),
         }
     }
-}
 
-/// The thread that beats for a run while its steps execute.
-struct Heartbeat {
-    stop: mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-/// What every step of one run shares.
-struct RunEnv<'a> {
-    runner: &'a Runner,
-    pipeline: &'a Pipeline,
-    run: &'a RunRecord,
-    content: ContentStore<'a>,
-    /// Cache hits whose CACHED executions are not recorded yet, by step name. They are recorded
-    /// together, in one call, before any step starts to execute and when the run ends: a fully
-    /// cached run writes its record in one transaction instead of one per step. (Lost in a crash,
-    /// they leave nothing inconsistent: they only record reuse.)
-    deferred: Mutex<Vec<(String, NewExecution, CacheHit)>>,
-    /// The ids the deferred executions were recorded under, by step name.
-    recorded: Mutex<HashMap<String, Id>>,
-    /// Damage found and repaired so far.
-    repairs: Mutex<Vec<Repaired>>,
-    /// Started with the first step that executes: a fully cached run is over before it would
-    /// beat once.
-    heartbeat: Mutex<Option<Heartbeat>>,
-}
-
-/// How many deferred cached executions are recorded at once at most.
-const DEFERRED_BATCH: usize = 64;
-
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl RunEnv<'_> {
-    /// Records the deferred cached executions.
-    fn record_deferred(&self) -> Result<(), MetadataError> {
-        let batch = std::mem::take(&mut *locked(&self.deferred));
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let (names, executions): (Vec<String>, Vec<(NewExecution, CacheHit)>) = batch
-            .into_iter()
-            .map(|(name, execution, hit)| (name, (execution, hit)))
-            .unzip();
-        let ids = self.runner.metadata.record_cached_executions(&executions)?;
-        locked(&self.recorded).extend(names.into_iter().zip(ids));
-        Ok(())
+    /// Records a run of `pipeline` whose steps other processes execute one by one with
+    /// [`Runner::exec_step`] (an orchestrator of your own): nothing executes here. The run stays
+    /// `running` until [`settle`](crate::orchestrator::settle) finds every step ended (completed
+    /// or cached, or failed with what reads from it not run).
+    pub fn record_run(&self, pipeline: &Pipeline) -> Result<RunRecord, RunError> {
+        let (_, run) = self.begin(pipeline, &orchestrated("external", ""))?;
+        Ok(run)
     }
 
-    /// Starts beating for the run, once.
-    fn start_heartbeat(&self) {
-        let mut heartbeat = locked(&self.heartbeat);
-        if heartbeat.is_some() {
-            return;
-        }
-        let (stop, stopped) = mpsc::channel::<()>();
-        let metadata = Arc::clone(&self.runner.metadata);
-        let run = self.run.id;
-        let interval = self.runner.options.heartbeat_interval;
-        let spawned = std::thread::Builder::new()
-            .name("zenml-heartbeat".to_owned())
-            .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    // A missed beat is made up by the next; a store that fails for longer
-                    // fails the run's own writes too.
-                    let _ = metadata.heartbeat(run);
-                }
-            });
-        // Without a thread the run goes on; only its liveness is judged by its start.
-        if let Ok(thread) = spawned {
-            *heartbeat = Some(Heartbeat { stop, thread });
-        }
-    }
-
-    fn stop_heartbeat(&self) {
-        if let Some(Heartbeat { stop, thread }) = locked(&self.heartbeat).take() {
-            drop(stop);
-            let _ = thread.join();
-        }
-    }
-
-    /// Reports damage found in the store.
-    fn report(&self, step: &str, output: &str, artifact_id: Option<Id>, report: DamageReport) {
-        let repaired = Repaired {
-            step: step.to_owned(),
-            output: output.to_owned(),
-            artifact_id,
-            report,
-        };
-        self.runner
-            .options
-            .progress
-            .event(&ProgressEvent::ArtifactRepaired {
-                repaired: &repaired,
-            });
-        locked(&self.repairs).push(repaired);
-    }
-
-    fn execute(&self, planned: &PlannedStep, inputs: Vec<Input>, force: bool) -> Outcome {
-        let started = Instant::now();
-        let mut summary = StepSummary {
-            name: planned.name.clone(),
-            status: StepStatus::Failed,
-            execution_id: None,
-            cache_key: None,
-            cached_from: None,
-            elapsed: Duration::ZERO,
-            outputs: Vec::new(),
-            error: None,
-        };
-        let mut values = Vec::new();
-        let result = self.execute_inner(planned, inputs, force, &mut summary, &mut values, started);
-        summary.elapsed = started.elapsed();
-        let progress = &self.runner.options.progress;
-        match result {
-            Ok(Attempt::Retry(producer, error)) => Outcome {
-                summary,
-                values: Vec::new(),
-                failure: None,
-                retry_after: Some((producer, error)),
-            },
-            Ok(Attempt::Done) => {
-                match summary.status {
-                    StepStatus::Cached => progress.event(&ProgressEvent::StepCached {
-                        step: &planned.name,
-                        from_execution: summary.cached_from.unwrap_or_default(),
-                        elapsed: summary.elapsed,
-                    }),
-                    _ => progress.event(&ProgressEvent::StepDone {
-                        step: &planned.name,
-                        elapsed: summary.elapsed,
-                    }),
-                }
-                Outcome {
-                    summary,
-                    values,
-                    failure: None,
-                    retry_after: None,
-                }
-            }
-            Err(failure) => {
-                let message = failure.to_string();
-                progress.event(&ProgressEvent::StepFailed {
-                    step: &planned.name,
-                    error: &message,
-                    elapsed: summary.elapsed,
-                });
-                summary.status = StepStatus::Failed;
-                summary.error = Some(message);
-                Outcome {
-                    summary,
-                    values: Vec::new(),
-                    failure: Some(failure),
-                    retry_after: None,
-                }
-            }
-        }
-    }
-
-    fn execute_inner(
+    /// Which steps of a recorded run must execute: the plan is walked in order, and a step whose
+    /// producers were all reused is looked up in the cache (a hit is recorded as a CACHED
+    /// execution); every other step must execute. Returns, by plan index, whether it must.
+    pub(crate) fn check_cache(
         &self,
-        planned: &PlannedStep,
-        inputs: Vec<Input>,
-        force: bool,
-        summary: &mut StepSummary,
-        values: &mut Vec<(String, AnyValue)>,
-        started: Instant,
-    ) -> Result<Attempt, StepFailure> {
-        let runner = self.runner;
-        let md = runner.metadata.as_ref();
-        let node = &self.pipeline.steps()[planned.index];
-        let step = node.step();
-        let info = step.info();
-        let params = step.params();
-        let step_type_id = md.register_step_type(&StepTypeSpec {
-            source: info.source.to_owned(),
-            version: info.version,
-            kind: info.kind,
-            doc: info.doc.to_owned(),
-            params: info
-                .params
-                .iter()
-                .map(|p| (p.name.to_owned(), p.ty))
-                .collect(),
-        })?;
-        let mut ctx = StepContext::new(
-            self.pipeline.name(),
-            &self.run.name,
-            self.run.id,
-            &planned.name,
-            &runner.options.scratch_dir,
-            Arc::new(ProgressLog(runner.options.progress.clone())),
-        );
-
-        let mut new_execution = NewExecution {
-            run_id: self.run.id,
-            step_type_id,
-            step_name: planned.name.clone(),
-            params,
-            cache_key: None,
-            code_fingerprint: info.code_fingerprint,
-            inputs: inputs
-                .iter()
-                .map(|input| (input.spec.name.to_string(), input.record.id))
-                .collect(),
-        };
-
-        // The fingerprint of external data is taken by the step's own code: guard it like `run`.
-        let external = match guarded(|| step.external_fingerprint(&ctx)) {
-            Ok(x) => x,
-            Err(failure) => return self.fail_unstarted(&new_execution, summary, failure, started),
-        };
-        let key = CacheKeyInput {
-            source: info.source,
-            version: info.version,
-            code_fingerprint: info.code_fingerprint,
-            params: &new_execution.params,
-            inputs: inputs
-                .iter()
-                .map(|input| (input.spec.name.as_ref(), input.record.hash))
-                .collect(),
-            outputs: planned
-                .outputs
-                .iter()
-                .map(|o| {
-                    (
-                        o.name.as_ref(),
-                        o.kind.materializer(),
-                        o.kind.materializer_version(),
-                    )
-                })
-                .collect(),
-            external,
+        pipeline: &Pipeline,
+        plan: &Plan,
+        run: &RunRecord,
+    ) -> Result<Vec<bool>, RunError> {
+        let executor = StepExecutor::new(self, pipeline, plan, run, 0..plan.steps.len())?;
+        let mut handoff = Handoff::default();
+        let mut execute = vec![false; plan.steps.len()];
+        for (k, planned) in plan.steps.iter().enumerate() {
+            if planned.upstream.iter().any(|&u| execute[u]) {
+                execute[k] = true;
+                continue;
+            }
+            match executor.execute(planned, handoff.inputs(planned), Mode::CacheOnly) {
+                Outcome::Cached(s) => {
+                    handoff.publish(k, planned, &s.outputs, Vec::new(), false);
+                }
+                Outcome::Failed(s, failure) => {
+                    return Err(RunError::CacheCheck {
+                        step: s.name,
+                        failure,
+                    });
+                }
+                _ => execute[k] = true,
+            }
         }
-        .key();
-        new_execution.cache_key = Some(key);
-        summary.cache_key = Some(key);
+        executor.finish()?;
+        Ok(execute)
+    }
 
-        // A datasource that cannot fingerprint what it reads may read something new every time:
-        // it always runs (its downstream steps are still reused when it reads identical data).
-        let blind_source = info.kind == StepKind::Datasource && external.is_none();
-        let cache = runner.options.cache
-            && self.pipeline.cache_enabled()
-            && node.cache_enabled()
-            && !blind_source
-            && !force;
-        if cache
-            && let Some(hit) = md.find_cached(key)?
-            && self.outputs_intact(planned, &hit)?
-        {
+    /// Executes one step of a recorded run in this process, given only the run's and the
+    /// step's names: the per-step entrypoint (`<binary> step exec --run RUN --step NAME`) that
+    /// orchestrators start, wherever the stores can be reached.
+    ///
+    /// The run's pipeline is rebuilt from the config recorded with the run (through the steps
+    /// this binary links), the step's inputs are read from the stores (the outputs its producers
+    /// published in this run), its cache is checked first, and its execution is recorded in the
+    /// run. The run's own status is left alone: whoever orchestrates the run finishes it.
+    ///
+    /// It is idempotent: a step that already completed (or was cached) in the run is not
+    /// executed again, and its summary says [`StepStatus::Cached`] with that execution. A step
+    /// whose producers have not completed in the run is [`RunError::NotReady`], and nothing is
+    /// recorded.
+    pub fn exec_step(&self, run_name: &str, step: &str) -> Result<StepSummary, RunError> {
+        let run = self
+            .metadata
+            .run_by_name(run_name)?
+            .ok_or_else(|| RunError::UnknownRun(run_name.to_owned()))?;
+        let pipeline = Pipeline::from_yaml(&run.config)?;
+        let plan = pipeline.validate()?;
+        let Some((k, planned)) = plan.step(step) else {
+            return Err(RunError::UnknownStep {
+                run: run.name.clone(),
+                step: step.to_owned(),
+                steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
+            });
+        };
+        let executions = self.metadata.executions(run.id)?;
+        let done = |name: &str| {
+            executions.iter().rev().find(|e| {
+                e.step_name == name
+                    && matches!(e.state, ExecutionState::Complete | ExecutionState::Cached)
+            })
+        };
+        if let Some(e) = done(step) {
+            let mut summary = StepSummary::skipped(step);
             summary.status = StepStatus::Cached;
-            summary.cached_from = Some(hit.execution_id);
-            // In declared order, as for an executed step.
-            let mut outputs = hit.outputs.clone();
-            outputs.sort_by_key(|(name, _)| {
-                planned.outputs.iter().position(|o| o.name == name.as_str())
+            summary.execution_id = Some(e.id);
+            summary.cache_key = e.cache_key;
+            summary.cached_from = Some(e.cached_from.unwrap_or(e.id));
+            for (name, id) in &e.outputs {
+                summary
+                    .outputs
+                    .push((name.clone(), self.metadata.artifact(*id)?));
+            }
+            self.options.progress.event(&ProgressEvent::StepCached {
+                step,
+                from_execution: e.id,
+                elapsed: Duration::ZERO,
             });
-            summary.outputs = outputs;
-            let full = {
-                let mut deferred = locked(&self.deferred);
-                deferred.push((planned.name.clone(), new_execution, hit));
-                deferred.len() >= DEFERRED_BATCH
-            };
-            if full {
-                self.record_deferred()?;
-            }
-            return Ok(Attempt::Done);
+            return Ok(summary);
         }
-
-        // The inputs are read before anything is recorded, so that a damaged one sends its
-        // producer back to run instead of failing this step.
-        let mut step_inputs = Inputs::new();
-        for input in inputs {
-            let value = match input.value {
-                Some(v) => v,
-                None => match self.content.read(&input.spec.kind, &input.record) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        let Some(damage) = e.damage().cloned() else {
-                            return self.fail_unstarted(&new_execution, summary, e.into(), started);
-                        };
-                        let repair = self.content.repair(input.record.hash, &damage)?;
-                        self.report(
-                            &input.producer_name,
-                            &input.output,
-                            Some(input.record.id),
-                            DamageReport {
-                                uri: input.record.uri.clone(),
-                                hash: input.record.hash,
-                                damage,
-                                repair,
-                            },
-                        );
-                        return Ok(Attempt::Retry(input.producer, e));
-                    }
-                },
-            };
-            step_inputs.insert(input.spec.name.to_string(), value);
-        }
-
-        // Executions are recorded in the order steps finished with them.
-        self.record_deferred()?;
-        let id = md.begin_execution(&new_execution)?;
-        summary.execution_id = Some(id);
-        self.start_heartbeat();
-        runner.options.progress.event(&ProgressEvent::StepStarted {
-            step: &planned.name,
-        });
-        match self.run_step(&mut ctx, planned, step_inputs, values) {
-            Ok(outputs) => {
-                let metrics = ctx.take_metrics();
-                let records = md.complete_execution(id, &outputs, &metrics, elapsed_ms(started))?;
-                summary.outputs = outputs
-                    .into_iter()
-                    .map(|(name, _)| name)
-                    .zip(records)
-                    .collect();
-                summary.status = StepStatus::Completed;
-                Ok(Attempt::Done)
-            }
-            Err(failure) => {
-                values.clear();
-                let metrics = ctx.take_metrics();
-                md.fail_execution(id, &failure.to_string(), &metrics, elapsed_ms(started))?;
-                Err(failure)
+        let mut inputs = Vec::with_capacity(planned.inputs.len());
+        let mut waiting: Vec<String> = Vec::new();
+        for input in &planned.inputs {
+            let producer = &plan.steps[input.producer];
+            let output = &producer.outputs[input.output].name;
+            let published = done(&producer.name)
+                .and_then(|e| e.outputs.iter().find(|(name, _)| name == output.as_ref()));
+            match published {
+                Some((_, id)) => inputs.push(ResolvedInput {
+                    record: self.metadata.artifact(*id)?,
+                    value: None,
+                }),
+                None if !waiting.contains(&producer.name) => waiting.push(producer.name.clone()),
+                None => {}
             }
         }
-    }
-
-    /// Records a step that failed before it started as a FAILED execution.
-    fn fail_unstarted(
-        &self,
-        execution: &NewExecution,
-        summary: &mut StepSummary,
-        failure: StepFailure,
-        started: Instant,
-    ) -> Result<Attempt, StepFailure> {
-        let md = self.runner.metadata.as_ref();
-        self.record_deferred()?;
-        let id = md.begin_execution(execution)?;
-        summary.execution_id = Some(id);
-        md.fail_execution(id, &failure.to_string(), &[], elapsed_ms(started))?;
-        Err(failure)
-    }
-
-    /// Runs the step's code on its inputs, checks and writes its outputs.
-    fn run_step(
-        &self,
-        ctx: &mut StepContext,
-        planned: &PlannedStep,
-        step_inputs: Inputs,
-        values: &mut Vec<(String, AnyValue)>,
-    ) -> Result<Vec<(String, NewArtifact)>, StepFailure> {
-        let step = self.pipeline.steps()[planned.index].step();
-        let mut outputs = guarded(|| step.run(ctx, &step_inputs))?;
-        drop(step_inputs);
-
-        let mut written = Vec::with_capacity(planned.outputs.len());
-        for spec in &planned.outputs {
-            let value = outputs.take(&spec.name).ok_or_else(|| {
-                StepFailure::Outputs(format!("the step did not set its output `{}`", spec.name))
-            })?;
-            let any: &(dyn Any + Send + Sync) = value.as_ref();
-            if any.type_id() != spec.kind.type_id() {
-                return Err(StepFailure::Outputs(format!(
-                    "output `{}` must be a {}",
-                    spec.name,
-                    spec.kind.type_name()
-                )));
+        if !waiting.is_empty() {
+            return Err(RunError::NotReady {
+                run: run.name.clone(),
+                step: step.to_owned(),
+                waiting,
+            });
+        }
+        let started = Instant::now();
+        let executor = StepExecutor::new(self, &pipeline, &plan, &run, [k])?;
+        let outcome = executor.execute(planned, inputs, Mode::Execute);
+        let (recorded, repairs) = executor.finish()?;
+        let (summary, failure) = match outcome {
+            Outcome::Cached(mut summary) => {
+                summary.execution_id = recorded.get(step).copied();
+                return Ok(summary);
             }
-            let out = self.content.write(&spec.kind, any)?;
-            if let Some(report) = out.repaired {
-                self.report(&planned.name, &spec.name, None, report);
+            Outcome::Completed(summary, _) | Outcome::NotCached(summary) => return Ok(summary),
+            Outcome::Failed(summary, failure) => (summary, failure),
+            Outcome::NeedsProducer(summary, _, error) => {
+                let message = error.to_string();
+                let summary = StepSummary {
+                    status: StepStatus::Failed,
+                    error: Some(message),
+                    ..summary
+                };
+                (summary, StepFailure::Artifact(error))
             }
-            written.push((spec.name.to_string(), out.artifact));
-            values.push((spec.name.to_string(), value));
-        }
-        let extra: Vec<&str> = outputs.names().collect();
-        if !extra.is_empty() {
-            return Err(StepFailure::Outputs(format!(
-                "the step set outputs it does not declare: {}",
-                extra.join(", ")
-            )));
-        }
-        Ok(written)
-    }
-
-    /// Are the cached outputs all there, with the declared names and intact bytes (checked as
-    /// [`RunOptions::verify`] says)? Damage is reported and cleared, so that executing the step
-    /// publishes its outputs afresh.
-    fn outputs_intact(&self, planned: &PlannedStep, hit: &CacheHit) -> Result<bool, StepFailure> {
-        let declared = &planned.outputs;
-        if hit.outputs.len() != declared.len()
-            || !declared
-                .iter()
-                .all(|d| hit.outputs.iter().any(|(n, _)| n == d.name.as_ref()))
-        {
-            return Ok(false);
-        }
-        for (name, record) in &hit.outputs {
-            match self.content.check(record, self.runner.options.verify)? {
-                Checked::Intact { retag: None } => {}
-                Checked::Intact { retag: Some(etag) } => {
-                    self.runner
-                        .metadata
-                        .set_artifact_etag(record.id, etag.as_deref())?;
-                }
-                Checked::Damaged(damage) => {
-                    let repair = self.content.repair(record.hash, &damage)?;
-                    self.report(
-                        &planned.name,
-                        name,
-                        Some(record.id),
-                        DamageReport {
-                            uri: record.uri.clone(),
-                            hash: record.hash,
-                            damage,
-                            repair,
-                        },
-                    );
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
+        };
+        Err(RunError::Step {
+            step: step.to_owned(),
+            run: run.name.clone(),
+            failure,
+            summary: Box::new(RunSummary {
+                run,
+                steps: vec![summary],
+                elapsed: started.elapsed(),
+                repairs,
+            }),
+        })
     }
 }
 
 /// Does the recorded config describe `pipeline`, though its text differs (written by another
-/// version of the config writer, or by hand)? Compared as parsed configs.
+/// version of the config writer, or by hand, or with other resources, which are no part of a
+/// pipeline's identity)? Compared as parsed configs.
 fn same_definition(recorded: &str, pipeline: &Pipeline) -> bool {
-    crate::pipeline::PipelineConfig::from_yaml(recorded).is_ok_and(|c| c == pipeline.to_config())
-}
-
-fn elapsed_ms(started: Instant) -> i64 {
-    i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
+    let identity = |mut c: crate::pipeline::PipelineConfig| {
+        for step in c.steps.values_mut() {
+            step.resources = crate::pipeline::Resources::default();
+        }
+        c
+    };
+    crate::pipeline::PipelineConfig::from_yaml(recorded)
+        .is_ok_and(|c| identity(c) == identity(pipeline.to_config()))
 }
 
 /// Runs a step's own code, turning its errors and panics into a [`StepFailure`].

@@ -87,9 +87,25 @@ pub(crate) enum Liveness {
     Gone(String),
 }
 
+/// The owner recorded with a run that an orchestrator follows instead of a process of this
+/// framework: `orchestrator=<name> <what it needs to find the run's jobs>`.
+pub(crate) fn orchestrated(name: &str, details: &str) -> String {
+    format!("orchestrator={name} {details}")
+}
+
+/// The orchestrator and its details, for an owner recorded by [`orchestrated`].
+pub(crate) fn orchestrator_of(owner: &str) -> Option<(&str, &str)> {
+    let rest = owner.strip_prefix("orchestrator=")?;
+    Some(rest.split_once(' ').unwrap_or((rest, "")))
+}
+
 /// Judges the owner of a run whose last heartbeat was at `heartbeat_ms`, at `now_ms` (see the
-/// [module docs](self)).
+/// [module docs](self)). A run an orchestrator follows is alive: the orchestrator settles it
+/// (see [`crate::orchestrator::settle`]).
 pub(crate) fn judge(owner: &str, heartbeat_ms: i64, now_ms: i64) -> Liveness {
+    if orchestrator_of(owner).is_some() {
+        return Liveness::Alive;
+    }
     let me = Owner::current();
     if let Some(o) = Owner::parse(owner)
         && o.host == me.host

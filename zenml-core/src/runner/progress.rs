@@ -25,6 +25,13 @@ pub enum ProgressEvent<'a> {
         /// The step.
         step: &'a str,
     },
+    /// A step was handed to an orchestrator that runs it elsewhere (a Slurm job).
+    StepSubmitted {
+        /// The step.
+        step: &'a str,
+        /// The orchestrator's id for it (the job id).
+        job: &'a str,
+    },
     /// A step reused the outputs of an earlier execution.
     StepCached {
         /// The step.
@@ -135,6 +142,9 @@ impl Progress for ConsoleProgress {
                 steps,
             } => format!("Running pipeline `{pipeline}` as run `{run}` ({steps} steps)"),
             ProgressEvent::StepStarted { step } => format!("  {step:<14} started"),
+            ProgressEvent::StepSubmitted { step, job } => {
+                format!("  {step:<14} submitted (job {job})")
+            }
             ProgressEvent::StepCached {
                 step,
                 from_execution,

@@ -89,6 +89,15 @@ pub trait ArtifactStore: fmt::Debug + Send + Sync + 'static {
     /// What the store knows of the object at `key`, or `None` if there is none.
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ArtifactStoreError>;
 
+    /// Where the object at `key` would be as a file on this machine, if the store keeps its
+    /// objects as local files (a local folder), so that a reader of a large file artifact can
+    /// copy it inside the kernel instead of streaming it; `None` otherwise (the default). The
+    /// object need not exist: the path is only where it would be.
+    fn local_path(&self, key: &str) -> Result<Option<std::path::PathBuf>, ArtifactStoreError> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// Removes the object at `key` (no error if there is none). Used only to drop an object
     /// whose bytes no longer match its content address.
     fn delete(&self, key: &str) -> Result<(), ArtifactStoreError>;

@@ -31,7 +31,8 @@
 //!   If the key is taken, the object there is kept and the new bytes are discarded, so concurrent
 //!   publishers of the same content, in threads, processes or machines, all succeed.
 //! - **Reads stream**: a local file is read directly; other stores' byte streams are forwarded
-//!   through a channel of a few chunks.
+//!   through a channel of a few chunks. A local folder also names its files
+//!   ([`ArtifactStore::local_path`]), so that a file artifact is copied inside the kernel.
 //! - **ETags** come from the backend: a bucket's change whenever an object is rewritten; a local
 //!   file's is derived from its inode, modification time and size, so a rewritten file gets a new
 //!   one.
@@ -576,6 +577,15 @@ impl ArtifactStore for ObjectArtifactStore {
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ArtifactStoreError> {
         let location = self.shared.location(key)?;
         self.shared.head_location(&location)
+    }
+
+    fn local_path(&self, key: &str) -> Result<Option<std::path::PathBuf>, ArtifactStoreError> {
+        let location = self.shared.location(key)?;
+        Ok(self
+            .shared
+            .local_root
+            .as_ref()
+            .map(|root| root.join(location.as_ref())))
     }
 
     fn delete(&self, key: &str) -> Result<(), ArtifactStoreError> {

@@ -563,6 +563,14 @@ pub fn table_artifact_round_trip(fixture: &dyn ArtifactStoreFixture) {
     assert_eq!(*back, value);
 }
 
+/// A temporary file of a few pseudo-random bytes.
+fn sample_file() -> FileArtifact {
+    let (value, mut file) = FileArtifact::create_temp().expect("a temporary file");
+    file.write_all(&pseudo_random(70_000, 8))
+        .expect("writing the file");
+    value
+}
+
 /// A `FileArtifact` round-trips into a temporary file holding the same bytes.
 pub fn file_artifact_round_trip(fixture: &dyn ArtifactStoreFixture) {
     let data = pseudo_random((9 << 20) + 17, 6);
@@ -653,6 +661,7 @@ fn detect_damage(fixture: &dyn ArtifactStoreFixture, damage: fn(&mut Vec<u8>), w
             Box::new(Metrics::new().with("accuracy", 0.5)),
         ),
         (ArtifactKind::of::<Table>(), Box::new(sample_table())),
+        (ArtifactKind::of::<FileArtifact>(), Box::new(sample_file())),
     ];
     for (kind, value) in &kinds_and_values {
         let record = record(write_artifact(store, kind, value.as_ref()).expect("write"));
@@ -718,11 +727,23 @@ pub fn damaged_object_replaced_on_rewrite(fixture: &dyn ArtifactStoreFixture) {
 pub fn missing_artifact_detected(fixture: &dyn ArtifactStoreFixture) {
     let store = fixture.store();
     let kind = ArtifactKind::of::<Sample>();
+    let file_kind = ArtifactKind::of::<FileArtifact>();
+    let file = record(write_artifact(store, &file_kind, &sample_file()).expect("write a file"));
     let record = record(write_artifact(store, &kind, &sample()).expect("write"));
     store.delete(&content_key(record.hash)).expect("delete");
-    for (what, result) in [
-        ("read", read_artifact(store, &kind, &record).map(|_| ())),
-        ("verify", verify_artifact(store, &record)),
+    store.delete(&content_key(file.hash)).expect("delete");
+    for (what, result, record) in [
+        (
+            "read",
+            read_artifact(store, &kind, &record).map(|_| ()),
+            &record,
+        ),
+        ("verify", verify_artifact(store, &record), &record),
+        (
+            "read as a file",
+            read_artifact(store, &file_kind, &file).map(|_| ()),
+            &file,
+        ),
     ] {
         match result {
             Err(ArtifactError::Damaged {
