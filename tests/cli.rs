@@ -1364,7 +1364,10 @@ fn a_malformed_command_line_exits_2_and_no_repository_exits_1() {
         .lines()
         .find(|l| l.trim_start().starts_with("pipeline "))
         .unwrap_or_else(|| panic!("{help:#?}"));
-    assert!(top.ends_with("Pipelines: list, get, run, compare"), "{top}");
+    assert!(
+        top.ends_with("Pipelines: list, get, run, compare, record, export"),
+        "{top}"
+    );
     let help = zenml(dir, &["pipeline", "--help"]).ok();
     let commands: Vec<&str> = help
         .stdout
@@ -1376,7 +1379,7 @@ fn a_malformed_command_line_exits_2_and_no_repository_exits_1() {
         .collect();
     assert_eq!(
         commands,
-        ["list", "get", "run", "compare", "help"],
+        ["list", "get", "run", "compare", "record", "export", "help"],
         "{help:#?}"
     );
     let version = zenml(dir, &["--version"]).ok();

@@ -151,7 +151,7 @@ fn the_quickstart_runs_a_job_per_step_and_a_second_submission_is_fully_cached() 
 
     // Again: everything is cached, and no job is submitted.
     let second = slurm_run(dir.path(), "iris.yaml", &partition, &["--json"]).ok();
-    assert_eq!(step_statuses(&second), ["cached"; 5]);
+    assert_eq!(step_states(&second), ["cached"; 5]);
     let second = slurm_run(dir.path(), "iris.yaml", &partition, &[]).ok();
     assert!(submitted_jobs(&second.stderr).is_empty(), "{second:#?}");
 
@@ -331,7 +331,7 @@ fn a_detached_submission_returns_at_once_and_run_show_follows_it() {
     let detached = slurm_run(dir.path(), "iris.yaml", &partition, &["--detach", "--json"]).ok();
     let json: Json = serde_json::from_str(&detached.stdout).unwrap();
     assert_eq!(json["run"]["status"], "running", "{json:#}");
-    assert_eq!(step_statuses(&detached), ["submitted"; 5]);
+    assert_eq!(step_states(&detached), ["submitted"; 5]);
     let json = until_ended(dir.path(), "Detached#1");
     assert_eq!(json["run"]["status"], "completed", "{json:#}");
     assert_eq!(states(&json).len(), 5);

@@ -89,7 +89,7 @@ enum Command {
     /// Show or change the repository's stores.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Pipelines: list, get, run, compare.
+    /// Pipelines: list, get, run, compare, record, export.
     #[command(subcommand)]
     Pipeline(PipelineCommand),
     /// Runs: list, show.
@@ -566,9 +566,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
     use std::io::IsTerminal;
     let color = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
-    run_styled(args, &mut out, &mut err, color)
+    // Not locked for the whole command: steps on threads of their own (a step with a time
+    // limit) print their lines meanwhile, and would wait for the lock forever.
+    run_styled(args, &mut std::io::stdout(), &mut std::io::stderr(), color)
 }
 
 /// Runs the CLI on `args` (the first is the program name), writing results to `out` and errors
