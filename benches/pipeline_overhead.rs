@@ -1,17 +1,31 @@
-//! What caching costs: the whole-process time of a fully cached rerun of a 5-step and a 50-step
-//! pipeline, and the per-step cost of a cache hit with 100,000 executions already in the store.
+//! What caching costs a user: the whole-process time of a fully cached rerun of a 5-step and a
+//! 50-step pipeline, beside the floor, and the per-step cost of a cache hit with many executions
+//! already in the store.
 //!
 //! ```text
+//! cargo build --release -p zenml-bench-floor            # the floor binary, first
 //! cargo bench --bench pipeline_overhead                 # 100,000 executions
-//! ZENML_BENCH_EXECUTIONS=10000 cargo bench --bench pipeline_overhead
+//! ZENML_BENCH_EXECUTIONS=10000 ZENML_BENCH_ROUNDS=31 cargo bench --bench pipeline_overhead
+//! cargo bench --bench pipeline_overhead -- --compare before=PATH   # PATH: another build of this benchmark
+//! cargo bench --bench pipeline_overhead -- --quick --max-ratio 3  # the regression guard of CI
 //! cargo bench --bench pipeline_overhead -- --mysql mysql://user:pw@127.0.0.1:3306/db
 //! ```
 //!
-//! It prints figures and asserts nothing. Everything happens in a temporary repository (SQLite
-//! metadata store, local artifact folder), removed at the end. With `--mysql URL` the
-//! repository's metadata store is a new database on that MySQL / MariaDB server instead, named
-//! after the URL's database (`<db>_<process>_<n>`, so the account must be allowed to create
-//! databases of that prefix) and dropped at the end.
+//! Every figure is a process timed from spawn to exit. A rerun starts from a closed store that
+//! no other process holds open (the parent closes its repository before timing), as a user's
+//! command does; a second table, labelled as such, times the same while another process holds
+//! each database open. The floor is `zenml-bench-floor` (open SQLite, one indexed lookup and one
+//! recorded execution per step, with rusqlite alone), timed in the same run; the commands of a
+//! table are interleaved round by round, and each table prints the median, quartiles, minimum
+//! and maximum in milliseconds, each median over the floor's, and the load average. Each build
+//! compared has a repository of its own.
+//!
+//! It prints figures and asserts nothing, except with `--max-ratio X`: then it fails when a
+//! cached rerun's median and its fastest run are both more than X times the floor's. Everything
+//! happens in a temporary folder, removed at the end. With `--mysql URL` the repository's
+//! metadata store is a new database on that MySQL / MariaDB server instead, named after the
+//! URL's database (`<db>_<process>_<n>`, so the account must be allowed to create databases of
+//! that prefix) and dropped at the end.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
@@ -181,8 +195,8 @@ fn load() -> String {
 }
 
 /// Prints one table of interleaved timings, each row's median also as a multiple of the first
-/// row's (the floor); returns the medians.
-fn print_table(commands: &[Timed], times: &[Vec<Duration>]) -> Vec<Duration> {
+/// row's (the floor).
+fn print_table(commands: &[Timed], times: &[Vec<Duration>]) {
     println!(
         "  {:<44} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
         "command", "median", "q1", "q3", "min", "max", "÷ floor"
@@ -203,7 +217,6 @@ fn print_table(commands: &[Timed], times: &[Vec<Duration>]) -> Vec<Duration> {
             ratio
         );
     }
-    medians
 }
 
 /// A process that keeps a SQLite database open (the floor binary's `--hold` mode) until dropped.
@@ -383,7 +396,7 @@ fn options(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    o.rounds = env("ZENML_BENCH_ROUNDS", if o.quick { 7 } else { 21 });
+    o.rounds = env("ZENML_BENCH_ROUNDS", if o.quick { 11 } else { 21 });
     o.executions = if o.quick {
         0
     } else {
@@ -451,22 +464,37 @@ fn commands(
     v
 }
 
-/// Times cached reruns of both chains beside the floor; returns, per chain, each build's
-/// median over the floor's.
+/// One build's cached rerun over the floor of the same table.
+struct Ratio {
+    label: String,
+    /// Median over median.
+    median: f64,
+    /// Fastest over fastest: the least disturbed process of each command.
+    best: f64,
+}
+
+/// Times cached reruns of both chains beside the floor; returns each build's ratios to the
+/// floor.
 fn tables(
     o: &Options,
     floor_db: &Path,
     dirs: &[(String, PathBuf, PathBuf)],
-) -> Result<Vec<(String, f64)>, Box<dyn std::error::Error>> {
+) -> Result<Vec<Ratio>, Box<dyn std::error::Error>> {
     println!("  load average before: {}", load());
     let mut ratios = Vec::new();
     for steps in [5, 50] {
         let commands = commands(o, floor_db, dirs, steps);
         let times = interleaved(&commands, o.rounds)?;
-        let medians = print_table(&commands, &times);
+        print_table(&commands, &times);
+        let spreads: Vec<Spread> = times.iter().map(|t| Spread::of(t)).collect();
         let floors = if o.quick { 1 } else { 2 };
-        for (c, m) in commands.iter().zip(&medians).skip(floors) {
-            ratios.push((c.label.clone(), m.as_secs_f64() / medians[0].as_secs_f64()));
+        let per = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        for (c, s) in commands.iter().zip(&spreads).skip(floors) {
+            ratios.push(Ratio {
+                label: c.label.clone(),
+                median: per(s.median, spreads[0].median),
+                best: per(s.min, spreads[0].min),
+            });
         }
     }
     println!("  load average after:  {}", load());
@@ -536,10 +564,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let ratios = tables(&o, &floor_db, &dirs)?;
     if let Some(max) = o.max_ratio {
+        // A load that comes and goes can slow a few processes of one command only: a build is
+        // over the limit when both its median and its fastest run are.
         let over: Vec<String> = ratios
             .iter()
-            .filter(|(_, r)| *r > max)
-            .map(|(label, r)| format!("{label}: {r:.2}× the floor"))
+            .filter(|r| r.median > max && r.best > max)
+            .map(|r| {
+                format!(
+                    "{}: median {:.2}×, fastest {:.2}× the floor's",
+                    r.label, r.median, r.best
+                )
+            })
             .collect();
         if !over.is_empty() {
             return Err(format!(
@@ -548,7 +583,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .into());
         }
-        println!("  every cached rerun within {max}× the floor measured in this run");
+        println!(
+            "  every cached rerun within {max}× the floor measured in this run (median or fastest run)"
+        );
     }
     if o.quick {
         return Ok(());
