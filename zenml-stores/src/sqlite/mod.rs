@@ -201,9 +201,12 @@ impl SqliteMetadataStore {
                 }
             }
         }
-        if mode == OpenMode::Create {
-            remove_stale_log(path, &location)?;
-        }
+        // Held while a missing or empty store is created: see `remove_stale_log`.
+        let _creating = if mode == OpenMode::Create {
+            remove_stale_log(path, &location)?
+        } else {
+            None
+        };
         let flags = match mode {
             OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
             OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
@@ -487,17 +490,50 @@ fn setup(conn: &mut Connection, location: &str, mode: OpenMode) -> Result<Contex
     Ok(types)
 }
 
-/// Removes a write-ahead log (and its index) left beside a database file that is missing or
-/// empty: the log of a store deleted since would otherwise be replayed into the new one. A
-/// live store's log never sits beside an empty file: SQLite writes the database's first page
-/// before it creates the log.
-fn remove_stale_log(path: &Path, location: &str) -> Result<(), MetadataError> {
+/// Whether the database file at `path` is missing or empty (anything else: `false`).
+fn missing_or_empty(path: &Path) -> bool {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.len() > 0 => return Ok(()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        // Whatever it is, opening it reports it.
-        Err(_) => return Ok(()),
+        Ok(meta) => meta.len() == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Removes a write-ahead log (and its index) left beside a database file that is missing or
+/// empty: the log of a store deleted since would otherwise be replayed into the new one.
+///
+/// A live store's log never sits beside an empty file (SQLite writes the database's first page
+/// before it creates the log), but several processes may create one store at the same moment:
+/// one must not remove the log another has just made. So a process that finds the file missing
+/// or empty takes an exclusive lock on its folder, looks again, and returns the lock, to be held
+/// until its store is created (the file is then no longer empty). Opening an existing store
+/// takes no lock.
+#[cfg(unix)]
+fn remove_stale_log(
+    path: &Path,
+    location: &str,
+) -> Result<Option<rustix::fd::OwnedFd>, MetadataError> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    if !missing_or_empty(path) {
+        return Ok(None);
+    }
+    let fail = |what: String| MetadataError::backend(error::STORE, format!("{location}: {what}"));
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // A folder that cannot be opened or locked is reported when the database is opened.
+    let Ok(lock) = rustix::fs::open(
+        folder,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Ok(None);
+    };
+    if rustix::fs::flock(&lock, FlockOperation::LockExclusive).is_err() {
+        return Ok(None);
+    }
+    if !missing_or_empty(path) {
+        return Ok(Some(lock));
     }
     for suffix in ["-wal", "-shm"] {
         let mut side = path.as_os_str().to_owned();
@@ -506,17 +542,20 @@ fn remove_stale_log(path: &Path, location: &str) -> Result<(), MetadataError> {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(MetadataError::backend(
-                    error::STORE,
-                    format!(
-                        "cannot remove {}, left by a deleted store {location}: {e}",
-                        Path::new(&side).display()
-                    ),
-                ));
+                return Err(fail(format!(
+                    "cannot remove {}, left by a deleted store: {e}",
+                    Path::new(&side).display()
+                )));
             }
         }
     }
-    Ok(())
+    Ok(Some(lock))
+}
+
+/// Elsewhere a log beside a missing database is left alone (see the Unix version).
+#[cfg(not(unix))]
+fn remove_stale_log(_path: &Path, _location: &str) -> Result<Option<()>, MetadataError> {
+    Ok(None)
 }
 
 /// Opens the database at `path` as a file nobody changes, when that is safe: it has no WAL
