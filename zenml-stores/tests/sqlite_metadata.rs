@@ -161,6 +161,71 @@ fn reopening_keeps_everything_and_writes_nothing() {
     );
 }
 
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut side = path.as_os_str().to_owned();
+    side.push(suffix);
+    PathBuf::from(side)
+}
+
+#[test]
+fn the_write_ahead_log_outlives_the_store_and_a_checkpoint_folds_it_back() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    let wal = beside(&path, "-wal");
+    {
+        let store = SqliteMetadataStore::open(&path).expect("create");
+        write_cycles(&store, "kept", 2);
+    }
+    let kept = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(kept > 0, "closing the store leaves its log in place");
+    // The database file alone lacks the latest records until a checkpoint.
+    let copy = dir.path().join("copy.db");
+    let store = SqliteMetadataStore::open(&path).expect("reopen");
+    assert!(
+        store.pipeline_by_name("shared").expect("read").is_some(),
+        "the next process reads what the log holds"
+    );
+    assert!(store.checkpoint().expect("checkpoint"), "nobody else reads");
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "a checkpoint empties the log"
+    );
+    std::fs::copy(&path, &copy).expect("copy the database file alone");
+    drop(store);
+    let copied = SqliteMetadataStore::open_with(&copy, OpenMode::Existing).expect("open the copy");
+    assert!(
+        copied.pipeline_by_name("shared").expect("read").is_some(),
+        "after a checkpoint the database file alone holds every record"
+    );
+}
+
+#[test]
+fn the_log_of_a_deleted_store_is_never_replayed_into_a_new_one() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("metadata.db");
+    {
+        let store = SqliteMetadataStore::open(&path).expect("create");
+        write_cycles(&store, "old", 2);
+    }
+    assert!(beside(&path, "-wal").exists(), "the old store's log stays");
+    std::fs::remove_file(&path).expect("delete the database file alone");
+    let store = SqliteMetadataStore::open(&path).expect("a new store");
+    assert_eq!(
+        store.pipelines().expect("read"),
+        Vec::new(),
+        "a new store is empty"
+    );
+    write_cycles(&store, "new", 1);
+    drop(store);
+    let store = SqliteMetadataStore::open_with(&path, OpenMode::Existing).expect("reopen");
+    assert_eq!(
+        store.run_by_name("shared#1").expect("read").map(|r| r.name),
+        Some("shared#1".to_owned())
+    );
+    assert_eq!(store.run_by_name("shared#2").expect("read"), None);
+}
+
 #[test]
 fn the_layout_is_ml_metadata_schema_10() {
     let dir = tempfile::tempdir().expect("temporary folder");
