@@ -17,34 +17,6 @@
 //! "database is locked", and readers (ML Metadata included) are never blocked. Opening an
 //! existing store costs one query; a database that is not a zenml store, or one written by a
 //! newer zenml, is refused with [`MetadataError::Incompatible`] and left untouched.
-//!
-//! # Durability: the write-ahead log is kept between processes
-//!
-//! Closing a connection neither folds the write-ahead log back into the database nor deletes
-//! it (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): the log, `metadata.db-wal`, stays beside the
-//! database with its index, `metadata.db-shm`, for the next process. Creating the log at a
-//! process's first commit and checkpointing and deleting it when the process closed the store
-//! cost four disk syncs per process, more than a whole cached rerun otherwise takes. The log is
-//! folded back by the commit that takes it past [`WAL_AUTOCHECKPOINT_PAGES`] pages (SQLite's
-//! automatic checkpoint), or on demand by [`SqliteMetadataStore::checkpoint`]. What each
-//! setting trades:
-//!
-//! - **A process that dies at any moment** (`kill -9`, a panic, the OOM killer) loses nothing
-//!   it committed: a commit is in the log in the operating system's cache, and the next process
-//!   to open the store replays the log. A commit cut short is a torn tail of the log whose
-//!   checksums fail, ignored on replay: the store is as it was before that transaction.
-//! - **A power loss or an operating-system crash** can lose the transactions committed since
-//!   the log last reached the disk (`synchronous = NORMAL` syncs the log at checkpoints, not at
-//!   every commit). Before, every process's closing checkpoint synced the disk, so this window
-//!   was one process's lifetime; now it reaches back to the last checkpoint (at most
-//!   [`WAL_AUTOCHECKPOINT_PAGES`] pages of log). What is lost is the latest transactions whole,
-//!   in order: the store stays consistent, and a run whose records are lost is computed again
-//!   (its artifacts, already published, are found by their content). Call
-//!   [`checkpoint`](SqliteMetadataStore::checkpoint) where that window matters.
-//! - **The store is three files.** Copy or move `metadata.db` together with its `-wal` (and
-//!   `-shm`) file, or checkpoint first: the database file alone may lack the latest records.
-//!   A database that is missing or empty is created afresh with any log left beside it removed
-//!   first, so the log of a deleted store is never replayed into a new one.
 
 mod error;
 mod file;
@@ -67,12 +39,6 @@ use crate::mlmd::{self, Cache, Cell, Conn, ContextTypes, Dialect, Error, Result,
 
 /// How long a connection waits for another writer's lock before it fails.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The size of the write-ahead log, in pages (of 4 KiB), past which a commit folds it back into
-/// the database file (SQLite's automatic checkpoint, which syncs the disk). The first process
-/// to open the store reads the whole log to rebuild its index, so a smaller log opens faster;
-/// a larger one syncs less often.
-pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
 
 /// The metadata store in a SQLite file, in ML Metadata's schema (see the [module docs](self)).
 ///
@@ -201,12 +167,6 @@ impl SqliteMetadataStore {
                 }
             }
         }
-        // Held while a missing or empty store is created: see `remove_stale_log`.
-        let _creating = if mode == OpenMode::Create {
-            remove_stale_log(path, &location)?
-        } else {
-            None
-        };
         let flags = match mode {
             OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
             OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
@@ -290,24 +250,6 @@ impl SqliteMetadataStore {
     /// The database file (`None` for an in-memory store).
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
-    }
-
-    /// Folds the write-ahead log back into the database file, syncs both to the disk and
-    /// empties the log: afterwards the database file alone holds every record committed so far,
-    /// and a power loss cannot take them back. Returns `false` when a reader in another
-    /// connection still needed part of the log, which then stays (call again later); the
-    /// checkpoint waits for writers as a write does. Does nothing on a read-only or in-memory
-    /// store.
-    pub fn checkpoint(&self) -> Result<bool, MetadataError> {
-        if self.read_only || self.path.is_none() {
-            return Ok(true);
-        }
-        let state = self.lock();
-        let busy: i64 = state
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
-            .map_err(|e| error::into_metadata(e.into(), "checkpoint", &self.location))?;
-        Ok(busy == 0)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -482,80 +424,13 @@ fn setup(conn: &mut Connection, location: &str, mode: OpenMode) -> Result<Contex
     let types = schema::open(conn, location, mode)?;
     if mode != OpenMode::ReadOnly {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // The WAL stays when the connection closes, and is checkpointed only past a threshold
-        // (see "Durability" in the module docs for what that trades).
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        // Checkpoint the WAL into the database every 10,000 pages (40 MB) rather than every
+        // 1,000: a checkpoint syncs the disk, and each write transaction touches a dozen or more
+        // pages. Closing the last connection still checkpoints everything and removes the WAL,
+        // so the database file alone holds every record once no process uses it.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     }
     Ok(types)
-}
-
-/// Whether the database file at `path` is missing or empty (anything else: `false`).
-fn missing_or_empty(path: &Path) -> bool {
-    match std::fs::metadata(path) {
-        Ok(meta) => meta.len() == 0,
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-    }
-}
-
-/// Removes a write-ahead log (and its index) left beside a database file that is missing or
-/// empty: the log of a store deleted since would otherwise be replayed into the new one.
-///
-/// A live store's log never sits beside an empty file (SQLite writes the database's first page
-/// before it creates the log), but several processes may create one store at the same moment:
-/// one must not remove the log another has just made. So a process that finds the file missing
-/// or empty takes an exclusive lock on its folder, looks again, and returns the lock, to be held
-/// until its store is created (the file is then no longer empty). Opening an existing store
-/// takes no lock.
-#[cfg(unix)]
-fn remove_stale_log(
-    path: &Path,
-    location: &str,
-) -> Result<Option<rustix::fd::OwnedFd>, MetadataError> {
-    use rustix::fs::{FlockOperation, Mode, OFlags};
-    if !missing_or_empty(path) {
-        return Ok(None);
-    }
-    let fail = |what: String| MetadataError::backend(error::STORE, format!("{location}: {what}"));
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    // A folder that cannot be opened or locked is reported when the database is opened.
-    let Ok(lock) = rustix::fs::open(
-        folder,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return Ok(None);
-    };
-    if rustix::fs::flock(&lock, FlockOperation::LockExclusive).is_err() {
-        return Ok(None);
-    }
-    if !missing_or_empty(path) {
-        return Ok(Some(lock));
-    }
-    for suffix in ["-wal", "-shm"] {
-        let mut side = path.as_os_str().to_owned();
-        side.push(suffix);
-        match std::fs::remove_file(&side) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(fail(format!(
-                    "cannot remove {}, left by a deleted store: {e}",
-                    Path::new(&side).display()
-                )));
-            }
-        }
-    }
-    Ok(Some(lock))
-}
-
-/// Elsewhere a log beside a missing database is left alone (see the Unix version).
-#[cfg(not(unix))]
-fn remove_stale_log(_path: &Path, _location: &str) -> Result<Option<()>, MetadataError> {
-    Ok(None)
 }
 
 /// Opens the database at `path` as a file nobody changes, when that is safe: it has no WAL
