@@ -193,13 +193,19 @@ class Shim(http.server.BaseHTTPRequestHandler):
                 conn, resp = self.write(bucket, obj, source, length)
         else:
             conn, resp = self.write(bucket, obj, source, length)
-        if resp.status not in (200, 201):
-            self.relay_error(resp)
+        meta = self.uploaded(conn, resp)
+        if meta is not None:
+            self.send(200, b"", self.object_headers(meta))
+
+    def uploaded(self, conn, resp):
+        """The written object's metadata, or None once the server's error was relayed."""
+        try:
+            if resp.status not in (200, 201):
+                self.relay_error(resp)
+                return None
+            return json.loads(resp.read())
+        finally:
             conn.close()
-            return
-        meta = json.loads(resp.read())
-        conn.close()
-        self.send(200, b"", self.object_headers(meta))
 
     def write(self, bucket, obj, source, length):
         """Copies `source` (`bucket/object`) to the object, or uploads the request's body."""
@@ -301,12 +307,9 @@ class Shim(http.server.BaseHTTPRequestHandler):
 
         path = f"/upload/storage/v1/b/{quote(bucket)}/o?uploadType=media&name={quote(obj)}"
         conn, resp = self.upload(path, length, Joined())
-        if resp.status not in (200, 201):
-            self.relay_error(resp)
-            conn.close()
+        meta = self.uploaded(conn, resp)
+        if meta is None:
             return
-        meta = json.loads(resp.read())
-        conn.close()
         shutil.rmtree(directory, ignore_errors=True)
         headers = self.object_headers(meta)
         result = (

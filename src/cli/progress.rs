@@ -122,18 +122,9 @@ impl Progress for LiveProgress {
                     "warning: closed run `{run}`, whose process is gone: {reason}"
                 ));
             }
-            ProgressEvent::RunFinished {
-                run,
-                success,
-                executed,
-                cached,
-                elapsed,
-            } => {
-                self.overall.finish_with_message(format!(
-                    "run `{run}` {} in {}: {executed} ran, {cached} cached",
-                    if *success { "completed" } else { "failed" },
-                    human_duration(*elapsed)
-                ));
+            ProgressEvent::RunFinished { .. } => {
+                let outcome = event.run_outcome().unwrap_or_default();
+                self.overall.finish_with_message(format!("run {outcome}"));
             }
             _ => {}
         }

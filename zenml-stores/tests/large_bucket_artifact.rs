@@ -12,6 +12,7 @@
     target_os = "linux"
 ))]
 
+mod rss;
 mod support;
 
 use std::io::Write;
@@ -20,51 +21,8 @@ use zenml_core::artifact::io::{ContentStore, content_key};
 use zenml_core::artifact::{ArtifactKind, FileArtifact};
 use zenml_core::store::ArtifactStore;
 
+use rss::{LIMIT, peak_growth, requested_size};
 use support::{Cloud, Server};
-
-/// The most the resident set may grow while a large artifact is written or read.
-const LIMIT: u64 = 100 << 20;
-
-fn requested_size() -> u64 {
-    let Ok(text) = std::env::var("ZENML_TEST_LARGE_ARTIFACT") else {
-        return 1 << 30;
-    };
-    let text = text.trim().to_ascii_uppercase();
-    let (digits, unit) = match text.char_indices().last() {
-        Some((i, 'K')) => (&text[..i], 1 << 10),
-        Some((i, 'M')) => (&text[..i], 1 << 20),
-        Some((i, 'G')) => (&text[..i], 1 << 30),
-        _ => (text.as_str(), 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .unwrap_or_else(|| panic!("ZENML_TEST_LARGE_ARTIFACT=`{text}` is not a size"))
-}
-
-fn status_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
-    let kib: u64 = line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .expect("a number of kB");
-    kib * 1024
-}
-
-/// Runs `f` and returns how much the peak resident set grew over the resident set before it.
-fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = status_bytes("VmRSS:");
-    let out = f();
-    (out, status_bytes("VmHWM:").saturating_sub(before))
-}
 
 #[test]
 fn a_large_file_artifact_streams_to_and_from_an_s3_bucket_in_bounded_memory() {

@@ -100,6 +100,28 @@ pub enum ProgressEvent<'a> {
     },
 }
 
+impl ProgressEvent<'_> {
+    /// For [`ProgressEvent::RunFinished`], how the run ended, for people: `` `A#1` completed in
+    /// 12 ms: 2 ran, 3 cached``; `None` for other events.
+    pub fn run_outcome(&self) -> Option<String> {
+        let ProgressEvent::RunFinished {
+            run,
+            success,
+            executed,
+            cached,
+            elapsed,
+        } = self
+        else {
+            return None;
+        };
+        Some(format!(
+            "`{run}` {} in {}: {executed} ran, {cached} cached",
+            if *success { "completed" } else { "failed" },
+            human_duration(*elapsed)
+        ))
+    }
+}
+
 /// Receives [`ProgressEvent`]s; must be callable from several threads at once.
 pub trait Progress: Send + Sync {
     /// One event.
@@ -175,17 +197,9 @@ impl Progress for ConsoleProgress {
                 "Closed run `{run}` as interrupted ({executions} unfinished step(s)): {}",
                 reason.strip_prefix("interrupted: ").unwrap_or(reason)
             ),
-            ProgressEvent::RunFinished {
-                run,
-                success,
-                executed,
-                cached,
-                elapsed,
-            } => format!(
-                "Run `{run}` {} in {}: {executed} ran, {cached} cached",
-                if *success { "completed" } else { "failed" },
-                human_duration(*elapsed)
-            ),
+            ProgressEvent::RunFinished { .. } => {
+                format!("Run {}", event.run_outcome().unwrap_or_default())
+            }
         };
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
