@@ -2,8 +2,8 @@
 //! failed with its duration) and an overall bar, drawn with indicatif from the runner's progress
 //! events and redrawn at each. Off a terminal the runner's plain lines are used instead.
 //!
-//! No steady tick: indicatif's ticker thread can block writing to a terminal while the runner's
-//! thread waits for the same lock, so the lines change when events arrive, not in between.
+//! No steady tick (yet): the lines change when events arrive, not in between, so a running
+//! step's line says `running` without its elapsed time until the step ends.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
